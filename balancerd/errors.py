@@ -1,0 +1,66 @@
+"""The exception tree of balancerd.
+
+Every error balancerd raises on purpose is one of these; foreign exceptions are wrapped at the seam where
+they enter (``raise ... from exc``). Retry meaning lives in the type::
+
+    BalancerdError
+    ├── ConfigError              invalid configuration: names key, value and what is allowed (exit 78)
+    ├── StateError               state files (pid file, maintenance file, journal) unusable
+    ├── UnknownHostError         a host name that is not in the cluster
+    ├── PlanRefusedError         a plan too old or built on an older snapshot
+    └── BackendError             anything a hypervisor backend reports
+        ├── TransientBackendError    may succeed when retried later (timeouts, lost connections)
+        └── PermanentBackendError    will not succeed by retrying (no such domain, incompatible CPU)
+            └── MigrationAbortedError   a migration was aborted (deadline, operator); the VM stayed put
+"""
+
+from __future__ import annotations
+
+
+class BalancerdError(Exception):
+    """Root of every error balancerd raises on purpose."""
+
+
+class ConfigError(BalancerdError):
+    """The configuration is invalid; the message names the key, the value and what is allowed."""
+
+    exit_code = 78  # EX_CONFIG from sysexits.h
+
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"config key {key!r}: got {value!r}; {allowed}")
+
+
+class StateError(BalancerdError):
+    """A state file cannot be read or written."""
+
+
+class UnknownHostError(BalancerdError):
+    """A host name that the cluster does not have."""
+
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        self.name = name
+        self.known = known
+        super().__init__(f"unknown host {name!r}; known hosts: {', '.join(known) or '(none)'}")
+
+
+class PlanRefusedError(BalancerdError):
+    """A plan may not be executed any more (too old, or a newer snapshot exists)."""
+
+
+class BackendError(BalancerdError):
+    """Anything a hypervisor backend reports."""
+
+
+class TransientBackendError(BackendError):
+    """The operation may succeed when retried later."""
+
+
+class PermanentBackendError(BackendError):
+    """The operation will not succeed by retrying."""
+
+
+class MigrationAbortedError(PermanentBackendError):
+    """A migration was aborted; the VM keeps running on its source."""
