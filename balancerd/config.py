@@ -66,6 +66,14 @@ class PolicyConfig:
     max_moves_per_cycle: int = _opt(10, lo=0, hi=100_000)
     min_gain: float = _opt(0.01, lo=0.0)
     cooldown_s: int = _opt(1800, lo=0)
+    plan_ttl_s: float = _opt(900.0, lo=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectConfig:
+    """How host load is derived from what the hypervisors report."""
+
+    node_overhead: bool = _opt(True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +139,7 @@ class Config:
     policy: PolicyConfig = _opt(PolicyConfig())
     throttle: ThrottleConfig = _opt(ThrottleConfig())
     predict: PredictConfig = _opt(PredictConfig())
+    collect: CollectConfig = _opt(CollectConfig())
     paths: PathsConfig = _opt(PathsConfig())
     metrics: MetricsConfig = _opt(MetricsConfig())
     logging: LoggingConfig = _opt(LoggingConfig())

@@ -204,3 +204,29 @@ class MoveResult:
     @property
     def duration_s(self) -> float:
         return max(0.0, self.finished_at - self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class HostUtilisation:
+    """Load / capacity of one host per resource, as fractions (1.0 = full)."""
+
+    host: str
+    cpu: float
+    memory: float
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    """Everything one cycle did: what observability exports and ``balancerctl status`` shows."""
+
+    cycle: int
+    mode: str
+    started_at: float
+    duration_s: float
+    snapshot: ClusterSnapshot
+    plan: Plan
+    results: tuple[MoveResult, ...]
+    utilisation: tuple[HostUtilisation, ...]
+    imbalance: float
+    drain_remaining: tuple[tuple[str, int], ...] = ()
+    errors: tuple[str, ...] = ()

@@ -1,0 +1,112 @@
+"""Prometheus metrics: gauges over the last cycle report, counters and histograms of migrations.
+
+The daemon calls :meth:`Metrics.observe_cycle` after every cycle and :meth:`Metrics.observe_move` for every
+executor event, and :meth:`Metrics.serve` once to expose ``/metrics``. Names follow Prometheus conventions:
+``balancerd_`` prefix, base units (seconds, bytes, ratios), ``_total`` for counters. Each daemon has its own
+registry so tests can run several in one process.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from balancerd.model import CycleReport, Move, MoveResult, Outcome
+
+_DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200)
+_DOWNTIME_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5)
+
+
+class Metrics:
+    """All balancerd metrics in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._gauges()
+        self._migration_metrics()
+        self._cycle_metrics()
+
+    def _gauge(self, name: str, doc: str, *labels: str) -> Gauge:
+        return Gauge(name, doc, list(labels), registry=self.registry)
+
+    def _counter(self, name: str, doc: str, *labels: str) -> Counter:
+        return Counter(name, doc, list(labels), registry=self.registry)
+
+    def _gauges(self) -> None:
+        g = self._gauge
+        self.host_util = g("balancerd_host_utilisation_ratio", "Host load / capacity", "host", "resource")
+        self.host_capacity = g("balancerd_host_capacity", "Capacity (CPU in cores, memory in bytes)",
+                               "host", "resource")
+        self.host_up = g("balancerd_host_reachable", "1 if the host answered the last collection", "host")
+        self.host_vms = g("balancerd_host_vms", "VMs on the host", "host")
+        self.imbalance = g("balancerd_cluster_imbalance", "Std deviation of host utilisation")
+        self.plan_moves = g("balancerd_plan_moves", "Moves in the last plan")
+        self.plan_score = g("balancerd_plan_score", "Cluster score of the last plan", "when")
+        self.maintenance = g("balancerd_hosts_in_maintenance", "Hosts in maintenance")
+        self.drain_left = g("balancerd_drain_vms_remaining", "VMs left on a host in maintenance", "host")
+        self.unreachable = g("balancerd_hosts_unreachable", "Hosts that did not answer")
+        self.in_flight = g("balancerd_migrations_in_flight", "Migrations running now")
+        self.last_cycle = g("balancerd_last_cycle_timestamp_seconds", "Clock time of the last cycle")
+
+    def _migration_metrics(self) -> None:
+        c = self._counter
+        self.started = c("balancerd_migrations_started", "Migrations started", "kind")
+        self.ended = c("balancerd_migrations", "Migrations ended, by outcome", "kind", "outcome")
+        self.moved_bytes = c("balancerd_migration_transferred_bytes", "Bytes sent by migrations", "kind")
+        self.duration = Histogram("balancerd_migration_duration_seconds", "Migration wall time", ["kind"],
+                                  buckets=_DURATION_BUCKETS, registry=self.registry)
+        self.downtime = Histogram("balancerd_migration_downtime_seconds", "Guest downtime of a migration",
+                                  ["kind"], buckets=_DOWNTIME_BUCKETS, registry=self.registry)
+
+    def _cycle_metrics(self) -> None:
+        self.cycle_duration = Histogram("balancerd_cycle_duration_seconds", "Wall time of one cycle",
+                                        buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300),
+                                        registry=self.registry)
+        self.cycles = self._counter("balancerd_cycles", "Cycles run", "mode")
+        self.cycle_errors = self._counter("balancerd_collection_errors", "Per-host collection errors")
+
+    def serve(self, address: str, port: int) -> int:
+        """Start the HTTP endpoint; return the port it listens on (useful with port 0)."""
+        server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        return int(server.server_address[1])
+
+    def observe_move(self, event: str, move: Move, result: MoveResult | None, in_flight: int) -> None:
+        """Account one executor event."""
+        self.in_flight.set(in_flight)
+        if event == "started":
+            self.started.labels(move.kind.value).inc()
+        if result is None:
+            return
+        self.ended.labels(move.kind.value, result.outcome.value).inc()
+        if result.outcome is Outcome.SUCCEEDED:
+            self.duration.labels(move.kind.value).observe(result.duration_s)
+            self.moved_bytes.labels(move.kind.value).inc(result.bytes_transferred)
+            if result.downtime_ms is not None:
+                self.downtime.labels(move.kind.value).observe(result.downtime_ms / 1000)
+
+    def observe_cycle(self, report: CycleReport) -> None:
+        """Replace the gauges by what ``report`` says."""
+        self._observe_hosts(report)
+        self.imbalance.set(report.imbalance)
+        self.plan_moves.set(len(report.plan.moves))
+        self.plan_score.labels("before").set(report.plan.score_before)
+        self.plan_score.labels("after").set(report.plan.score_after)
+        self.maintenance.set(sum(1 for h in report.snapshot.hosts if h.maintenance))
+        self.drain_left.clear()
+        for host, left in report.drain_remaining:
+            self.drain_left.labels(host).set(left)
+        self.cycle_duration.observe(report.duration_s)
+        self.cycles.labels(report.mode).inc()
+        self.cycle_errors.inc(len(report.errors))
+        self.last_cycle.set(report.started_at)
+
+    def _observe_hosts(self, report: CycleReport) -> None:
+        snap = report.snapshot
+        self.unreachable.set(sum(1 for h in snap.hosts if not h.reachable))
+        for host in snap.hosts:
+            self.host_up.labels(host.name).set(1 if host.reachable else 0)
+            self.host_capacity.labels(host.name, "cpu").set(host.capacity.cpu_m / 1000)
+            self.host_capacity.labels(host.name, "memory").set(host.capacity.mem_mib * 1024 * 1024)
+            self.host_vms.labels(host.name).set(len(snap.vms_on(host.name)))
+        for util in report.utilisation:
+            self.host_util.labels(util.host, "cpu").set(util.cpu)
+            self.host_util.labels(util.host, "memory").set(util.memory)
