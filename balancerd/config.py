@@ -31,11 +31,16 @@ def _opt(default: Any, *, lo: float | None = None, hi: float | None = None,
 
 @dataclass(frozen=True, slots=True)
 class HostConfig:
-    """One hypervisor: its name, libvirt URI and optional capacity overrides."""
+    """One hypervisor: its name, libvirt URI, optional p2p / migration URIs and capacity overrides.
+
+    ``p2p_uri`` is the URI the SOURCE daemon uses to reach this host in a peer-to-peer migration (empty:
+    the same as ``uri``).
+    """
 
     name: str = _opt("")
     uri: str = _opt("")
     migration_uri: str = _opt("")
+    p2p_uri: str = _opt("")
     cpu_m: int = _opt(0, lo=0)
     mem_mib: int = _opt(0, lo=0)
 
