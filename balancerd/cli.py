@@ -1,21 +1,39 @@
-"""`balancerd` command line: run | plan | simulate | lab | bench.
+"""`balancerd` command line: run | plan | lab.
 
 Installed as the `balancerd` console script. Each sub-command sets ``func`` on its parser; :func:`main`
-parses, calls it and turns a :class:`~balancerd.errors.ConfigError` into exit code 78.
+parses, calls it and turns a :class:`~balancerd.errors.ConfigError` into exit code 78 and any other
+:class:`~balancerd.errors.BalancerdError` into exit code 1, with one message on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from balancerd.errors import ConfigError
+from balancerd import config as config_mod
+from balancerd import optimize
+from balancerd.errors import BalancerdError, ConfigError
+from balancerd.model import Plan
+from balancerd.observability import logging as logsetup
+
+EX_CONFIG = ConfigError.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balancerd", description="Load-balancing daemon for libvirt/KVM clusters")
     sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", type=Path, default=config_mod.DEFAULT_CONFIG_PATH)
+    run.set_defaults(func=cmd_run)
+    plan = sub.add_parser("plan", help="print what the next cycle would do")
+    plan.add_argument("--config", type=Path, default=config_mod.DEFAULT_CONFIG_PATH)
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument("--explain", metavar="VM", help="say why VM does or does not move")
+    plan.set_defaults(func=cmd_plan)
     from balancerd.lab import cli as lab_cli
 
     lab_cli.register(sub)
@@ -28,8 +46,78 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except ConfigError as exc:
         print(f"balancerd: {exc}", file=sys.stderr)
-        return ConfigError.exit_code
+        return EX_CONFIG
+    except BalancerdError as exc:
+        print(f"balancerd: {exc}", file=sys.stderr)
+        return 1
     return code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = config_mod.load(args.config)
+    logsetup.configure(config.logging.level, config.logging.format)
+    from balancerd.service.daemon import Daemon
+
+    return Daemon(config).serve()
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    config = config_mod.load(args.config)
+    logsetup.configure("warning", "console")
+    from balancerd.service.oneshot import propose_once
+
+    proposal, forecast = propose_once(config)
+    snapshot = proposal.collected.snapshot
+    if args.explain:
+        reasons = optimize.explain(snapshot, forecast, config.policy, args.explain)
+        _print_explain(args.explain, reasons, args.json)
+        return 0
+    if args.json:
+        print(json.dumps(plan_document(proposal.plan, proposal.collected.errors), indent=2))
+    else:
+        print(plan_text(proposal.plan, proposal.collected.errors))
+    return 0
+
+
+def plan_document(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON form of a plan."""
+    return {
+        "snapshot": plan.snapshot_seq,
+        "created_at": plan.created_at,
+        "strategy": plan.strategy,
+        "score_before": plan.score_before,
+        "score_after": plan.score_after,
+        "moves": [
+            {"vm": m.vm, "source": m.source, "dest": m.dest, "kind": m.kind.value, "reason": m.reason,
+             "gain": m.gain, "memory_mib": m.memory_mib}
+            for m in plan.moves
+        ],
+        "skipped": [{"vm": s.vm, "reasons": list(s.reasons)} for s in plan.skipped],
+        "notes": list(plan.notes),
+        "collection_errors": list(errors),
+    }
+
+
+def plan_text(plan: Plan, errors: Sequence[str] = ()) -> str:
+    """The human form of a plan."""
+    lines = [f"plan on snapshot {plan.snapshot_seq} ({plan.strategy}): {len(plan.moves)} moves, "
+             f"score {plan.score_before:.4f} -> {plan.score_after:.4f}"]
+    for i, m in enumerate(plan.moves, 1):
+        lines.append(f"{i:3d}. {m.vm}: {m.source} -> {m.dest} [{m.kind.value}, {m.memory_mib} MiB, "
+                     f"gain {m.gain:+.4f}] {m.reason}")
+    lines += [f"  skipped {s.vm}: {'; '.join(s.reasons)}" for s in plan.skipped]
+    lines += [f"  note: {n}" for n in plan.notes]
+    lines += [f"  collection error: {e}" for e in errors]
+    return "\n".join(lines)
+
+
+def _print_explain(vm: str, reasons: Sequence[str], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"vm": vm, "reasons": list(reasons)}, indent=2))
+        return
+    print(f"{vm}:")
+    for reason in reasons:
+        print(f"  - {reason}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,131 @@
+"""One balancing cycle: collect, predict, optimize, then execute (enforce) or only publish (recommend).
+
+The daemon's scheduler job and ``balancerd plan`` call :class:`CycleRunner`. This is the only place that
+wires the pipeline stages together (DESIGN rule 1); each stage stays ignorant of the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from balancerd import maintenance, optimize
+from balancerd.backends.base import Hypervisor
+from balancerd.clock import Clock
+from balancerd.collect import Collector, CollectResult
+from balancerd.config import Config
+from balancerd.errors import BackendError
+from balancerd.execute import Executor
+from balancerd.journal import Journal
+from balancerd.model import CycleReport, Move, MoveResult, Outcome, Plan
+from balancerd.predict import Predictor
+from balancerd.service import report as figures
+from balancerd.service.wiring import capacity_overrides
+
+log = structlog.get_logger("balancerd.cycle")
+
+EventHook = Callable[[str, Move, MoveResult | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A plan and the collection it was built on (what ``balancerd plan`` prints)."""
+
+    collected: CollectResult
+    plan: Plan
+    maintenance: frozenset[str]
+
+
+class CycleRunner:
+    """Holds the long-lived parts of the pipeline and runs cycles with them."""
+
+    def __init__(self, config: Config, backend: Hypervisor, clock: Clock, journal: Journal,
+                 on_event: EventHook | None = None) -> None:
+        self.config = config
+        self.backend = backend
+        self.clock = clock
+        self.journal = journal
+        self._on_event = on_event
+        self.collector = Collector(backend, capacity_overrides(config), config.collect.node_overhead)
+        self.predictor = Predictor(config.predict, horizon_s=int(config.interval_s))
+        self.executor = self._executor(config)
+        self.cycle = 0
+
+    def _executor(self, config: Config) -> Executor:
+        return Executor(self.backend, self.clock, config.throttle, self.journal, on_event=self._on_event)
+
+    def reconfigure(self, config: Config) -> None:
+        """Take a reloaded config (between cycles): policy, throttle, prediction, mode, interval."""
+        if config.throttle != self.config.throttle:
+            self.executor = self._executor(config)
+        self.config = config
+        self.predictor.reconfigure(config.predict)
+
+    def prime(self) -> None:
+        """Take a first sample so that the first cycle has counter deltas."""
+        self.collector.collect(self.clock.now(), self._maintenance())
+
+    def propose(self) -> Proposal:
+        """Collect, predict and plan; no side effects on the cluster."""
+        flags = self._maintenance()
+        collected = self.collector.collect(self.clock.now(), flags, self.executor.in_flight())
+        self.predictor.observe(collected.snapshot)
+        cooldown = self._cooldown(collected.snapshot.taken_at)
+        plan = optimize.plan(collected.snapshot, self.predictor.forecast(), self.config.policy, cooldown)
+        return Proposal(collected, plan, flags)
+
+    def run(self, stop: threading.Event) -> CycleReport:
+        """One full cycle; executes the plan in mode ``enforce``."""
+        wall0 = time.monotonic()
+        self.cycle += 1
+        proposal = self.propose()
+        plan_id = self.journal.record_plan(proposal.plan, self.config.mode)
+        results: tuple[MoveResult, ...] = ()
+        if self.config.mode == "enforce" and proposal.plan.moves:
+            guard = self._guard(proposal.plan)
+            results = self.executor.execute(proposal.plan, plan_id, guard, stop).results
+        return self._report(proposal, results, time.monotonic() - wall0)
+
+    def _report(self, proposal: Proposal, results: tuple[MoveResult, ...], seconds: float) -> CycleReport:
+        snap = proposal.collected.snapshot
+        report = CycleReport(
+            cycle=self.cycle, mode=self.config.mode, started_at=snap.taken_at, duration_s=seconds,
+            snapshot=snap, plan=proposal.plan, results=results, utilisation=figures.utilisation(snap),
+            imbalance=figures.imbalance(snap), drain_remaining=figures.drain_remaining(snap),
+            errors=proposal.collected.errors,
+        )
+        outcomes = [r.outcome.value for r in results]
+        log.info("cycle", cycle=self.cycle, mode=self.config.mode, moves=len(proposal.plan.moves),
+                 skipped=len(proposal.plan.skipped), imbalance=round(report.imbalance, 4),
+                 succeeded=outcomes.count(Outcome.SUCCEEDED.value), failed=outcomes.count(Outcome.FAILED.value),
+                 errors=list(report.errors), seconds=round(seconds, 3))
+        return report
+
+    def _maintenance(self) -> frozenset[str]:
+        return maintenance.read(self.config.paths.maintenance_file)
+
+    def _cooldown(self, now: float) -> frozenset[str]:
+        since = now - self.config.policy.cooldown_s
+        return frozenset(e.vm for e in self.journal.recent_moves(since) if e.outcome == Outcome.SUCCEEDED.value)
+
+    def _guard(self, plan: Plan) -> Callable[[Move], str | None]:
+        """Re-validation right before each move (DESIGN rule 8): skip, not fail, on drift."""
+
+        def guard(move: Move) -> str | None:
+            if self.clock.now() - plan.created_at > self.config.policy.plan_ttl_s:
+                return f"plan older than plan_ttl_s ({self.config.policy.plan_ttl_s:g} s)"
+            if move.dest in self._maintenance():
+                return f"destination {move.dest} entered maintenance"
+            try:
+                where = self.backend.locate(move.vm)
+            except BackendError as exc:
+                return f"cannot locate {move.vm}: {exc}"
+            if where != (move.source,):
+                return f"{move.vm} is on {', '.join(where) or 'no host'}, not only on {move.source}"
+            return None
+
+        return guard

@@ -1,0 +1,167 @@
+"""The daemon behind ``balancerd run``: scheduler, signals, pid and status files, metrics endpoint.
+
+APScheduler 3 runs one cycle at a time (``max_instances=1``, coalesced). The main thread only waits and
+handles signals: SIGTERM/SIGINT stop cleanly (running migrations finish or hit their deadline and are
+journaled), SIGHUP reloads the config (a bad one is refused and the old one kept), SIGUSR1 re-reads the
+maintenance file by running a cycle now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from balancerd import config as config_mod
+from balancerd import journal as journal_mod
+from balancerd.config import Config
+from balancerd.errors import BalancerdError, ConfigError
+from balancerd.model import CycleReport, Move, MoveResult
+from balancerd.observability.metrics import Metrics
+from balancerd.service import pidfile, status
+from balancerd.service.cycle import CycleRunner
+from balancerd.service.wiring import clock_speed, make_backend, make_clock
+
+log = structlog.get_logger("balancerd.daemon")
+
+_JOB_ID = "cycle"
+
+
+class Daemon:
+    """A running balancerd."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.stop_event = threading.Event()
+        self._reload = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._last_report: CycleReport | None = None
+        self.metrics = Metrics()
+        self.metrics_port: int | None = None
+        self.clock = make_clock(config)
+        self.backend = make_backend(config, self.clock)
+        self.journal = journal_mod.Journal(config.paths.journal)
+        self.runner = CycleRunner(config, self.backend, self.clock, self.journal, on_event=self._on_event)
+        self.scheduler = BackgroundScheduler(timezone=dt.UTC)
+
+    def serve(self) -> int:
+        """Run until SIGTERM; return the exit code."""
+        pidfile.acquire(self.config.paths.pid_file)
+        try:
+            self._start()
+            self._main_loop()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _start(self) -> None:
+        for message in journal_mod.reconcile(self.journal, self.backend.locate, self.clock.now()):
+            log.warning("reconciled", detail=message)
+        if self.config.metrics.enabled:
+            self.metrics_port = self.metrics.serve(self.config.metrics.address, self.config.metrics.port)
+        self.runner.prime()
+        first = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=min(2.0, self._wall_interval()))
+        self.scheduler.add_job(self._cycle, "interval", seconds=self._wall_interval(), id=_JOB_ID,
+                               max_instances=1, coalesce=True, next_run_time=first)
+        self.scheduler.start()
+        log.info("started", mode=self.config.mode, backend=self.config.backend, pid=os.getpid(),
+                 metrics_port=self.metrics_port, config=str(self.config.source))
+
+    def _wall_interval(self) -> float:
+        return self.config.interval_s / clock_speed(self.clock)
+
+    def _main_loop(self) -> None:
+        for signum, handler in ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop),
+                                (signal.SIGHUP, self._on_hup), (signal.SIGUSR1, self._on_usr1)):
+            signal.signal(signum, handler)
+        while not self.stop_event.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_event.set()
+        self._wake.set()
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        self._reload.set()
+        self._wake.set()
+
+    def _on_usr1(self, signum: int, frame: FrameType | None) -> None:
+        log.info("maintenance file re-read requested")
+        self.run_cycle_now()
+
+    def run_cycle_now(self) -> None:
+        """Schedule a cycle immediately (skipped by the scheduler if one is running)."""
+        if self.scheduler.running:
+            self.scheduler.modify_job(_JOB_ID, next_run_time=dt.datetime.now(dt.UTC))
+
+    def reload(self) -> None:
+        """Re-read the config file; keep the old config if the new one is invalid."""
+        try:
+            new = config_mod.load(Path(self.config.source))
+        except ConfigError as exc:
+            log.error("reload refused, keeping the old config", error=str(exc))
+            return
+        if (new.backend, new.hosts, new.sim, new.paths) != (self.config.backend, self.config.hosts,
+                                                          self.config.sim, self.config.paths):
+            log.warning("backend, hosts, sim and paths changes need a restart; applying the rest")
+        with self._lock:
+            self.config = new
+            self.runner.reconfigure(new)
+        self.scheduler.reschedule_job(_JOB_ID, trigger="interval", seconds=self._wall_interval())
+        log.info("reloaded", mode=new.mode, interval_s=new.interval_s)
+
+    def _cycle(self) -> None:
+        if self.stop_event.is_set():
+            return
+        try:
+            with self._lock:
+                report = self.runner.run(self.stop_event)
+        except BalancerdError as exc:
+            log.error("cycle failed", error=str(exc))
+            return
+        except Exception:
+            log.exception("cycle crashed")
+            return
+        self._last_report = report
+        self.metrics.observe_cycle(report)
+        self._write_status()
+
+    def _on_event(self, event: str, move: Move, result: MoveResult | None) -> None:
+        in_flight = len(self.runner.executor.in_flight())
+        log.info("migration " + event, vm=move.vm, source=move.source, dest=move.dest, kind=move.kind.value,
+                 outcome=result.outcome.value if result else None, detail=result.detail if result else None,
+                 seconds=round(result.duration_s, 3) if result else None)
+        self.metrics.observe_move(event, move, result, in_flight)
+        self._write_status()
+
+    def _write_status(self) -> None:
+        report = self._last_report
+        if report is None:
+            return
+        flags = frozenset(h.name for h in report.snapshot.hosts if h.maintenance)
+        document = status.render(report, self.runner.executor.in_flight(), os.getpid(), self.metrics_port, flags)
+        try:
+            status.write(self.config.paths.status_file, document)
+        except BalancerdError as exc:
+            log.error("status not written", error=str(exc))
+
+    def _shutdown(self) -> None:
+        log.info("stopping")
+        self.stop_event.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.journal.close()
+        self.backend.close()
+        pidfile.release(self.config.paths.pid_file)
+        log.info("stopped")

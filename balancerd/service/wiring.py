@@ -1,0 +1,46 @@
+"""Building the parts a config asks for: the clock, the backend, the collector's capacity overrides.
+
+Called by the daemon at start and by ``balancerd plan``. The libvirt backend is imported lazily so that a
+simulated run does not need libvirt at all.
+"""
+
+from __future__ import annotations
+
+import time
+
+from balancerd.backends.base import Hypervisor
+from balancerd.clock import Clock, ScaledClock, SystemClock
+from balancerd.config import Config
+from balancerd.model import Resources
+
+
+def make_clock(config: Config) -> Clock:
+    """Simulated clusters run on scaled time; real ones on the wall clock."""
+    if config.backend == "sim":
+        return ScaledClock(start=time.time(), speed=config.sim.speed)
+    return SystemClock()
+
+
+def clock_speed(clock: Clock) -> float:
+    """How many clock seconds pass per wall second."""
+    return clock.speed if isinstance(clock, ScaledClock) else 1.0
+
+
+def make_backend(config: Config, clock: Clock) -> Hypervisor:
+    """The Hypervisor implementation named by ``config.backend``."""
+    if config.backend == "sim":
+        from balancerd.backends.sim import SimCluster
+
+        return SimCluster.from_config(config.sim, clock)
+    from balancerd.backends.libvirt import LibvirtCluster
+
+    return LibvirtCluster.from_config(config, clock)
+
+
+def capacity_overrides(config: Config) -> dict[str, Resources]:
+    """Per-host capacities set in the config (both CPU and memory must be given to override)."""
+    return {
+        h.name: Resources(h.cpu_m, h.mem_mib)
+        for h in config.hosts
+        if h.cpu_m > 0 and h.mem_mib > 0
+    }
