@@ -1,0 +1,44 @@
+"""maintenance: parse, enter and leave keep comments and other hosts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from balancerd import maintenance
+from balancerd.errors import StateError
+
+
+def test_parse_ignores_comments_and_blanks() -> None:
+    text = "# header\nhost1\n\n  host2   # until friday\n#host3\n"
+    assert maintenance.parse(text) == frozenset({"host1", "host2"})
+
+
+def test_missing_file_means_none(tmp_path: Path) -> None:
+    assert maintenance.read(tmp_path / "absent") == frozenset()
+
+
+def test_enter_and_leave(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "maintenance"
+    assert maintenance.enter(path, "h1")
+    assert not maintenance.enter(path, "h1")
+    assert maintenance.enter(path, "h2")
+    assert maintenance.read(path) == frozenset({"h1", "h2"})
+    assert maintenance.leave(path, "h1")
+    assert not maintenance.leave(path, "h1")
+    assert maintenance.read(path) == frozenset({"h2"})
+    assert path.read_text().startswith("# hosts in maintenance")
+
+
+def test_leave_keeps_comment_lines(tmp_path: Path) -> None:
+    path = tmp_path / "m"
+    path.write_text("# keep me\nh1 # reason\nh2\n")
+    maintenance.leave(path, "h1")
+    assert path.read_text() == "# keep me\nh2\n"
+
+
+def test_unreadable_file_is_a_state_error(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(StateError, match="cannot read maintenance file"):
+        maintenance.read(tmp_path / "dir")
