@@ -1,0 +1,59 @@
+"""observability.metrics: names, units and values after a cycle and migration events."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from balancerd.model import (
+    ClusterSnapshot,
+    CycleReport,
+    Host,
+    Move,
+    MoveKind,
+    MoveResult,
+    Outcome,
+    Plan,
+    Resources,
+)
+from balancerd.observability.metrics import Metrics
+from balancerd.service import report
+
+
+def _move() -> Move:
+    return Move("v", "a", "b", MoveKind.LIVE, "test", 0.1, 1024)
+
+
+def test_cycle_gauges() -> None:
+    metrics = Metrics()
+    snap = ClusterSnapshot(1, 5.0, (Host("a", Resources(2000, 1024), Resources(1000, 512), maintenance=True),
+                                    Host("b", Resources(2000, 1024), reachable=False)), ())
+    plan = Plan(1, 5.0, (_move(),), -0.2, -0.1)
+    metrics.observe_cycle(CycleReport(1, "enforce", 5.0, 0.2, snap, plan, (), report.utilisation(snap), 0.25,
+                                      (("a", 3),)))
+    get = metrics.registry.get_sample_value
+    assert get("balancerd_host_utilisation_ratio", {"host": "a", "resource": "cpu"}) == 0.5
+    assert get("balancerd_host_capacity", {"host": "a", "resource": "memory"}) == 1024 * 1024 * 1024
+    assert get("balancerd_cluster_imbalance") == 0.25
+    assert get("balancerd_plan_moves") == 1
+    assert get("balancerd_hosts_in_maintenance") == 1
+    assert get("balancerd_hosts_unreachable") == 1
+    assert get("balancerd_drain_vms_remaining", {"host": "a"}) == 3
+    assert get("balancerd_cycles_total", {"mode": "enforce"}) == 1
+
+
+def test_migration_counters_and_histograms() -> None:
+    metrics = Metrics()
+    move = _move()
+    metrics.observe_move("started", move, None, 1)
+    done = MoveResult(move, Outcome.SUCCEEDED, 10.0, 13.0, downtime_ms=120, bytes_transferred=1 << 20)
+    metrics.observe_move("succeeded", move, done, 0)
+    failed = MoveResult(move, Outcome.FAILED, 10.0, 11.0, "boom")
+    metrics.observe_move("failed", move, failed, 0)
+    get = metrics.registry.get_sample_value
+    assert get("balancerd_migrations_started_total", {"kind": "live"}) == 1
+    assert get("balancerd_migrations_total", {"kind": "live", "outcome": "succeeded"}) == 1
+    assert get("balancerd_migrations_total", {"kind": "live", "outcome": "failed"}) == 1
+    assert get("balancerd_migration_duration_seconds_sum", {"kind": "live"}) == 3.0
+    assert get("balancerd_migration_downtime_seconds_count", {"kind": "live"}) == 1
+    assert get("balancerd_migration_transferred_bytes_total", {"kind": "live"}) == 1 << 20
+    assert b"balancerd_migrations_in_flight 0.0" in generate_latest(metrics.registry)

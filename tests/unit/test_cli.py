@@ -1,0 +1,57 @@
+"""balancerd CLI: bad configs exit 78 with one message naming the key; plan text and JSON forms."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from balancerd import cli
+from balancerd.model import Move, MoveKind, Plan, Skip
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("interval_s = -1\n", "'interval_s'"),
+        ("[throttle]\ncluster_max = 'many'\n", "'throttle.cluster_max'"),
+        ("[metrics]\nport = 70000\n", "'metrics.port'"),
+        ("[unknown]\n", "'unknown'"),
+        ("= broken", "valid UTF-8 TOML"),
+    ],
+)
+def test_run_with_bad_config_exits_78(tmp_path: Path, content: str, needle: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    proc = subprocess.run([sys.executable, "-m", "balancerd.cli", "run", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 78
+    assert needle in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert proc.stdout == ""
+
+
+def test_missing_config_exits_78(tmp_path: Path) -> None:
+    assert cli.main(["plan", "--config", str(tmp_path / "absent.toml")]) == 78
+
+
+def _plan() -> Plan:
+    move = Move("vm1", "h1", "h2", MoveKind.LIVE, "balance: h1 hot", 0.05, 2048)
+    return Plan(7, 1.0, (move,), -0.3, -0.25, skipped=(Skip("vm9", ("no room", "pinned")),))
+
+
+def test_plan_document() -> None:
+    doc = cli.plan_document(_plan(), ["host3 is unreachable"])
+    assert doc["moves"] == [{"vm": "vm1", "source": "h1", "dest": "h2", "kind": "live", "reason": "balance: h1 hot",
+                             "gain": 0.05, "memory_mib": 2048}]
+    assert doc["skipped"] == [{"vm": "vm9", "reasons": ["no room", "pinned"]}]
+    assert doc["score_before"] == -0.3 and doc["collection_errors"] == ["host3 is unreachable"]
+
+
+def test_plan_text() -> None:
+    text = cli.plan_text(_plan())
+    assert "1 moves, score -0.3000 -> -0.2500" in text
+    assert "vm1: h1 -> h2 [live, 2048 MiB, gain +0.0500] balance: h1 hot" in text
+    assert "skipped vm9: no room; pinned" in text
