@@ -1,0 +1,51 @@
+"""``explain()``: why one VM did or did not move in the plan for a snapshot.
+
+Called by ``balancerd plan --explain VM`` and the daemon's status output (DESIGN rule 6). It computes the
+plan, then reports the VM's moves, its Skip reasons, or, when the plan left it alone, every constraint
+reason for every candidate host (from the starting state) and the score change of the hosts it could go to.
+"""
+
+from __future__ import annotations
+
+from balancerd.config import PolicyConfig
+from balancerd.model import ClusterSnapshot, Forecast, Plan
+from balancerd.optimize.constraints import reasons
+from balancerd.optimize.optimizer import needs_balance, plan
+from balancerd.optimize.state import ClusterState
+
+
+def explain(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig, vm: str,
+            cooldown: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """Lines of text saying why ``vm`` moves, was skipped, or stays where it is."""
+    result = plan(snapshot, forecast, policy, cooldown)
+    moved = [m for m in result.moves if m.vm == vm]
+    if moved:
+        return tuple(f"moves {m.source} -> {m.dest} ({m.kind}): {m.reason}" for m in moved)
+    skipped = [reason for skip in result.skipped if skip.vm == vm for reason in skip.reasons]
+    if skipped:
+        return tuple(f"skipped: {reason}" for reason in skipped)
+    state = ClusterState(snapshot, forecast, policy, cooldown)
+    if vm not in state.vms:
+        return (f"{vm} is not in snapshot {snapshot.seq}",)
+    return (_headline(state, result, vm), *_per_host(state, vm))
+
+
+def _headline(state: ClusterState, result: Plan, vm: str) -> str:
+    where = state.location[vm]
+    if not needs_balance(state) and not result.moves:
+        return f"stays on {where}: {result.notes[0] if result.notes else 'cluster balanced'}"
+    return f"stays on {where}: no move of it was chosen (the plan has {len(result.moves)} moves)"
+
+
+def _per_host(state: ClusterState, vm: str) -> list[str]:
+    spec = state.vms[vm]
+    lines: list[str] = []
+    for load in state.hosts.values():
+        found = reasons(spec, load.host, state)
+        if found:
+            lines.extend(f"{load.name}: {reason}" for reason in found)
+            continue
+        gain, _ = state.move_delta(vm, load.name)
+        lines.append(f"{load.name}: allowed; the score would change by {gain:+.4f} "
+                     f"(min_gain {state.policy.min_gain})")
+    return lines

@@ -1,0 +1,213 @@
+"""The optimizer's working state: per-host loads kept up to date while moves are tried and applied.
+
+Built once per ``plan()`` / ``explain()`` / ``score()`` call from the frozen snapshot, forecast and policy,
+then mutated only inside the optimizer (strategies apply moves to it; the planner replays moves on a fresh
+copy). It keeps the sums of the score (count, sum and sum of squares of utilisation, total penalty) so that
+the score change of a candidate move costs O(1), not a pass over the cluster.
+
+Demand of a VM: for capacity checks CPU is the forecast's upper quantile and memory is
+max(size, predicted usage) (memory is allocated, never overcommitted); for balance CPU is the forecast's
+point value and memory the predicted usage. A VM missing from the forecast uses its snapshot usage. A VM in
+flight counts on its source and its destination. A host's non-VM overhead is its usage minus the usage of
+the VMs counted on it, floored at 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from balancerd.config import PolicyConfig
+from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, MoveKind, Resources, Vm, VmForecast
+from balancerd.optimize import scoring as sc
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """What one VM needs: ``cap`` for capacity checks, ``bal`` for balancing."""
+
+    cap: Resources
+    bal: Resources
+
+
+def demand_of(vm: Vm, forecast: VmForecast | None) -> Demand:
+    """Demand of ``vm`` from its forecast, or from its snapshot usage when it has none."""
+    point = forecast.point if forecast is not None else vm.usage
+    upper = forecast.upper if forecast is not None else vm.usage
+    cap = Resources(upper.cpu_m, max(vm.size.mem_mib, upper.mem_mib))
+    return Demand(cap=cap, bal=point)
+
+
+def kind_of(vm: Vm) -> MoveKind:
+    """LIVE for running, live-migratable VMs; COLD for everything else."""
+    return MoveKind.LIVE if vm.running and vm.live_migratable else MoveKind.COLD
+
+
+class HostLoad:
+    """Mutable load of one host, with its utilisation and penalty cached."""
+
+    __slots__ = ("bal_cpu", "bal_mem", "cap_cpu", "cap_mem", "capacity", "eligible", "host",
+                 "name", "pen", "usable", "util")
+
+    def __init__(self, host: Host, usable: Resources) -> None:
+        self.host = host
+        self.name = host.name
+        self.capacity = host.capacity
+        self.usable = usable
+        self.eligible = host.reachable and not host.maintenance
+        self.cap_cpu = self.cap_mem = self.bal_cpu = self.bal_mem = 0
+        self.util = self.pen = 0.0
+
+    def add(self, demand: Demand, sign: int) -> None:
+        """Add (sign 1) or remove (sign -1) a VM's demand and refresh the caches."""
+        self.cap_cpu += sign * demand.cap.cpu_m
+        self.cap_mem += sign * demand.cap.mem_mib
+        self.bal_cpu += sign * demand.bal.cpu_m
+        self.bal_mem += sign * demand.bal.mem_mib
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.util = self.util_after(0, 0)
+        self.pen = self.pen_after(0, 0)
+
+    def util_after(self, d_cpu: int, d_mem: int) -> float:
+        """Utilisation if the balance load changed by (d_cpu, d_mem)."""
+        return sc.utilisation(self.bal_cpu + d_cpu, self.bal_mem + d_mem, self.capacity)
+
+    def pen_after(self, d_cpu: int, d_mem: int) -> float:
+        """Overload penalty if the capacity load changed by (d_cpu, d_mem)."""
+        return sc.overload(self.cap_cpu + d_cpu, self.cap_mem + d_mem, self.usable, self.capacity)
+
+    def fits(self, demand: Resources) -> bool:
+        """True when ``demand`` fits on top of the current load within usable capacity."""
+        return (self.cap_cpu + demand.cpu_m <= self.usable.cpu_m
+                and self.cap_mem + demand.mem_mib <= self.usable.mem_mib)
+
+    def fits_full(self, demand: Resources) -> bool:
+        """True when ``demand`` fits on top of the current load within the full capacity."""
+        return (self.cap_cpu + demand.cpu_m <= self.capacity.cpu_m
+                and self.cap_mem + demand.mem_mib <= self.capacity.mem_mib)
+
+    def percent(self) -> str:
+        """E.g. "92% cpu": utilisation and its dominant resource, for reasons."""
+        resource = sc.dominant(self.bal_cpu, self.bal_mem, self.capacity)
+        return f"{self.util * 100:.0f}% {resource}"
+
+
+_RESUM_EVERY = 64
+"""Applied moves between exact recomputations of the score sums (bounds floating-point drift)."""
+
+Change = tuple[HostLoad, int, int, int, int]
+"""(host, d_bal_cpu, d_bal_mem, d_cap_cpu, d_cap_mem): one host's part of a candidate change."""
+
+
+class ClusterState:
+    """Loads of every host, where every VM is, and the score sums over eligible hosts."""
+
+    def __init__(self, snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
+                 cooldown: frozenset[str]) -> None:
+        self.policy = policy
+        self.cooldown = cooldown
+        self.hosts = {h.name: HostLoad(h, sc.usable_capacity(h.capacity, policy.headroom_pct))
+                      for h in snapshot.hosts}
+        self.vms = {vm.name: vm for vm in snapshot.vms}
+        fmap = forecast.as_mapping()
+        self.demand = {vm.name: demand_of(vm, fmap.get(vm.name)) for vm in snapshot.vms}
+        self.in_flight: dict[str, InFlight] = {f.vm: f for f in snapshot.in_flight}
+        self.location = {vm.name: vm.host for vm in snapshot.vms}
+        self.on_host: dict[str, list[str]] = {name: [] for name in self.hosts}
+        self.moved: set[str] = set()
+        self._applied = 0
+        self._load(snapshot)
+        self._resum()
+
+    def _counted_on(self, vm: Vm) -> set[str]:
+        names = {vm.host}
+        flight = self.in_flight.get(vm.name)
+        if flight is not None:
+            names |= {flight.source, flight.dest}
+        return {n for n in names if n in self.hosts}
+
+    def _load(self, snapshot: ClusterSnapshot) -> None:
+        used = {name: [0, 0] for name in self.hosts}
+        for vm in snapshot.vms:
+            if vm.host in self.on_host:
+                self.on_host[vm.host].append(vm.name)
+            for name in self._counted_on(vm):
+                used[name][0] += vm.usage.cpu_m
+                used[name][1] += vm.usage.mem_mib
+                self.hosts[name].add(self.demand[vm.name], 1)
+        for host in snapshot.hosts:
+            overhead = Resources(max(0, host.usage.cpu_m - used[host.name][0]),
+                                 max(0, host.usage.mem_mib - used[host.name][1]))
+            self.hosts[host.name].add(Demand(overhead, overhead), 1)
+
+    def _resum(self) -> None:
+        """Recompute the score sums from scratch (exact; used after every applied move)."""
+        eligible = [h for h in self.hosts.values() if h.eligible]
+        self.count = len(eligible)
+        self.total = sum(h.util for h in eligible)
+        self.total_sq = sum(h.util * h.util for h in eligible)
+        self.penalty = sum(h.pen for h in eligible)
+        self.current = sc.cluster_score(self.imbalance(), self.penalty)
+
+    def imbalance(self) -> float:
+        return sc.pstdev(self.count, self.total, self.total_sq)
+
+    def score(self) -> float:
+        return self.current
+
+    def eligible_hosts(self) -> list[HostLoad]:
+        return [h for h in self.hosts.values() if h.eligible]
+
+    def spread(self) -> float:
+        """max(util) - min(util) over eligible hosts, as a fraction."""
+        utils = [h.util for h in self.hosts.values() if h.eligible]
+        return max(utils) - min(utils) if utils else 0.0
+
+    def overloaded(self) -> bool:
+        return any(h.pen > 0 for h in self.hosts.values() if h.eligible)
+
+    def delta(self, changes: Iterable[Change]) -> tuple[float, float]:
+        """(score change, new imbalance) if every host in ``changes`` changed load as given."""
+        total, total_sq, penalty = self.total, self.total_sq, self.penalty
+        for host, d_bcpu, d_bmem, d_ccpu, d_cmem in changes:
+            if not host.eligible:
+                continue
+            util = host.util_after(d_bcpu, d_bmem)
+            total += util - host.util
+            total_sq += util * util - host.util * host.util
+            penalty += host.pen_after(d_ccpu, d_cmem) - host.pen
+        imbalance = sc.pstdev(self.count, total, total_sq)
+        return sc.cluster_score(imbalance, penalty) - self.current, imbalance
+
+    def move_delta(self, vm: str, dest: str) -> tuple[float, float]:
+        """(score change, new imbalance) if ``vm`` moved from where it is now to ``dest``."""
+        d = self.demand[vm]
+        bal, cap = d.bal, d.cap
+        src = self.hosts[self.location[vm]]
+        return self.delta(((src, -bal.cpu_m, -bal.mem_mib, -cap.cpu_m, -cap.mem_mib),
+                           (self.hosts[dest], bal.cpu_m, bal.mem_mib, cap.cpu_m, cap.mem_mib)))
+
+    def apply(self, vm: str, dest: str) -> None:
+        """Move ``vm`` to ``dest`` in this state and mark it moved."""
+        source = self.location[vm]
+        for host, sign in ((self.hosts[source], -1), (self.hosts[dest], 1)):
+            self._account(host, -1)
+            host.add(self.demand[vm], sign)
+            self._account(host, 1)
+        self.on_host[source].remove(vm)
+        self.on_host[dest].append(vm)
+        self.location[vm] = dest
+        self.moved.add(vm)
+        self._applied += 1
+        if self._applied % _RESUM_EVERY == 0:
+            self._resum()
+        self.current = sc.cluster_score(self.imbalance(), self.penalty)
+
+    def _account(self, host: HostLoad, sign: int) -> None:
+        """Add (1) or take out (-1) one host's part of the score sums."""
+        if host.eligible:
+            self.total += sign * host.util
+            self.total_sq += sign * host.util * host.util
+            self.penalty += sign * host.pen
