@@ -1,0 +1,259 @@
+"""The SQLite journal of plans and migrations, and reconciliation after a restart (DESIGN rule 12).
+
+The daemon opens one :class:`Journal` at start, records every plan it computes (:meth:`Journal.record_plan`)
+and hands the journal to the executor as its ``Recorder``: each move is written before it starts and after
+it ends. On start the daemon calls :func:`reconcile` to close the rows a crash left open by asking the
+backend where each VM is defined now. The per-VM cooldown reads :meth:`Journal.recent_moves`; status
+reads :meth:`Journal.migrations`.
+
+One connection (``check_same_thread=False``) guarded by a lock, WAL mode, ``synchronous=FULL`` so that a
+row written before a migration starts survives a power cut. Every sqlite or file-system failure becomes a
+:class:`~balancerd.errors.StateError` naming the journal's path.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from balancerd.errors import BackendError, StateError
+from balancerd.model import Move, MoveKind, MoveResult, Outcome, Plan
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS plans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    snapshot_seq INTEGER NOT NULL,
+    strategy TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    score_before REAL NOT NULL,
+    score_after REAL NOT NULL,
+    moves TEXT NOT NULL,
+    skipped TEXT NOT NULL,
+    notes TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS migrations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    plan_id INTEGER NOT NULL,
+    vm TEXT NOT NULL,
+    source TEXT NOT NULL,
+    dest TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    outcome TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    downtime_ms INTEGER,
+    bytes_transferred INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS migrations_finished ON migrations (finished_at);
+CREATE INDEX IF NOT EXISTS migrations_open ON migrations (id) WHERE finished_at IS NULL;
+"""
+
+_ENTRY_COLUMNS = "id, plan_id, vm, source, dest, kind, started_at, finished_at, outcome, detail"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One journalled move; ``finished_at`` and ``outcome`` are None while it has not ended."""
+
+    id: int
+    plan_id: int
+    vm: str
+    source: str
+    dest: str
+    kind: MoveKind
+    started_at: float
+    finished_at: float | None
+    outcome: Outcome | None
+    detail: str
+
+
+class Journal:
+    """Plans and migrations in one SQLite file; implements the executor's ``Recorder``."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._conn = self._open(path)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def record_plan(self, plan: Plan, mode: str) -> int:
+        """Store ``plan`` (executed or not, per ``mode``) and return its id."""
+        row = (plan.created_at, plan.snapshot_seq, plan.strategy, mode, plan.score_before, plan.score_after,
+               json.dumps([_move_json(move) for move in plan.moves]),
+               json.dumps([{"vm": skip.vm, "reasons": list(skip.reasons)} for skip in plan.skipped]),
+               json.dumps(list(plan.notes)))
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO plans (created_at, snapshot_seq, strategy, mode, score_before, score_after,"
+                " moves, skipped, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        return _row_id(cursor)
+
+    def migration_started(self, plan_id: int, move: Move, at: float) -> int:
+        """Record that ``move`` of plan ``plan_id`` is about to start at ``at``; return the record id."""
+        row = (plan_id, move.vm, move.source, move.dest, move.kind.value, move.reason, at)
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO migrations (plan_id, vm, source, dest, kind, reason, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+        return _row_id(cursor)
+
+    def migration_ended(self, record_id: int, result: MoveResult) -> None:
+        """Record how the move of ``record_id`` ended."""
+        self._end(record_id, result.outcome, result.detail, result.finished_at,
+                  result.downtime_ms, result.bytes_transferred)
+
+    def close_unfinished(self, record_id: int, outcome: Outcome, detail: str, at: float) -> None:
+        """Close a row a crash left open (reconciliation)."""
+        self._end(record_id, outcome, detail, at, None, 0)
+
+    def unfinished(self) -> tuple[JournalEntry, ...]:
+        """Moves that were started and never ended (the daemon died during them), oldest first."""
+        return self._entries("WHERE finished_at IS NULL ORDER BY id", ())
+
+    def recent_moves(self, since: float) -> tuple[JournalEntry, ...]:
+        """Migrations that ended at or after ``since`` (skipped moves excluded: nothing moved), oldest first."""
+        return self._entries("WHERE finished_at >= ? AND outcome != ? ORDER BY finished_at, id",
+                             (since, Outcome.SKIPPED.value))
+
+    def migrations(self, limit: int = 100) -> tuple[JournalEntry, ...]:
+        """The last ``limit`` journalled moves, newest first."""
+        return self._entries("ORDER BY id DESC LIMIT ?", (limit,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"journal {path}: cannot open: {exc}") from exc
+        try:
+            _prepare(conn, path)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StateError(f"journal {path}: cannot create the schema: {exc}") from exc
+        except StateError:
+            conn.close()
+            raise
+        return conn
+
+    def _end(self, record_id: int, outcome: Outcome, detail: str, at: float,
+             downtime_ms: int | None, transferred: int) -> None:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE migrations SET finished_at = ?, outcome = ?, detail = ?, downtime_ms = ?,"
+                " bytes_transferred = ? WHERE id = ? AND finished_at IS NULL",
+                (at, outcome.value, detail, downtime_ms, transferred, record_id))
+        if cursor.rowcount != 1:
+            raise StateError(f"journal {self._path}: no open migration record {record_id}")
+
+    def _entries(self, clause: str, args: tuple[object, ...]) -> tuple[JournalEntry, ...]:
+        with self._locked() as conn:
+            rows = conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM migrations {clause}", args).fetchall()
+        return tuple(_entry(row) for row in rows)
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise StateError(f"journal {self._path}: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction under the lock: committed on success, rolled back on error."""
+        with self._locked() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+
+def reconcile(journal: Journal, locate: Callable[[str], tuple[str, ...]], at: float) -> tuple[str, ...]:
+    """Close every row a crash left open by where its VM is defined now; return what was done, in words.
+
+    A VM that cannot be located now (backend error) keeps its row open for the next start.
+    """
+    messages: list[str] = []
+    for entry in journal.unfinished():
+        try:
+            hosts = tuple(locate(entry.vm))
+        except BackendError as exc:
+            messages.append(f"{_describe(entry)}: cannot locate the VM ({exc}); left open")
+            continue
+        outcome, detail = _verdict(entry, hosts)
+        journal.close_unfinished(entry.id, outcome, detail, at)
+        messages.append(f"{_describe(entry)}: {outcome.value}: {detail}")
+    return tuple(messages)
+
+
+def _verdict(entry: JournalEntry, hosts: tuple[str, ...]) -> tuple[Outcome, str]:
+    """What a VM found on ``hosts`` means for an interrupted move of ``entry``."""
+    found = set(hosts)
+    if {entry.source, entry.dest} <= found:
+        return Outcome.FAILED, "defined on both hosts: operator must check"
+    if found == {entry.dest}:
+        return Outcome.SUCCEEDED, "reconciled after restart: found on dest"
+    if found == {entry.source}:
+        return Outcome.ABORTED, "reconciled after restart: still on source"
+    if not found:
+        return Outcome.FAILED, "reconciled after restart: not found on any host"
+    return Outcome.FAILED, f"found on {', '.join(sorted(found))}, neither only source nor dest: operator must check"
+
+
+def _describe(entry: JournalEntry) -> str:
+    return f"interrupted move #{entry.id} of {entry.vm} {entry.source} -> {entry.dest}"
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """Switch to WAL, create the schema if missing, and refuse a journal of another schema version."""
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.executescript(_SCHEMA)
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if version != str(SCHEMA_VERSION):
+        raise StateError(f"journal {path}: schema version {version}, this balancerd reads {SCHEMA_VERSION}")
+
+
+def _move_json(move: Move) -> dict[str, object]:
+    return {"vm": move.vm, "source": move.source, "dest": move.dest, "kind": move.kind.value,
+            "reason": move.reason, "gain": move.gain, "memory_mib": move.memory_mib}
+
+
+def _entry(row: tuple[Any, ...]) -> JournalEntry:
+    ident, plan_id, vm, source, dest, kind, started_at, finished_at, outcome, detail = row
+    return JournalEntry(
+        id=ident, plan_id=plan_id, vm=vm, source=source, dest=dest, kind=MoveKind(kind),
+        started_at=started_at, finished_at=finished_at,
+        outcome=None if outcome is None else Outcome(outcome), detail=detail,
+    )
+
+
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:
+        raise StateError("journal: insert returned no row id")
+    return cursor.lastrowid
