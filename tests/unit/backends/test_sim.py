@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -528,3 +530,29 @@ def test_from_config_refuses_vms_that_cannot_fit() -> None:
 def test_from_config_refuses_hosts_too_small_for_any_vm() -> None:
     with pytest.raises(ConfigError, match="no VM type fits"):
         SimCluster.from_config(SimConfig(hosts=2, vms=1, host_mem_mib=1024), FakeClock())
+
+
+def test_concurrent_readers_and_migrations_see_consistent_state() -> None:
+    clock = FakeClock()
+    cluster = _cluster(clock)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(2000):
+                rows = [d.name for h in ("h1", "h2", "h3") for d in cluster.domain_stats(h)]
+                assert sorted(rows) == ["vm1", "vm2", "vm3"]
+        except BaseException as exc:  # handed to the main thread
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    hosts = ["h1", "h2", "h3"]
+    for step in range(300):
+        source = cluster.placement()["vm1"]
+        cluster.start_migration(_move(source=source, dest=hosts[(hosts.index(source) + 1) % 3]))
+        clock.advance(5 if step % 2 else 1)
+        if cluster.job_stats("vm1").state is JobState.RUNNING:
+            cluster.abort("vm1")
+    reader.join()
+    assert errors == []
