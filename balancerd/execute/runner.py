@@ -80,15 +80,28 @@ class Executor:
         results: dict[int, MoveResult] = {}
         pending = list(range(len(plan.moves)))
         order = _HostOrder(plan.moves)
-        while pending or self._running:
-            before = len(pending)
-            pending = self._start_ready(plan, plan_id, order, pending, results, guard, stop)
-            if self._running:
-                self._clock.sleep(self._config.poll_interval_s)
-                self._poll_running(results)
-            elif len(pending) == before and pending:
-                raise RuntimeError("executor made no progress with nothing running")  # a bug, not drift
+        try:
+            while pending or self._running:
+                before = len(pending)
+                pending = self._start_ready(plan, plan_id, order, pending, results, guard, stop)
+                if self._running:
+                    self._clock.sleep(self._config.poll_interval_s)
+                    self._poll_running(results)
+                elif len(pending) == before and pending:
+                    raise RuntimeError("executor made no progress with nothing running")  # a bug, not drift
+        finally:
+            self._forget_running()
         return ExecutionReport(tuple(results[index] for index in range(len(plan.moves))))
+
+    def _forget_running(self) -> None:
+        """After an unexpected exception: free the slots of moves no longer watched.
+
+        Their journal rows stay open, so :func:`balancerd.journal.reconcile` settles them at the next start.
+        """
+        with self._lock:
+            abandoned, self._running = tuple(self._running.values()), {}
+        for run in abandoned:
+            self._throttle.release(run.move.source, run.move.dest)
 
     # -- starting -------------------------------------------------------------------------------------
 

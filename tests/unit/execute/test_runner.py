@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from balancerd.config import ThrottleConfig
 from balancerd.errors import PermanentBackendError, StateError
 from balancerd.execute import ExecutionReport, Executor, Guard
 from balancerd.execute.runner import ABORT_GRACE_S, BUDGET_EXHAUSTED, STOPPING
+from balancerd.journal import Journal
 from balancerd.model import InFlight, Move, MoveResult, Outcome, Plan
 
 from .fakes import FakeHypervisor, ListRecorder, VmBehaviour, move
@@ -289,3 +291,31 @@ def test_empty_plan_returns_an_empty_report() -> None:
     rig = Rig({})
     assert rig.run() == ExecutionReport(())
     assert rig.clock.now() == T0
+
+
+def test_with_the_real_journal_nothing_is_left_open(tmp_path: Path) -> None:
+    placement, moves = disjoint(3)
+    rig = Rig(placement, cluster_max=2, migrations_per_hour=2)
+    journal = Journal(tmp_path / "journal.sqlite")
+    rig.executor._recorder = journal
+    plan = plan_of(*moves)
+    report = rig.executor.execute(plan, journal.record_plan(plan, "enforce"), no_guard)
+    assert journal.unfinished() == ()
+    assert [(e.vm, e.outcome) for e in reversed(journal.migrations())] == [
+        (r.move.vm, r.outcome) for r in report.results]
+    journal.close()
+
+
+def test_an_escaping_exception_leaves_the_executor_usable() -> None:
+    rig = Rig({"a": "h1", "b": "h3"}, cluster_max=1)
+
+    def explode(kind: str, mv: Move, result: MoveResult | None) -> None:
+        raise ValueError("observer bug")
+
+    rig.executor._on_event = explode
+    with pytest.raises(ValueError, match="observer bug"):
+        rig.run(move("a", "h1", "h2"))
+    assert rig.executor.in_flight() == ()
+    assert 1 not in rig.recorder.ended  # left open for reconciliation
+    rig.executor._on_event = None
+    assert rig.run(move("b", "h3", "h4")).succeeded == 1  # its slot was given back
