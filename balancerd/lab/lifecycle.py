@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import pwd
 import shutil
 import signal
 import time
@@ -49,13 +50,38 @@ class Recorder:
         state.save(self.layout.state_file, new)
 
 
-def check_prerequisites() -> None:
-    """Root and the tools; LabError naming what is missing and how to install it."""
+def missing_requirements() -> list[str]:
+    """What keeps a lab from starting here (root, programs, user, kernel), each with its fix; [] if none."""
+    missing = []
     if os.geteuid() != 0:
-        raise LabError("the lab needs root (network namespaces, mounts, cgroups)")
-    missing = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+        missing.append("root (network namespaces, mounts, cgroups)")
+    tools = [t for t in REQUIRED_TOOLS if shutil.which(t) is None]
+    if tools:
+        missing.append(f"programs {', '.join(tools)}")
+    if not _user_exists("libvirt-qemu"):
+        missing.append("user libvirt-qemu (libvirtd refuses to start without it)")
+    try:
+        assets.kernel_dir(paths.cache_dir())
+    except LabError:
+        missing.append(f"guest kernel in {paths.cache_dir() / 'kernel' / 'current'}")
+    if not assets.BUSYBOX.is_file():
+        missing.append(f"{assets.BUSYBOX} (busybox-static)")
+    return missing
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def check_prerequisites() -> None:
+    """LabError naming everything that is missing and how to install it."""
+    missing = missing_requirements()
     if missing:
-        raise LabError(f"missing programs: {', '.join(missing)}: {assets.INSTALL_HINT}")
+        raise LabError(f"missing: {'; '.join(missing)}. Fix: {assets.INSTALL_HINT} as root")
 
 
 def up(layout: paths.LabLayout, request: UpRequest, log: Callable[[str], None]) -> LabState:

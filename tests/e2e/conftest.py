@@ -1,0 +1,83 @@
+"""The shared real-lab fixture for e2e tests.
+
+``lab`` (session scope) runs ``balancerd lab up --hosts 3 --vms 3`` in its own directory
+(``$BALANCERD_E2E_LAB_DIR``, default /var/lib/balancerd-lab-e2e), waits until every guest prints TICK,
+yields the parsed ``balancerd lab status --json`` dict and runs ``down`` at the end. When the machine
+cannot run a lab (not root, packages or guest kernel missing) the tests are skipped with the reason,
+unless ``BALANCERD_E2E_REQUIRED`` is set (CI): then they fail.
+
+Extra key in the yielded dict: ``fixture_timings`` = {"up_s", "first_tick_s"} (seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from balancerd.lab import guests, lifecycle
+
+E2E_DIR = Path(os.environ.get("BALANCERD_E2E_LAB_DIR", "/var/lib/balancerd-lab-e2e"))
+TICK_TIMEOUT_S = 180.0
+
+
+def lab_cli(*args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+    """Run ``balancerd lab ARGS`` in a child process (the way users and CI run it)."""
+    return subprocess.run([sys.executable, "-m", "balancerd.lab.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+
+
+def require_lab() -> None:
+    """Skip (or fail, when BALANCERD_E2E_REQUIRED is set) unless this machine can run a lab."""
+    missing = lifecycle.missing_requirements()
+    if not missing:
+        return
+    reason = f"lab cannot run here: {'; '.join(missing)} (run scripts/install-lab-deps as root)"
+    if os.environ.get("BALANCERD_E2E_REQUIRED"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def lab_status(lab_dir: Path) -> dict[str, Any]:
+    result = lab_cli("status", "--json", "--dir", str(lab_dir))
+    assert result.returncode == 0, result.stderr
+    status: dict[str, Any] = json.loads(result.stdout)
+    return status
+
+
+def start_lab(lab_dir: Path, hosts: int, vms: int) -> dict[str, Any]:
+    """Bring up a lab (downing a stale one recorded there first), wait for TICKs, return its status."""
+    lab_cli("down", "--dir", str(lab_dir))
+    t0 = time.monotonic()
+    result = lab_cli("up", "--hosts", str(hosts), "--vms", str(vms), "--dir", str(lab_dir))
+    up_s = time.monotonic() - t0
+    if result.returncode != 0:
+        pytest.fail(f"lab up failed ({result.returncode}):\n{result.stderr}", pytrace=False)
+    status = lab_status(lab_dir)
+    consoles = [Path(status["consoles"]) / f"{name}.log" for name in status["guests"]]
+    try:
+        guests.wait_ticking(consoles, TICK_TIMEOUT_S)
+    except Exception:
+        lab_cli("down", "--dir", str(lab_dir))
+        raise
+    status["fixture_timings"] = {"up_s": round(up_s, 2), "first_tick_s": round(time.monotonic() - t0, 2)}
+    return status
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[dict[str, Any]]:
+    """A running 3-host lab with 3 ticking guests (vm1..vm3 on host1..host3); downed at session end."""
+    require_lab()
+    status = start_lab(E2E_DIR, hosts=3, vms=3)
+    try:
+        yield status
+    finally:
+        result = lab_cli("down", "--dir", str(E2E_DIR))
+        assert result.returncode == 0, result.stderr
