@@ -69,8 +69,9 @@ def known_hosts(config: Config) -> tuple[str, ...]:
         pass
     if config.hosts:
         return tuple(h.name for h in config.hosts)
-    width = len(str(config.sim.hosts))
-    return tuple(f"host{i:0{width}d}" for i in range(1, config.sim.hosts + 1))
+    from balancerd.backends.sim import host_names
+
+    return host_names(config.sim)
 
 
 def cmd_maintenance(args: argparse.Namespace, config: Config) -> int:

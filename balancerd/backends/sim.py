@@ -134,7 +134,7 @@ class SimCluster:
         """``cfg.hosts`` hosts and ``cfg.vms`` trace-driven VMs, placed feasibly and skewed by ``cfg.skew``."""
         trace = load_trace(cfg.trace, cfg.trace_step_s)
         hosts = [SimHost(name, max(1, cfg.host_cpu_m // 1000), cfg.host_mem_mib)
-                 for name in _names("host", cfg.hosts, 2)]
+                 for name in host_names(cfg)]
         start = clock.now()
         vms = _configured_vms(cfg, hosts, trace, start)
         return cls(hosts, vms, clock, bandwidth_mib_s=cfg.bandwidth_mib_s)
@@ -325,6 +325,11 @@ class SimCluster:
         if state.down:
             raise TransientBackendError(f"host {name} does not answer")
         return state
+
+
+def host_names(cfg: SimConfig) -> tuple[str, ...]:
+    """Names of the hosts of a configured simulated cluster (what balancerctl checks names against)."""
+    return tuple(_names("host", cfg.hosts, 2))
 
 
 def _names(prefix: str, count: int, min_width: int) -> list[str]:

@@ -19,11 +19,11 @@ def _config(tmp_path: Path, extra: str = "") -> Path:
 
 def test_enter_edits_the_file_and_reports_daemon_not_running(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    code = ctl.main(["--config", str(_config(tmp_path)), "maintenance", "enter", "host2"])
+    code = ctl.main(["--config", str(_config(tmp_path)), "maintenance", "enter", "host02"])
     assert code == ctl.EXIT_NOT_RUNNING
-    assert maintenance.read(tmp_path / "m") == frozenset({"host2"})
+    assert maintenance.read(tmp_path / "m") == frozenset({"host02"})
     assert "not running" in capsys.readouterr().err
-    assert ctl.main(["--config", str(_config(tmp_path)), "maintenance", "exit", "host2"]) == ctl.EXIT_NOT_RUNNING
+    assert ctl.main(["--config", str(_config(tmp_path)), "maintenance", "exit", "host02"]) == ctl.EXIT_NOT_RUNNING
     assert maintenance.read(tmp_path / "m") == frozenset()
 
 
@@ -31,7 +31,7 @@ def test_unknown_host_is_refused_with_the_known_ones(tmp_path: Path, capsys: pyt
     code = ctl.main(["--config", str(_config(tmp_path)), "drain", "hots2"])
     assert code == ctl.EXIT_UNKNOWN_HOST
     err = capsys.readouterr().err
-    assert "unknown host 'hots2'" in err and "host1, host2, host3" in err
+    assert "unknown host 'hots2'" in err and "host01, host02, host03" in err
     assert not (tmp_path / "m").exists()
 
 
