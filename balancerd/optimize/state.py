@@ -14,6 +14,7 @@ the VMs counted on it, floored at 0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -46,14 +47,17 @@ def kind_of(vm: Vm) -> MoveKind:
 class HostLoad:
     """Mutable load of one host, with its utilisation and penalty cached."""
 
-    __slots__ = ("bal_cpu", "bal_mem", "cap_cpu", "cap_mem", "capacity", "eligible", "host",
-                 "name", "pen", "usable", "util")
+    __slots__ = ("bal_cpu", "bal_mem", "cap_cpu", "cap_mem", "capacity", "eligible", "host", "inv_cpu",
+                 "inv_mem", "name", "pen", "usable", "usable_cpu", "usable_mem", "util")
 
     def __init__(self, host: Host, usable: Resources) -> None:
         self.host = host
         self.name = host.name
         self.capacity = host.capacity
         self.usable = usable
+        self.usable_cpu, self.usable_mem = usable.cpu_m, usable.mem_mib
+        self.inv_cpu = 1.0 / host.capacity.cpu_m if host.capacity.cpu_m > 0 else 0.0
+        self.inv_mem = 1.0 / host.capacity.mem_mib if host.capacity.mem_mib > 0 else 0.0
         self.eligible = host.reachable and not host.maintenance
         self.cap_cpu = self.cap_mem = self.bal_cpu = self.bal_mem = 0
         self.util = self.pen = 0.0
@@ -188,6 +192,39 @@ class ClusterState:
         src = self.hosts[self.location[vm]]
         return self.delta(((src, -bal.cpu_m, -bal.mem_mib, -cap.cpu_m, -cap.mem_mib),
                            (self.hosts[dest], bal.cpu_m, bal.mem_mib, cap.cpu_m, cap.mem_mib)))
+
+    def best_dest(self, vm: str, dests: Iterable[HostLoad]) -> tuple[HostLoad, float, float] | None:
+        """Among eligible ``dests`` where ``vm`` fits, the best one, with (score change, new imbalance).
+
+        The hot loop of every strategy. A destination the VM fits on stays within its usable capacity, so
+        its penalty does not change and the best destination is the one with the smallest new variance of
+        utilisation; that is computed inline from cached sums (O(1) per host). The winner's score change
+        is then computed exactly by :meth:`move_delta`.
+        """
+        d = self.demand[vm]
+        source = self.hosts[self.location[vm]]
+        total, total_sq = self._without_source(source, d)
+        c_cpu, c_mem, b_cpu, b_mem, n = d.cap.cpu_m, d.cap.mem_mib, d.bal.cpu_m, d.bal.mem_mib, self.count
+        best: HostLoad | None = None
+        best_var = math.inf
+        for h in dests:
+            if h is source or h.cap_cpu + c_cpu > h.usable_cpu or h.cap_mem + c_mem > h.usable_mem:
+                continue
+            util = max((h.bal_cpu + b_cpu) * h.inv_cpu, (h.bal_mem + b_mem) * h.inv_mem)
+            mean = (total + util - h.util) / n
+            var = (total_sq + util * util - h.util * h.util) / n - mean * mean
+            if var < best_var:
+                best, best_var = h, var
+        if best is None:
+            return None
+        return (best, *self.move_delta(vm, best.name))
+
+    def _without_source(self, source: HostLoad, d: Demand) -> tuple[float, float]:
+        """The sum and sum of squares of utilisation once the VM has left ``source``."""
+        if not source.eligible:
+            return self.total, self.total_sq
+        util = source.util_after(-d.bal.cpu_m, -d.bal.mem_mib)
+        return self.total + util - source.util, self.total_sq + util * util - source.util * source.util
 
     def apply(self, vm: str, dest: str) -> None:
         """Move ``vm`` to ``dest`` in this state and mark it moved."""

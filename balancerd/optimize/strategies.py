@@ -77,15 +77,8 @@ def _drain_one(state: ClusterState, vm: Vm, host: HostLoad, budget: int) -> tupl
 
 def _best_dest(state: ClusterState, vm: str) -> tuple[HostLoad, float] | None:
     """The eligible host where ``vm`` fits with the best score change, and that change."""
-    need = state.demand[vm].cap
-    best: tuple[HostLoad, float] | None = None
-    for host in state.eligible_hosts():
-        if host.name == state.location[vm] or not host.fits(need):
-            continue
-        gain, _ = state.move_delta(vm, host.name)
-        if best is None or gain > best[1]:
-            best = (host, gain)
-    return best
+    found = state.best_dest(vm, state.eligible_hosts())
+    return None if found is None else (found[0], found[1])
 
 
 def no_room_reasons(state: ClusterState, vm: Vm) -> tuple[str, ...]:
@@ -159,13 +152,9 @@ def _best_single(state: ClusterState, source: HostLoad) -> Step | None:
              if h.name != source.name and (source.pen > 0 or h.util < source.util)]
     best: Step | None = None
     for vm in movable(state, source):
-        need = state.demand[vm.name].cap
-        for dest in dests:
-            if not dest.fits(need):
-                continue
-            gain, imbalance = state.move_delta(vm.name, dest.name)
-            if best is None or gain > best.gain:
-                best = Step(((vm.name, dest.name),), gain, imbalance)
+        found = state.best_dest(vm.name, dests)
+        if found is not None and (best is None or found[1] > best.gain):
+            best = Step(((vm.name, found[0].name),), found[1], found[2])
     return best
 
 

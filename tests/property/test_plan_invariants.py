@@ -1,0 +1,217 @@
+"""Hypothesis invariants of ``balancerd.optimize.plan`` over generated clusters.
+
+The checks below recompute loads from the snapshot on their own (not through the optimizer's state), so a
+wrong load model inside the optimizer shows up as a failure here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from balancerd.config import PolicyConfig
+from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, Plan, Resources, Vm, VmForecast
+from balancerd.optimize import plan
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ------------------------------------------------------------------------------------ independent model
+
+
+def cap_demand(vm: Vm, forecast: Forecast) -> Resources:
+    f = forecast.as_mapping().get(vm.name)
+    upper = f.upper if f else vm.usage
+    return Resources(upper.cpu_m, max(vm.size.mem_mib, upper.mem_mib))
+
+
+def start_loads(snap: ClusterSnapshot, forecast: Forecast) -> dict[str, Resources]:
+    """Capacity load per host: non-VM overhead plus the capacity demand of every VM counted on it."""
+    flights = {f.vm: f for f in snap.in_flight}
+    used = {h.name: Resources() for h in snap.hosts}
+    demand = {h.name: Resources() for h in snap.hosts}
+    for vm in snap.vms:
+        f = flights.get(vm.name)
+        for name in {vm.host} | ({f.source, f.dest} if f else set()):
+            used[name] = used[name] + vm.usage
+            demand[name] = demand[name] + cap_demand(vm, forecast)
+    loads = {}
+    for h in snap.hosts:
+        overhead = Resources(max(0, h.usage.cpu_m - used[h.name].cpu_m),
+                             max(0, h.usage.mem_mib - used[h.name].mem_mib))
+        loads[h.name] = demand[h.name] + overhead
+    return loads
+
+
+def over_capacity_steps(snap: ClusterSnapshot, forecast: Forecast, result: Plan) -> list[str]:
+    """Every prefix step where the destination would exceed its full capacity (VM counted on both)."""
+    loads = start_loads(snap, forecast)
+    vms = {vm.name: vm for vm in snap.vms}
+    problems = []
+    for i, move in enumerate(result.moves):
+        need = cap_demand(vms[move.vm], forecast)
+        if not (loads[move.dest] + need).fits_in(snap.host(move.dest).capacity):
+            problems.append(f"move {i} {move.vm} -> {move.dest}")
+        loads[move.dest] = loads[move.dest] + need
+        loads[move.source] = loads[move.source] - need
+    return problems
+
+
+def final_hosts(snap: ClusterSnapshot, result: Plan) -> dict[str, str]:
+    where = {vm.name: vm.host for vm in snap.vms}
+    for move in result.moves:
+        assert where[move.vm] == move.source, f"{move.vm} moves from {move.source} but is on {where[move.vm]}"
+        where[move.vm] = move.dest
+    return where
+
+
+# ------------------------------------------------------------------------------------------ generators
+
+
+@st.composite
+def vm_specs(draw: st.DrawFn, name: str) -> tuple[Vm, VmForecast | None]:
+    size = Resources(draw(st.integers(250, 8000)), draw(st.integers(256, 8192)))
+    usage = Resources(draw(st.integers(0, size.cpu_m)), draw(st.integers(0, size.mem_mib)))
+    vm = Vm(name, "", size, usage, running=draw(st.sampled_from([True, True, True, False])),
+            live_migratable=draw(st.sampled_from([True, True, True, False])))
+    if draw(st.booleans()):
+        return vm, None
+    point = Resources(draw(st.integers(0, size.cpu_m)), usage.mem_mib)
+    upper = Resources(point.cpu_m + draw(st.integers(0, 2000)), point.mem_mib + draw(st.integers(0, 512)))
+    return vm, VmForecast(name, point, upper)
+
+
+@st.composite
+def clusters(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
+    """A cluster whose start state is within full capacity (placement only where a VM fits)."""
+    n_hosts = draw(st.integers(2, 12))
+    caps = [Resources(draw(st.integers(4000, 64000)), draw(st.integers(4096, 65536))) for _ in range(n_hosts)]
+    names = [f"h{i:02d}" for i in range(n_hosts)]
+    overhead = [Resources(draw(st.integers(0, 500)), draw(st.integers(0, 1024))) for _ in range(n_hosts)]
+    loads = dict(zip(names, overhead, strict=True))
+    capacity = dict(zip(names, caps, strict=True))
+    vms: list[Vm] = []
+    forecasts: list[VmForecast] = []
+    flights: list[InFlight] = []
+    usage = dict(loads)
+    for j in range(draw(st.integers(0, 60))):
+        vm, fc = draw(vm_specs(f"vm{j:02d}"))
+        need = cap_demand(vm, Forecast(300, (fc,) if fc else ()))
+        host = draw(st.sampled_from(names))
+        if not (loads[host] + need).fits_in(capacity[host]):
+            continue
+        vm = Vm(vm.name, host, vm.size, vm.usage, vm.running, vm.live_migratable)
+        loads[host] = loads[host] + need
+        usage[host] = usage[host] + vm.usage
+        other = draw(st.sampled_from(names))
+        if other != host and draw(st.integers(0, 9)) == 0 and (loads[other] + need).fits_in(capacity[other]):
+            loads[other] = loads[other] + need
+            usage[other] = usage[other] + vm.usage
+            flights.append(InFlight(vm.name, host, other))
+        vms.append(vm)
+        forecasts.extend([fc] if fc else [])
+    hosts = [Host(n, capacity[n], usage[n], reachable=draw(st.integers(0, 6)) > 0,
+                  maintenance=draw(st.integers(0, 4)) == 0) for n in names]
+    policy = PolicyConfig(headroom_pct=draw(st.integers(0, 40)), imbalance_threshold_pct=draw(st.integers(0, 30)),
+                          max_moves_per_cycle=draw(st.integers(0, 30)),
+                          min_gain=draw(st.sampled_from([0.0, 0.001, 0.01, 0.05])))
+    snap = ClusterSnapshot(7, 123.0, tuple(hosts), tuple(vms), tuple(flights))
+    return snap, Forecast(300, tuple(forecasts)), policy
+
+
+@st.composite
+def drainable(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
+    """A cluster with a spare host big enough for everything, no in-flight moves, reachable maintenance hosts."""
+    snap, forecast, policy = draw(clusters())
+    hosts = [Host(h.name, h.capacity, h.usage, reachable=h.reachable or h.maintenance, maintenance=h.maintenance)
+             for h in snap.hosts]
+    spare = Host("spare", Resources(10_000_000, 10_000_000))
+    snap = ClusterSnapshot(snap.seq, snap.taken_at, (*hosts, spare), snap.vms, ())
+    return snap, forecast, PolicyConfig(headroom_pct=policy.headroom_pct, max_moves_per_cycle=1000,
+                                        imbalance_threshold_pct=policy.imbalance_threshold_pct)
+
+
+@st.composite
+def balanced(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
+    """Identical hosts with identical VMs, all within usable capacity: every utilisation is equal."""
+    n_hosts = draw(st.integers(2, 12))
+    cap = Resources(64000, 65536)
+    per_host = [draw(vm_specs(f"t{k}"))[0] for k in range(draw(st.integers(0, 5)))]
+    vms = [Vm(f"h{i}-{vm.name}", f"h{i}", vm.size, vm.usage) for i in range(n_hosts) for vm in per_host]
+    used = Resources.total(vm.usage for vm in per_host)
+    hosts = tuple(Host(f"h{i}", cap, used) for i in range(n_hosts))
+    policy = PolicyConfig(headroom_pct=draw(st.integers(0, 40)), imbalance_threshold_pct=draw(st.integers(0, 30)),
+                          min_gain=0.0, max_moves_per_cycle=50)
+    return ClusterSnapshot(1, 0.0, hosts, tuple(vms)), Forecast(300), policy
+
+
+# -------------------------------------------------------------------------------------------- properties
+
+
+@SETTINGS
+@given(clusters())
+def test_no_host_over_capacity_after_any_prefix(case: tuple[ClusterSnapshot, Forecast, PolicyConfig]) -> None:
+    snap, forecast, policy = case
+    result = plan(snap, forecast, policy)
+    assert over_capacity_steps(snap, forecast, result) == []
+    final_hosts(snap, result)  # every move starts where the VM is
+
+
+@SETTINGS
+@given(clusters())
+def test_no_vm_moves_twice_except_through_a_parking_host(case: tuple[ClusterSnapshot, Forecast, PolicyConfig]) -> None:
+    snap, forecast, policy = case
+    result = plan(snap, forecast, policy)
+    parks = Counter(m.vm for m in result.moves if m.reason.startswith("park:"))
+    others = Counter(m.vm for m in result.moves if not m.reason.startswith("park:"))
+    assert max(others.values(), default=0) <= 1
+    assert max(parks.values(), default=0) <= 1
+    assert set(parks) <= set(others)
+    assert len(result.moves) <= policy.max_moves_per_cycle
+
+
+@SETTINGS
+@given(clusters())
+def test_no_move_touches_unreachable_hosts_or_in_flight_vms(
+        case: tuple[ClusterSnapshot, Forecast, PolicyConfig]) -> None:
+    snap, forecast, policy = case
+    result = plan(snap, forecast, policy, cooldown=frozenset(vm.name for vm in snap.vms[::3]))
+    flying = {f.vm for f in snap.in_flight}
+    for move in result.moves:
+        assert snap.host(move.source).reachable and snap.host(move.dest).reachable
+        assert not snap.host(move.dest).maintenance
+        assert move.vm not in flying
+        if move.reason.startswith("balance"):
+            assert move.vm not in {vm.name for vm in snap.vms[::3]}, "cooldown ignored"
+
+
+@SETTINGS
+@given(drainable())
+def test_maintenance_hosts_end_empty_when_there_is_room(case: tuple[ClusterSnapshot, Forecast, PolicyConfig]) -> None:
+    snap, forecast, policy = case
+    result = plan(snap, forecast, policy)
+    where = final_hosts(snap, result)
+    left = {vm: host for vm, host in where.items() if snap.host(host).maintenance}
+    assert left == {}
+    assert result.skipped == ()
+
+
+@SETTINGS
+@given(balanced())
+def test_balanced_cluster_yields_empty_plan(case: tuple[ClusterSnapshot, Forecast, PolicyConfig]) -> None:
+    snap, forecast, policy = case
+    result = plan(snap, forecast, policy)
+    assert result.empty
+    assert result.score_after == result.score_before
+
+
+@SETTINGS
+@given(clusters())
+def test_pure_balance_plans_do_not_lower_the_score(case: tuple[ClusterSnapshot, Forecast, PolicyConfig]) -> None:
+    snap, forecast, policy = case
+    result = plan(snap, forecast, policy)
+    if result.strategy == "balance":
+        assert result.score_after >= result.score_before - 1e-9
+        assert all(m.gain >= policy.min_gain or m.reason.startswith("park:") for m in result.moves)
