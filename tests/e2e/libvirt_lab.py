@@ -1,0 +1,87 @@
+"""Helpers for the e2e tests of the libvirt backend (tests/e2e/test_libvirt_backend.py, tests/contract/).
+
+A LibvirtCluster over a running lab (its generated config plus the p2p URIs from `lab status`), reading a
+guest's serial console (path from the domain XML's <serial><source path=.../>), and waiting for a
+migration to end. Real time: these run against real daemons.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import libvirt
+
+from balancerd import config
+from balancerd.backends.base import JobStats
+from balancerd.backends.libvirt import LibvirtCluster
+from balancerd.clock import SystemClock
+
+TICK = re.compile(r"TICK (\d+) boot=(\w+)")
+
+
+def backend_for(status: dict[str, Any], connect_timeout_s: float = 5.0) -> LibvirtCluster:
+    """The backend a daemon would build from the lab's config, with the lab's p2p URIs."""
+    cfg = config.load(Path(status["config"]))
+    p2p = {h["name"]: h["p2p_uri"] for h in status["hosts"]}
+    return LibvirtCluster(cfg.hosts, SystemClock(), allow_unsafe=cfg.throttle.allow_unsafe, p2p_uris=p2p,
+                          connect_timeout_s=connect_timeout_s)
+
+
+def host_uri(status: dict[str, Any], host: str) -> str:
+    return next(h["uri"] for h in status["hosts"] if h["name"] == host)
+
+
+def console_path(uri: str, vm: str) -> Path:
+    """The serial console file of ``vm`` from its live XML on the host at ``uri``."""
+    conn = libvirt.open(uri)
+    try:
+        xml = conn.lookupByName(vm).XMLDesc(0)
+    finally:
+        conn.close()
+    source = ET.fromstring(xml).find("devices/serial[@type='file']/source")
+    assert source is not None, f"{vm} has no file serial console"
+    return Path(source.attrib["path"])
+
+
+def ticks(path: Path) -> list[tuple[int, str]]:
+    """Every (counter, boot id) the guest printed so far."""
+    text = path.read_text(errors="replace")
+    return [(int(m.group(1)), m.group(2)) for m in TICK.finditer(text)]
+
+
+def last_tick(path: Path) -> int:
+    found = ticks(path)
+    return found[-1][0] if found else -1
+
+
+def wait_tick_beyond(path: Path, counter: int, timeout_s: float = 30.0) -> int:
+    """Wait until the console shows a counter above ``counter``; return the newest one (or -1)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        newest = last_tick(path)
+        if newest > counter:
+            return newest
+        time.sleep(0.2)
+    return last_tick(path)
+
+
+def wait_final(backend: LibvirtCluster, vm: str, timeout_s: float = 120.0) -> JobStats:
+    """Poll ``job_stats`` until the job is in a final state (or the timeout passed)."""
+    deadline = time.monotonic() + timeout_s
+    stats = backend.job_stats(vm)
+    while not stats.state.final and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stats = backend.job_stats(vm)
+    return stats
+
+
+def active_on(uri: str, vm: str) -> bool:
+    conn = libvirt.open(uri)
+    try:
+        return bool(conn.lookupByName(vm).isActive())
+    finally:
+        conn.close()
