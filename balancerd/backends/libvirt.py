@@ -299,6 +299,8 @@ class LibvirtCluster:
                 raise PermanentBackendError(f"{where}: a cold migration needs a persistent (defined) VM")
         elif not active:
             raise PermanentBackendError(f"{where}: a live migration needs a running VM; it is shut off")
+        elif not self._live_migratable(request.source, dom, self._clock.now()):
+            raise PermanentBackendError(f"{where}: the VM's policy forbids live migration (use a cold move)")
         return dom
 
     def _migration_args(self, request: MigrationRequest, dom: Any, where: str) -> tuple[int, dict[str, Any]]:

@@ -195,6 +195,12 @@ def test_live_migration_of_a_shut_off_vm_is_refused(cluster: LibvirtCluster, ext
         cluster.start_migration(MigrationRequest("bd-off", "h1", "h2"))
 
 
+def test_live_migration_of_a_pinned_vm_is_refused(cluster: LibvirtCluster, extra_domains: Any) -> None:
+    extra_domains("bd-pinned-run", POLICY, start=True)
+    with pytest.raises(PermanentBackendError, match="forbids live migration"):
+        cluster.start_migration(MigrationRequest("bd-pinned-run", "h1", "h2"))
+
+
 def test_migration_to_an_unreachable_host_is_transient() -> None:
     hosts = [HostConfig("ok", TEST_URI), HostConfig("down", BAD_URI)]
     with LibvirtCluster(hosts, FakeClock(), connect_timeout_s=2.0) as backend, \
