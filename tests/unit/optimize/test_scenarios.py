@@ -1,0 +1,129 @@
+"""Table-driven runner over the YAML clusters in tests/scenarios/ (and tests/scenarios/regression/).
+
+Each file is one small cluster::
+
+    hosts:    [{name, cpu, mem, usage: [cpu, mem]?, reachable?, maintenance?}]
+    vms:      [{name, host, cpu, mem, use: [cpu, mem]?, running?, live?}]     (use defaults to the size)
+    in_flight: [{vm, source, dest}]?      cooldown: [vm]?      policy: {PolicyConfig field: value}?
+    expect:   empty, moves: [{vm, dest, source?, kind?}] (exact order), moves_include, skipped: [vm],
+              skip_reasons: {vm: substring}, max_moves, hosts_empty: [h], untouched: [h], strategy,
+              reasons: {vm: substring}
+
+Host usage defaults to the usage of the VMs on it (plus in-flight ones). Every scenario is also checked for
+the safe-ordering invariant (no destination over full capacity after any prefix, VM counted on both).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from balancerd.config import PolicyConfig
+from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, Plan, Resources, Vm
+from balancerd.optimize import plan
+
+ROOT = Path(__file__).resolve().parents[2] / "scenarios"
+FILES = sorted(ROOT.glob("*.yaml")) + sorted((ROOT / "regression").glob("*.yaml"))
+
+
+def _vm(spec: dict[str, Any]) -> Vm:
+    size = Resources(spec["cpu"], spec["mem"])
+    use = Resources(*spec["use"]) if "use" in spec else size
+    return Vm(spec["name"], spec["host"], size, use, running=spec.get("running", True),
+              live_migratable=spec.get("live", True))
+
+
+def _host(spec: dict[str, Any], vms: list[Vm], flights: list[InFlight]) -> Host:
+    counted = [vm for vm in vms if vm.host == spec["name"]]
+    counted += [vm for vm in vms for f in flights if f.vm == vm.name and spec["name"] in (f.source, f.dest)
+                and vm.host != spec["name"]]
+    usage = Resources(*spec["usage"]) if "usage" in spec else Resources.total(vm.usage for vm in counted)
+    return Host(spec["name"], Resources(spec["cpu"], spec["mem"]), usage,
+                reachable=spec.get("reachable", True), maintenance=spec.get("maintenance", False))
+
+
+def load(path: Path) -> tuple[ClusterSnapshot, PolicyConfig, frozenset[str], dict[str, Any]]:
+    doc = yaml.safe_load(path.read_text())
+    vms = [_vm(v) for v in doc.get("vms", [])]
+    flights = [InFlight(f["vm"], f["source"], f["dest"]) for f in doc.get("in_flight", [])]
+    hosts = tuple(_host(h, vms, flights) for h in doc["hosts"])
+    snap = ClusterSnapshot(1, 0.0, hosts, tuple(vms), tuple(flights))
+    return snap, PolicyConfig(**doc.get("policy", {})), frozenset(doc.get("cooldown", [])), doc["expect"]
+
+
+def over_capacity(snap: ClusterSnapshot, result: Plan) -> list[str]:
+    """Prefix check with memory = size and CPU = usage (the scenarios have no forecast)."""
+    vms = {vm.name: vm for vm in snap.vms}
+    need = {n: Resources(vm.usage.cpu_m, max(vm.size.mem_mib, vm.usage.mem_mib)) for n, vm in vms.items()}
+    loads = {h.name: Resources(h.usage.cpu_m, h.usage.mem_mib) for h in snap.hosts}
+    for vm in snap.vms:  # memory is allocated at its size, not its usage
+        extra = Resources(0, need[vm.name].mem_mib - vm.usage.mem_mib)
+        for f in [f for f in snap.in_flight if f.vm == vm.name] or [InFlight(vm.name, vm.host, vm.host)]:
+            for name in {f.source, f.dest}:
+                loads[name] = loads[name] + extra
+    bad = []
+    for i, move in enumerate(result.moves):
+        if not (loads[move.dest] + need[move.vm]).fits_in(snap.host(move.dest).capacity):
+            bad.append(f"step {i}: {move.vm} -> {move.dest}")
+        loads[move.dest] = loads[move.dest] + need[move.vm]
+        loads[move.source] = loads[move.source] - need[move.vm]
+    return bad
+
+
+def _final(snap: ClusterSnapshot, result: Plan) -> dict[str, str]:
+    where = {vm.name: vm.host for vm in snap.vms}
+    for move in result.moves:
+        where[move.vm] = move.dest
+    return where
+
+
+def _check_moves(result: Plan, expect: dict[str, Any]) -> None:
+    got = [{"vm": m.vm, "dest": m.dest, "source": m.source, "kind": str(m.kind)} for m in result.moves]
+    if "moves" in expect:
+        wanted = expect["moves"]
+        assert [{k: g[k] for k in w} for g, w in zip(got, wanted, strict=False)] == wanted, got
+        assert len(got) == len(wanted), got
+    for want in expect.get("moves_include", []):
+        assert any({k: g[k] for k in want} == want for g in got), (want, got)
+    if "max_moves" in expect:
+        assert len(result.moves) <= expect["max_moves"]
+    if expect.get("empty"):
+        assert result.empty, got
+
+
+def _check_skips(result: Plan, expect: dict[str, Any]) -> None:
+    skipped = {s.vm: " | ".join(s.reasons) for s in result.skipped}
+    if "skipped" in expect:
+        assert sorted(skipped) == sorted(expect["skipped"]), skipped
+    for vm, text in expect.get("skip_reasons", {}).items():
+        assert text in skipped.get(vm, ""), skipped
+
+
+def _check_hosts(snap: ClusterSnapshot, result: Plan, expect: dict[str, Any]) -> None:
+    where = _final(snap, result)
+    for host in expect.get("hosts_empty", []):
+        assert host not in where.values(), where
+    for host in expect.get("untouched", []):
+        assert all(host not in (m.source, m.dest) for m in result.moves)
+    for vm, text in expect.get("reasons", {}).items():
+        assert any(text in m.reason for m in result.moves if m.vm == vm), [m.reason for m in result.moves]
+    if "strategy" in expect:
+        assert result.strategy == expect["strategy"]
+
+
+def test_there_are_scenarios() -> None:
+    assert len(FILES) >= 10
+    assert any(p.parent.name == "regression" for p in FILES)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_scenario(path: Path) -> None:
+    snap, policy, cooldown, expect = load(path)
+    result = plan(snap, Forecast(300), policy, cooldown)
+    assert over_capacity(snap, result) == []
+    _check_moves(result, expect)
+    _check_skips(result, expect)
+    _check_hosts(snap, result, expect)
