@@ -16,7 +16,8 @@ from balancerd.lab import initramfs, paths
 from balancerd.lab.errors import LabError
 
 BUSYBOX = Path("/bin/busybox")
-INSTALL_HINT = "run `sudo scripts/install-lab-deps` (installs the packages and extracts the guest kernel)"
+INSTALL_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "install-lab-deps"
+INSTALL_HINT = f"run `sudo {INSTALL_SCRIPT}` (installs the packages and extracts the guest kernel)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
 
-from balancerd.lab import lifecycle, paths, state, status
+from balancerd.lab import control, lifecycle, paths, state, status
 from balancerd.lab.errors import LabError
 
 
@@ -36,7 +37,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     st.set_defaults(func=cmd_status)
     down = sub.add_parser("down", help="stop everything `up` started and remove its files")
     down.set_defaults(func=cmd_down)
-    for parser in (up, st, down):
+    load = sub.add_parser("load", help="make a guest busy: CPU % of its vCPU and MiB held in memory")
+    load.add_argument("guest", help="guest name, e.g. vm1")
+    load.add_argument("--load", type=int, default=0, help="percent of one vCPU to burn, 0..100")
+    load.add_argument("--mem", type=int, default=0, help="MiB to hold (and rewrite while load > 0)")
+    load.set_defaults(func=cmd_load)
+    for parser in (up, st, down, load):
         parser.add_argument("--dir", default=None,
                             help=f"lab directory on a disk FS (default ${paths.ENV_DIR} or {paths.DEFAULT_DIR})")
 
@@ -49,13 +55,22 @@ def cmd_up(args: argparse.Namespace) -> int:
     layout = _layout(args)
     request = lifecycle.UpRequest(hosts=args.hosts, vms=args.vms, virt=args.virt, guests=not args.no_guests)
     t0 = time.monotonic()
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         lab = lifecycle.up(layout, request, _log)
     except LabError as exc:
         _log(f"error: {exc}")
         return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     _log(f"up done in {time.monotonic() - t0:.1f} s; config {lab.config}")
     return 0
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    """SIGTERM/SIGHUP during `up`: unwind, so `up` tears down what it had started."""
+    raise SystemExit(128 + signum)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -85,6 +100,16 @@ def cmd_down(args: argparse.Namespace) -> int:
         _log(f"no lab is up in {layout.root}; nothing to do")
         return 0
     _log(f"down done in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    layout = _layout(args)
+    try:
+        control.set_load(layout, args.guest, args.load, args.mem)
+    except (LabError, ValueError) as exc:
+        _log(f"error: {exc}")
+        return 1
     return 0
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from balancerd.lab import connect, domain, paths
+from balancerd.lab import connect, control, domain, paths
 from balancerd.lab.assets import BootAssets
 from balancerd.lab.errors import LabError
 
@@ -76,7 +76,9 @@ def start_all(layout: paths.LabLayout, boot: BootAssets, virt: str, guests: int,
     layout.consoles.mkdir(parents=True, exist_ok=True)
     names = []
     for name, index in placement(guests, hosts):
-        spec = domain.GuestSpec(name, boot.kernel, boot.initrd, layout.console(name), virt=virt)
+        control.create(layout, name)
+        spec = domain.GuestSpec(name, boot.kernel, boot.initrd, layout.console(name), virt=virt,
+                                control_disk=control.guest_path(name))
         start_one(layout.host(index), spec)
         names.append(name)
     return names

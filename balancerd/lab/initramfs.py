@@ -30,6 +30,7 @@ for d in /sys/class/input/event*; do
     (dd if=/dev/input/${{d##*/}} of=/dev/null bs=24 count=1 2>/dev/null; poweroff -f) &
   fi
 done
+{control}
 i=0
 while true; do
   i=$((i + 1))
@@ -37,6 +38,45 @@ while true; do
   sleep 1
 done
 """
+
+# Load generator driven by a read-only control disk (serial "balancerd-ctl"): sector 0 holds
+# "load=P mem=M"; every second the guest re-reads it, burns P % of its vCPU (SIGSTOP/SIGCONT duty cycle
+# of a busy loop, 100 ms period) and holds M MiB in tmpfs, rewritten each second while P > 0.
+CONTROL_SCRIPT = """ctl=
+for b in /sys/block/vd*; do
+  [ "$(cat "$b/serial" 2>/dev/null)" = {serial} ] && ctl=/dev/${{b##*/}}
+done
+if [ -n "$ctl" ]; then
+  mkdir -p /mnt/mem && mount -t tmpfs -o size=90% tmpfs /mnt/mem
+  (while :; do :; done) &
+  burner=$!
+  kill -STOP $burner
+  (held=0
+   while :; do
+     load=0; mem=0
+     for kv in $(dd if=$ctl bs=512 count=1 iflag=direct 2>/dev/null | tr -d '\\000'); do
+       case $kv in load=*) load=${{kv#load=}};; mem=*) mem=${{kv#mem=}};; esac
+     done
+     case $load in ''|*[!0-9]*) load=0;; esac
+     case $mem in ''|*[!0-9]*) mem=0;; esac
+     [ $load -gt 100 ] && load=100
+     if [ $mem -ne $held ] || [ $load -gt 0 ]; then
+       rm -f /mnt/mem/fill
+       avail=$(($(awk '/MemAvailable/ {{print $2}}' /proc/meminfo) / 1024 - 12))
+       [ $mem -gt $avail ] && mem=$avail
+       [ $mem -gt 0 ] && dd if=/dev/zero of=/mnt/mem/fill bs=1M count=$mem 2>/dev/null
+       held=$mem
+     fi
+     if [ $load -eq 0 ]; then kill -STOP $burner; sleep 1; continue; fi
+     n=0
+     while [ $n -lt 10 ]; do
+       n=$((n + 1))
+       kill -CONT $burner
+       usleep $((load * 1000))
+       [ $load -lt 100 ] && kill -STOP $burner && usleep $(((100 - load) * 1000))
+     done
+   done) &
+fi"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +89,13 @@ class Entry:
     rdev: tuple[int, int] = (0, 0)
 
 
+CONTROL_SERIAL = "balancerd-ctl"
+
+
 def init_script(modules: Sequence[str] = MODULES) -> str:
-    return INIT_SCRIPT.format(modules=" ".join(modules))
+    """The guest's /init (busybox sh)."""
+    control = CONTROL_SCRIPT.format(serial=CONTROL_SERIAL)
+    return INIT_SCRIPT.format(modules=" ".join(modules), control=control)
 
 
 def entries(busybox: bytes, modules: Iterable[tuple[str, bytes]]) -> list[Entry]:

@@ -8,7 +8,6 @@ namespace; migrations use the dedicated migration network.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from balancerd.lab import paths
 
@@ -59,6 +58,3 @@ def _host(host: paths.HostLayout) -> list[str]:
         f"mem_mib = {HOST_MEM_MIB}",
     ]
 
-
-def config_path(layout: paths.LabLayout) -> Path:
-    return layout.config_file

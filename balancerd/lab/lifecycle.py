@@ -81,7 +81,7 @@ def check_prerequisites() -> None:
     """LabError naming everything that is missing and how to install it."""
     missing = missing_requirements()
     if missing:
-        raise LabError(f"missing: {'; '.join(missing)}. Fix: {assets.INSTALL_HINT} as root")
+        raise LabError(f"missing: {'; '.join(missing)}. Fix: {assets.INSTALL_HINT}")
 
 
 def up(layout: paths.LabLayout, request: UpRequest, log: Callable[[str], None]) -> LabState:
@@ -96,8 +96,10 @@ def up(layout: paths.LabLayout, request: UpRequest, log: Callable[[str], None]) 
     check_prerequisites()
     layout.root.mkdir(parents=True, exist_ok=True)
     boot = assets.prepare(layout, paths.cache_dir())
-    prefix = netns.free_prefix()
-    switch, _ = paths.netns_names(prefix, request.hosts)
+    with netns.claim_lock():
+        prefix = netns.free_prefix()
+        switch, _ = paths.netns_names(prefix, request.hosts)
+        netns.add(switch)
     rec = Recorder(layout, LabState(dir=str(layout.root), prefix=prefix, switch_netns=switch))
     try:
         _build(layout, request, rec, boot, log)
@@ -131,14 +133,15 @@ def _build(layout: paths.LabLayout, request: UpRequest, rec: Recorder, boot: ass
 
 
 def _start_hosts(layout: paths.LabLayout, count: int, rec: Recorder) -> None:
-    netns.create_switch(rec.state.switch_netns)
+    netns.configure_switch(rec.state.switch_netns)
     mounts = cgroups.available()
     _, names = paths.netns_names(rec.state.prefix, count)
     for index, ns in enumerate(names, start=1):
         host = layout.host(index)
+        netns.add(ns)
         entry = HostState(index=index, name=host.name, netns=ns)
         rec.update(rec.state.with_host(entry))
-        netns.create_host(rec.state.switch_netns, ns, index)
+        netns.configure_host(rec.state.switch_netns, ns, index)
         made = cgroups.create(mounts, ns)
         entry = dataclasses.replace(entry, cgroups=tuple(str(p) for p in made))
         rec.update(rec.state.with_host(entry))

@@ -7,11 +7,14 @@ traffic cannot leave the namespaces the lab made (lab-notes §2).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import fcntl
+from collections.abc import Iterator, Sequence
 
 from balancerd.lab import hostconf, paths, procs
 from balancerd.lab.errors import LabError
 
+LOCK_FILE = "/run/balancerd-lab.lock"
 SWITCH_BRIDGES = (("mgmt", "eth0", paths.mgmt_ip), ("mig", "eth1", paths.mig_ip))
 
 
@@ -19,6 +22,22 @@ def existing() -> set[str]:
     """Names of the network namespaces that exist now."""
     out = procs.run(["ip", "netns", "list"], check=False).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+@contextlib.contextmanager
+def claim_lock() -> Iterator[None]:
+    """Serialise choosing a prefix and adding its switch namespace between concurrent `up`s."""
+    with open(LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def add(name: str) -> None:
+    """Add an empty namespace (LabError if it exists: it belongs to someone else)."""
+    _ip("netns", "add", name)
 
 
 def free_prefix() -> str:
@@ -37,18 +56,17 @@ def _ip(*args: str) -> None:
         raise LabError(f"`ip {' '.join(args)}` failed: {result.stderr.strip()}")
 
 
-def create_switch(netns: str) -> None:
-    """The switch namespace with its two bridges, up, without addresses."""
-    _ip("netns", "add", netns)
+def configure_switch(netns: str) -> None:
+    """The (added) switch namespace gets its two bridges, up, without addresses."""
     _ip("-n", netns, "link", "set", "lo", "up")
     for bridge, _, _ in SWITCH_BRIDGES:
         _ip("-n", netns, "link", "add", bridge, "type", "bridge")
         _ip("-n", netns, "link", "set", bridge, "up")
 
 
-def create_host(switch: str, netns: str, index: int) -> None:
-    """Host N's namespace: eth0/eth1 on the switch bridges, addresses, guest bridges; no default route."""
-    _ip("netns", "add", netns)
+def configure_host(switch: str, netns: str, index: int) -> None:
+    """Host N's (added) namespace: eth0/eth1 on the switch bridges, addresses, guest bridges; no default
+    route."""
     _ip("-n", netns, "link", "set", "lo", "up")
     for bridge, dev, address in SWITCH_BRIDGES:
         port = f"{bridge}-h{index}"

@@ -13,7 +13,7 @@ import libvirt
 import pytest
 
 from balancerd import config
-from balancerd.lab import guests, procs
+from balancerd.lab import control, guests, paths, procs
 from balancerd.lab.state import from_json
 
 from .conftest import E2E_DIR, lab_cli, require_lab, start_lab
@@ -141,3 +141,29 @@ def test_status_json_is_the_documented_shape(lab: dict[str, Any]) -> None:
     parsed = json.loads(result.stdout)
     assert {"dir", "config", "virt", "hosts", "guests", "consoles"} <= parsed.keys()
     assert {"name", "uri", "p2p_uri", "migration_uri", "pid", "alive", "guests"} <= parsed["hosts"][0].keys()
+
+
+def _cpu_share(dom: Any, seconds: float = 3.0) -> float:
+    """Fraction of one core the guest used over ``seconds``."""
+    before = dom.info()[4]
+    time.sleep(seconds)
+    return float(dom.info()[4] - before) / 1e9 / seconds
+
+
+def test_control_disk_makes_a_guest_busy_and_idle_again(lab: dict[str, Any]) -> None:
+    layout = paths.LabLayout(Path(lab["dir"]))
+    conn = libvirt.open(lab["hosts"][2]["uri"])
+    try:
+        dom = conn.lookupByName("vm3")
+        idle = _cpu_share(dom)
+        control.set_load(layout, "vm3", 100)
+        time.sleep(2)
+        busy = _cpu_share(dom)
+        control.set_load(layout, "vm3", 0)
+        time.sleep(2)
+        calm = _cpu_share(dom)
+    finally:
+        control.set_load(layout, "vm3", 0)
+        conn.close()
+    assert busy > 0.3 and busy > 3 * idle, (idle, busy)
+    assert calm < busy / 2, (busy, calm)
