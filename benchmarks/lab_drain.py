@@ -1,0 +1,138 @@
+"""Drain one lab host through the libvirt backend, one live migration at a time, and time it.
+
+Run as root with the lab packages installed (scripts/install-lab-deps):
+
+    .venv/bin/python benchmarks/lab_drain.py [--dir DIR] [--guests 3] [--bandwidth 20] [--host host1]
+
+Uses the lab running in DIR (default: $BALANCERD_LAB_DIR or /var/lib/balancerd-lab); when none runs there
+it brings up a 2-host lab with ``--guests`` guests and takes it down at the end. Setup (untimed) gathers the
+guests on the drained host at full speed; the timed part moves each of them to the other hosts in turn at
+``--bandwidth`` MiB/s. Prints JSON: seconds, bytes_moved, downtime_ms per migration, bound_seconds =
+sum(guest memory) / bandwidth, guests, and a per-migration breakdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from balancerd import config
+from balancerd.backends.base import JobState, JobStats, MigrationRequest
+from balancerd.backends.libvirt import LibvirtCluster
+from balancerd.clock import SystemClock
+from balancerd.lab import guests as lab_guests
+
+TIMEOUT_S = 300.0
+
+
+def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "balancerd.lab.cli", *args], capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL, check=False)
+
+
+def status_of(lab_dir: Path) -> dict[str, Any] | None:
+    result = lab_cli("status", "--json", "--dir", str(lab_dir))
+    if result.returncode != 0:
+        return None
+    status: dict[str, Any] = json.loads(result.stdout)
+    return status if status.get("ready") and all(h.get("alive") for h in status["hosts"]) else None
+
+
+def bring_up(lab_dir: Path, guests: int) -> dict[str, Any]:
+    result = lab_cli("up", "--hosts", "2", "--vms", str(guests), "--dir", str(lab_dir))
+    if result.returncode != 0:
+        raise SystemExit(f"lab up failed: {result.stderr}")
+    status = status_of(lab_dir)
+    if status is None:
+        raise SystemExit("lab up succeeded but status is not ready")
+    consoles = [Path(status["consoles"]) / f"{name}.log" for name in status["guests"]]
+    lab_guests.wait_ticking(consoles, 180.0)
+    return status
+
+
+def wait_final(backend: LibvirtCluster, vm: str) -> JobStats:
+    deadline = time.monotonic() + TIMEOUT_S
+    stats = backend.job_stats(vm)
+    while not stats.state.final and time.monotonic() < deadline:
+        time.sleep(0.05)
+        stats = backend.job_stats(vm)
+    return stats
+
+
+def migrate(backend: LibvirtCluster, vm: str, source: str, dest: str, bandwidth: int) -> tuple[JobStats, float]:
+    started = time.monotonic()
+    backend.start_migration(MigrationRequest(vm, source, dest, bandwidth_mib_s=bandwidth))
+    stats = wait_final(backend, vm)
+    if stats.state is not JobState.COMPLETED:
+        raise SystemExit(f"migration of {vm} {source} -> {dest} ended {stats.state}: {stats.error}")
+    return stats, time.monotonic() - started
+
+
+def gather(backend: LibvirtCluster, host: str, count: int) -> list[tuple[str, int]]:
+    """Put ``count`` running guests on ``host`` (untimed); return (name, memory MiB) of each."""
+    rows = [r for h in backend.hosts() for r in backend.domain_stats(h.name) if r.running]
+    rows.sort(key=lambda r: (r.host != host, r.name))
+    if len(rows) < count:
+        raise SystemExit(f"the lab runs {len(rows)} guests; {count} needed")
+    for row in rows[:count]:
+        if row.host != host:
+            migrate(backend, row.name, row.host, host, 0)
+    return [(r.name, r.memory_mib) for r in rows[:count]]
+
+
+def drain(backend: LibvirtCluster, host: str, vms: list[tuple[str, int]], bandwidth: int) -> dict[str, Any]:
+    others = [h.name for h in backend.hosts() if h.name != host]
+    moves = []
+    started = time.monotonic()
+    for i, (vm, _memory) in enumerate(vms):
+        dest = others[i % len(others)]
+        stats, wall = migrate(backend, vm, host, dest, bandwidth)
+        moves.append({"vm": vm, "dest": dest, "wall_s": round(wall, 3), "elapsed_ms": stats.elapsed_ms,
+                      "downtime_ms": stats.downtime_ms, "bytes": stats.data_processed})
+    seconds = time.monotonic() - started
+    return {
+        "seconds": round(seconds, 3),
+        "bytes_moved": sum(int(m["bytes"] or 0) for m in moves),
+        "downtime_ms": [m["downtime_ms"] for m in moves],
+        "bound_seconds": round(sum(memory for _vm, memory in vms) / bandwidth, 3),
+        "guests": len(vms),
+        "bandwidth_mib_s": bandwidth,
+        "host": host,
+        "migrations": moves,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--dir", default=os.environ.get("BALANCERD_LAB_DIR", "/var/lib/balancerd-lab"))
+    parser.add_argument("--guests", type=int, default=3)
+    parser.add_argument("--bandwidth", type=int, default=20, help="MiB/s per migration")
+    parser.add_argument("--host", default="host1", help="the host to drain")
+    args = parser.parse_args(argv)
+    lab_dir = Path(args.dir).absolute()
+    status = status_of(lab_dir)
+    ours = status is None
+    if status is None:
+        status = bring_up(lab_dir, args.guests)
+    cfg = config.load(Path(status["config"]))
+    p2p = {h["name"]: h["p2p_uri"] for h in status["hosts"]}
+    try:
+        with LibvirtCluster(cfg.hosts, SystemClock(), allow_unsafe=cfg.throttle.allow_unsafe,
+                            p2p_uris=p2p) as backend:
+            vms = gather(backend, args.host, args.guests)
+            result = drain(backend, args.host, vms, args.bandwidth)
+    finally:
+        if ours:
+            lab_cli("down", "--dir", str(lab_dir))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
