@@ -6,13 +6,13 @@ executor (``start_migration``, ``job_stats``, ``abort``: peer-to-peer ``migrateT
 and the journal's reconciliation (``locate``). Every ``libvirtError`` leaves this module as
 :class:`TransientBackendError` or :class:`PermanentBackendError` (``raise ... from exc``) with a message that
 names the host and the VM. Connections (one per host, keepalive on a shared event-loop thread, re-opened with
-back-off) live in ``libvirt_pool``; parsing in ``libvirt_parse``; job threads in ``libvirt_jobs``.
+back-off) live in ``libvirt_pool``, the event thread in ``libvirt_events``, the error table in
+``libvirt_errors``, parsing in ``libvirt_parse`` and job threads in ``libvirt_jobs``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ from balancerd.backends.base import (
     MigrationRequest,
     NodeStats,
 )
+from balancerd.backends.libvirt_events import EventLoop
 from balancerd.backends.libvirt_jobs import JobTable, MigrationJob, call_with_timeout
 from balancerd.backends.libvirt_pool import ConnectionHooks, ConnectionPool
 from balancerd.clock import Clock
@@ -74,46 +75,6 @@ def map_error(exc: libvirt.libvirtError, where: str) -> BackendError:
 
 # ----------------------------------------------------------------------------------------- event loop
 
-class _EventLoop:
-    """libvirt's default event implementation, run by one daemon thread while any cluster is open.
-
-    Registered once per process (before the first connection is opened) so that keepalive works.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users = 0
-        self._registered = False
-        self._stop = False
-        self._thread: threading.Thread | None = None
-
-    def acquire(self) -> None:
-        with self._lock:
-            if not self._registered:
-                libvirt.registerErrorHandler(_quiet_error_handler, None)
-                libvirt.virEventRegisterDefaultImpl()
-                self._registered = True
-            self._users += 1
-            if self._thread is None:
-                self._stop = False
-                self._thread = threading.Thread(target=self._run, daemon=True, name="libvirt-events")
-                self._thread.start()
-
-    def release(self) -> None:
-        with self._lock:
-            self._users -= 1
-            if self._users > 0 or self._thread is None:
-                return
-            thread, self._thread, self._stop = self._thread, None, True
-            libvirt.virEventAddTimeout(0, _remove_timer, None)  # wakes the loop so it sees _stop
-        thread.join(2.0)
-
-    def _run(self) -> None:
-        while not self._stop:
-            if libvirt.virEventRunDefaultImpl() < 0:
-                break
-
-
 def _remove_timer(timer: int, _opaque: object) -> None:
     libvirt.virEventRemoveTimeout(timer)
 
@@ -122,7 +83,16 @@ def _quiet_error_handler(_ctx: object, _err: object) -> None:
     """libvirt prints every error to stderr by default; ours are raised as exceptions instead."""
 
 
-EVENT_LOOP = _EventLoop()
+def _register() -> None:
+    libvirt.registerErrorHandler(_quiet_error_handler, None)
+    libvirt.virEventRegisterDefaultImpl()
+
+
+def _wake() -> None:
+    libvirt.virEventAddTimeout(0, _remove_timer, None)  # fires at once: the loop returns and sees the stop
+
+
+EVENT_LOOP = EventLoop(_register, libvirt.virEventRunDefaultImpl, _wake)
 
 
 def _open(uri: str) -> Any:

@@ -229,7 +229,7 @@ def test_close_is_idempotent_and_stops_the_event_thread() -> None:
     assert any(t.name == "libvirt-events" for t in threading.enumerate())
     backend.close()
     backend.close()
-    assert EVENT_LOOP._thread is None  # no other cluster is open in this test
+    assert not EVENT_LOOP.running  # no other cluster is open in this test
 
 
 def test_from_config_uses_hosts_and_allow_unsafe() -> None:
