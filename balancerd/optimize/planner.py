@@ -31,7 +31,7 @@ def order(moves: Sequence[Move], state: ClusterState, budget: int) -> tuple[tupl
             continue
         parking = _park(pending, state, parked) if len(ordered) + len(pending) < budget else None
         if parking is None:
-            return tuple(ordered), tuple(_stuck(move) for move in pending)
+            return tuple(ordered), tuple(_stuck(move, move.vm in parked) for move in pending)
         index, park_move = parking
         _run(park_move, state, ordered)
         parked.add(park_move.vm)
@@ -77,7 +77,8 @@ def _parking_host(move: Move, state: ClusterState) -> HostLoad | None:
     return min(fitting, key=lambda h: (h.util, h.name), default=None)
 
 
-def _stuck(move: Move) -> Skip:
+def _stuck(move: Move, parked: bool) -> Skip:
+    stays = f"; it stays on its parking host {move.source}" if parked else ""
     return Skip(move.vm, (f"could not be ordered safely: {move.dest} has no room while other moves are "
-                          f"pending and no third host can park it within the move budget",
+                          f"pending and no third host can park it within the move budget{stays}",
                           f"was planned as: {move.reason}"))
