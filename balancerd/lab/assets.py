@@ -75,7 +75,9 @@ def copy_tree_files(source: Path, dest: Path) -> int:
     dest.mkdir(parents=True, exist_ok=True)
     copied = 0
     for item in source.iterdir():
-        if item.is_file():
-            shutil.copy2(item, dest / item.name)
+        if item.is_file() and not item.name.endswith(".tmp"):
+            tmp = dest / (item.name + ".tmp")
+            shutil.copy2(item, tmp)
+            os.replace(tmp, dest / item.name)  # concurrent labs never see half a file
             copied += 1
     return copied

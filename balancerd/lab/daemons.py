@@ -19,8 +19,7 @@ READY_TIMEOUT_S = 20.0
 DAEMON_WORDS = ("tini", "libvirtd")
 
 
-def prepare_files(layout: paths.LabLayout, host: paths.HostLayout, hosts: int,
-                  cgroups: Sequence[hostconf.CgroupMount]) -> None:
+def prepare_files(host: paths.HostLayout, hosts: int, cgroups: Sequence[hostconf.CgroupMount]) -> None:
     """Create host N's dirs and config files; pre-seed its QEMU capabilities cache."""
     for key in paths.BIND_TARGETS:
         host.sub(key).mkdir(parents=True, exist_ok=True)
@@ -31,7 +30,7 @@ def prepare_files(layout: paths.LabLayout, host: paths.HostLayout, hosts: int,
     controllers = [c for m in cgroups for c in m.controllers.split(",")]
     (etc / "qemu.conf").write_text(hostconf.qemu_conf(host.index, controllers))
     host.hosts_file.write_text(hostconf.hosts_file(hosts))
-    assets.copy_tree_files(layout.capcache, host.capabilities_dir)
+    assets.copy_tree_files(paths.capcache_dir(), host.capabilities_dir)
 
 
 def start(layout: paths.LabLayout, host: paths.HostLayout, netns: str,
@@ -89,6 +88,6 @@ def probe_capabilities(host: paths.HostLayout) -> None:
             raise LabError(f"{host.name}: QEMU capabilities probe failed: {exc}") from exc
 
 
-def save_capabilities(layout: paths.LabLayout, host: paths.HostLayout) -> int:
-    """Copy host N's capabilities cache to ``DIR/capcache`` for later `up`s; return files copied."""
-    return assets.copy_tree_files(host.capabilities_dir, layout.capcache)
+def save_capabilities(host: paths.HostLayout) -> int:
+    """Copy host N's capabilities cache to the machine-wide cache for later `up`s; return files copied."""
+    return assets.copy_tree_files(host.capabilities_dir, paths.capcache_dir())

@@ -119,7 +119,7 @@ def _build(layout: paths.LabLayout, request: UpRequest, rec: Recorder, boot: ass
         daemons.wait_ready(host, host_state.pid)
     log(f"{len(hosts)} libvirtd ready after {time.monotonic() - t0:.1f} s")
     _parallel([lambda h=h: daemons.probe_capabilities(h) for h in hosts])  # type: ignore[misc]
-    daemons.save_capabilities(layout, hosts[0])
+    daemons.save_capabilities(hosts[0])
     for host in hosts:
         daemons.define_networks_and_pools(host)
     log(f"hosts up after {time.monotonic() - t0:.1f} s")
@@ -145,7 +145,7 @@ def _start_hosts(layout: paths.LabLayout, count: int, rec: Recorder) -> None:
         made = cgroups.create(mounts, ns)
         entry = dataclasses.replace(entry, cgroups=tuple(str(p) for p in made))
         rec.update(rec.state.with_host(entry))
-        daemons.prepare_files(layout, host, count, mounts)
+        daemons.prepare_files(host, count, mounts)
         pid = daemons.start(layout, host, ns, mounts)
         rec.update(rec.state.with_host(dataclasses.replace(entry, pid=pid)))
 
@@ -278,7 +278,7 @@ def _retry_remove(path: str) -> list[str]:
 
 
 def _remove_files(layout: paths.LabLayout, lab: LabState) -> None:
-    """Per-host dirs, consoles, balancerd state, config, shared files; keep boot assets and capcache."""
+    """Per-host dirs, consoles, balancerd state, config, shared files; keep the boot assets."""
     targets = [layout.host(h.index).root for h in lab.hosts]
     targets += [layout.consoles, layout.balancerd_dir, layout.config_file]
     if layout.shared.is_dir():

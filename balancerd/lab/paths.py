@@ -11,7 +11,10 @@ Layout of a lab directory ``DIR`` (default ``/var/lib/balancerd-lab``, env ``BAL
     DIR/shared/               bind-mounted at /var/lib/libvirt/shared on every host ("NFS")
     DIR/shared/boot/          guest kernel + initramfs (kept by `down`)
     DIR/consoles/NAME.log     guest serial consoles
-    DIR/capcache/             QEMU capabilities cache, copied into each new host (kept by `down`)
+
+Machine-wide (shared by every lab, kept by `down`): ``CACHE/kernel/current`` (extracted by
+`scripts/install-lab-deps`) and ``CACHE/capcache`` (QEMU capabilities, copied into each new host so a
+warm `up` skips the 7-8 s probe); CACHE defaults to /var/cache/balancerd-lab (env BALANCERD_LAB_CACHE).
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ def lab_dir(arg: str | None) -> Path:
 def cache_dir() -> Path:
     """Where `scripts/install-lab-deps` put the guest kernel (``$BALANCERD_LAB_CACHE`` overrides)."""
     return Path(os.environ.get(ENV_CACHE) or str(DEFAULT_CACHE))
+
+
+def capcache_dir() -> Path:
+    """The QEMU capabilities cache shared by every lab on this machine."""
+    return cache_dir() / "capcache"
 
 
 def mgmt_ip(index: int) -> str:
@@ -149,10 +157,6 @@ class LabLayout:
     @property
     def consoles(self) -> Path:
         return self.root / "consoles"
-
-    @property
-    def capcache(self) -> Path:
-        return self.root / "capcache"
 
     def console(self, guest: str) -> Path:
         return self.consoles / f"{guest}.log"

@@ -1,18 +1,24 @@
 """The shared real-lab fixture for e2e tests.
 
-``lab`` (session scope) runs ``balancerd lab up --hosts 3 --vms 3`` in its own directory
-(``$BALANCERD_E2E_LAB_DIR``, default /var/lib/balancerd-lab-e2e), waits until every guest prints TICK,
+``lab`` (session scope) runs ``balancerd lab up --hosts 3 --vms 3`` in ``E2E_DIR``, waits until every
+guest prints TICK,
 yields the parsed ``balancerd lab status --json`` dict and runs ``down`` at the end. When the machine
 cannot run a lab (not root, packages or guest kernel missing) the tests are skipped with the reason,
 unless ``BALANCERD_E2E_REQUIRED`` is set (CI): then they fail.
 
 Extra key in the yielded dict: ``fixture_timings`` = {"up_s", "first_tick_s"} (seconds).
+
+Every pytest session gets its own root, ``$BALANCERD_E2E_ROOT`` (default /var/lib/balancerd-lab-e2e) /
+``s<pid>``, so two sessions on one machine never tear down each other's labs (the network namespaces
+get distinct prefixes automatically). Tests that need a lab of their own use a sibling of ``E2E_DIR``
+(e.g. ``E2E_DIR.with_name("lab-down")``) and ``start_lab``; the session removes its root at the end.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,7 +30,8 @@ import pytest
 
 from balancerd.lab import guests, lifecycle
 
-E2E_DIR = Path(os.environ.get("BALANCERD_E2E_LAB_DIR", "/var/lib/balancerd-lab-e2e"))
+E2E_ROOT = Path(os.environ.get("BALANCERD_E2E_ROOT", "/var/lib/balancerd-lab-e2e")) / f"s{os.getpid()}"
+E2E_DIR = E2E_ROOT / "lab"
 TICK_TIMEOUT_S = 180.0
 
 
@@ -69,6 +76,14 @@ def start_lab(lab_dir: Path, hosts: int, vms: int) -> dict[str, Any]:
         raise
     status["fixture_timings"] = {"up_s": round(up_s, 2), "first_tick_s": round(time.monotonic() - t0, 2)}
     return status
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _e2e_root() -> Iterator[None]:
+    """Remove this session's lab root at the end, once every lab in it is down."""
+    yield
+    if E2E_ROOT.is_dir() and not list(E2E_ROOT.glob("*/state.json")):
+        shutil.rmtree(E2E_ROOT, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -117,7 +117,7 @@ def _started_pids(lab_dir: Path, status: dict[str, Any]) -> list[int]:
 
 def test_down_removes_every_process_namespace_cgroup_and_file() -> None:
     require_lab()
-    lab_dir = E2E_DIR.with_name(E2E_DIR.name + "-down")
+    lab_dir = E2E_DIR.with_name("lab-down")
     status = start_lab(lab_dir, hosts=2, vms=1)
     recorded = from_json((lab_dir / "state.json").read_text())
     pids = _started_pids(lab_dir, status)
