@@ -37,15 +37,19 @@ def placement(guests: int, hosts: int) -> list[tuple[str, int]]:
     return [(f"vm{i}", (i - 1) % hosts + 1) for i in range(1, guests + 1)]
 
 
+def _exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
 def kvm_possible() -> bool:
     """/dev/kvm exists and is not kvm_pvm (on PVM, Linux guests never boot: lab-notes §3)."""
-    return os.path.exists("/dev/kvm") and not os.path.exists("/sys/module/kvm_pvm")
+    return _exists("/dev/kvm") and not _exists("/sys/module/kvm_pvm")
 
 
 def choose_virt(requested: str, host: paths.HostLayout, layout: paths.LabLayout, boot: BootAssets) -> str:
     """The libvirt domain type to use: ``qemu`` (TCG) or ``kvm`` (only if a probe guest ticks)."""
     if requested in ("qemu", "kvm"):
-        if requested == "kvm" and not os.path.exists("/dev/kvm"):
+        if requested == "kvm" and not _exists("/dev/kvm"):
             raise LabError("--virt kvm requested but /dev/kvm does not exist")
         return requested
     if not kvm_possible():

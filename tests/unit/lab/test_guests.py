@@ -30,3 +30,27 @@ def test_wait_ticking_names_silent_consoles(tmp_path: Path) -> None:
     assert ticks == {str(tmp_path / "a.log"): Tick(5, "00000001")}
     with pytest.raises(LabError, match=r"b\.log"):
         guests.wait_ticking([tmp_path / "a.log", tmp_path / "b.log"], timeout_s=0.0)
+
+
+def test_forced_virt_is_used_without_probing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_probe(*_args: object) -> bool:
+        raise AssertionError("must not probe")
+
+    monkeypatch.setattr(guests, "probe_kvm", no_probe)
+    monkeypatch.setattr(guests, "_exists", lambda _p: True)
+    assert guests.choose_virt("qemu", None, None, None) == "qemu"  # type: ignore[arg-type]
+    assert guests.choose_virt("kvm", None, None, None) == "kvm"  # type: ignore[arg-type]
+
+
+def test_auto_uses_tcg_on_pvm_hosts_without_probing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(guests, "probe_kvm", lambda *_a: True)
+    monkeypatch.setattr(guests, "_exists", lambda p: p in ("/dev/kvm", "/sys/module/kvm_pvm"))
+    assert guests.choose_virt("auto", None, None, None) == "qemu"  # type: ignore[arg-type]
+    monkeypatch.setattr(guests, "_exists", lambda p: p == "/dev/kvm")
+    assert guests.choose_virt("auto", None, None, None) == "kvm"  # type: ignore[arg-type]
+
+
+def test_forced_kvm_without_dev_kvm_is_a_lab_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(guests, "_exists", lambda _p: False)
+    with pytest.raises(LabError, match="/dev/kvm"):
+        guests.choose_virt("kvm", None, None, None)  # type: ignore[arg-type]
