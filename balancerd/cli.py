@@ -34,9 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.add_argument("--explain", metavar="VM", help="say why VM does or does not move")
     plan.set_defaults(func=cmd_plan)
-    from balancerd.lab import cli as lab_cli
+    from balancerd.lab.cli import register as register_lab
 
-    lab_cli.register(sub)
+    register_lab(sub)
     return parser
 
 
