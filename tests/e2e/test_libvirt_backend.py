@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import libvirt
 import pytest
 
 from balancerd.backends.base import JobState, MigrationRequest
 from balancerd.backends.libvirt import LibvirtCluster
-from balancerd.errors import TransientBackendError
+from balancerd.errors import PermanentBackendError, TransientBackendError
+from balancerd.model import MoveKind
 
 from .conftest import E2E_DIR, lab_cli, require_lab, start_lab
 from .libvirt_lab import (
@@ -121,9 +123,9 @@ def test_slow_migration_is_aborted_and_the_guest_stays_on_the_source(lab: dict[s
     assert wait_tick_beyond(console, before) > before
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def own_lab() -> Iterator[dict[str, Any]]:
-    """A separate 2-host lab whose daemon this test may kill (the shared one stays intact)."""
+    """A separate 2-host lab for the tests below, which power guests off and kill a daemon (in this order)."""
     require_lab()
     lab_dir = Path(str(E2E_DIR) + "-unreachable")
     status = start_lab(lab_dir, hosts=2, vms=2)
@@ -132,6 +134,29 @@ def own_lab() -> Iterator[dict[str, Any]]:
     finally:
         result = lab_cli("down", "--dir", str(lab_dir))
         assert result.returncode == 0, result.stderr
+
+
+def test_cold_migration_moves_a_shut_off_guest_and_refuses_a_running_one(own_lab: dict[str, Any]) -> None:
+    with backend_for(own_lab) as backend:
+        with pytest.raises(PermanentBackendError, match="needs a shut-off VM"):
+            backend.start_migration(MigrationRequest("vm1", "host1", "host2", MoveKind.COLD))
+        _power_off(host_uri(own_lab, "host1"), "vm1")
+        with pytest.raises(PermanentBackendError, match="needs a running VM"):
+            backend.start_migration(MigrationRequest("vm1", "host1", "host2"))
+        assert _move(backend, "vm1", "host1", "host2", kind=MoveKind.COLD) is JobState.COMPLETED
+        assert backend.locate("vm1") == ("host2",)
+        row = {r.name: r for r in backend.domain_stats("host2")}["vm1"]
+        assert (row.running, row.persistent) == (False, True)
+        assert _move(backend, "vm1", "host2", "host1", kind=MoveKind.COLD) is JobState.COMPLETED
+        assert backend.locate("vm1") == ("host1",)
+
+
+def _power_off(uri: str, vm: str) -> None:
+    conn = libvirt.open(uri)
+    try:
+        conn.lookupByName(vm).destroy()
+    finally:
+        conn.close()
 
 
 def test_host_with_a_stopped_daemon_is_unreachable_and_collection_carries_on(own_lab: dict[str, Any]) -> None:
