@@ -105,7 +105,8 @@ def up(layout: paths.LabLayout, request: UpRequest, log: Callable[[str], None]) 
         _build(layout, request, rec, boot, log)
     except BaseException:
         log("up failed; tearing down what was started")
-        teardown(layout, rec.state, log)
+        for problem in teardown(layout, rec.state, log):
+            log(f"teardown left: {problem} (run `balancerd lab down --dir {layout.root}` again)")
         raise
     return rec.state
 
@@ -176,6 +177,8 @@ def teardown(layout: paths.LabLayout, lab: LabState, log: Callable[[str], None])
     problems = netns.delete([h.netns for h in lab.hosts] + [lab.switch_netns])
     problems += _remove_cgroups(lab)
     _remove_files(layout, lab)
+    if not problems:  # keep the record while something is left, so `down` can be run again
+        layout.state_file.unlink(missing_ok=True)
     return problems
 
 
@@ -288,5 +291,4 @@ def _remove_files(layout: paths.LabLayout, lab: LabState) -> None:
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
-    layout.state_file.unlink(missing_ok=True)
 
