@@ -210,10 +210,9 @@ class SimCluster:
         return vm
 
     def job_stats(self, vm: str) -> JobStats:
-        """Progress of the VM's current or last migration; state NONE if it never migrated."""
+        """Progress of the VM's current or last migration; state NONE if it never migrated (or is unknown)."""
         with self._lock:
             now = self._settle()
-            self._vm(vm)
             job = self._last_job.get(vm)
             return JobStats(vm=vm, state=JobState.NONE) if job is None else job.stats(now)
 

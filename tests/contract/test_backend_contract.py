@@ -115,13 +115,9 @@ def test_locate_of_an_unknown_vm_is_empty(subject: Subject) -> None:
     assert subject.backend.locate("no-such-vm") == ()
 
 
-def test_job_stats_of_a_vm_that_never_migrated_is_none(subject: Subject, request: pytest.FixtureRequest) -> None:
+def test_job_stats_of_a_vm_that_never_migrated_is_none(subject: Subject) -> None:
     """The protocol's "state NONE if there was none"; libvirt cannot tell an unknown VM from such a VM."""
     assert subject.backend.job_stats(subject.vms[1]).state is JobState.NONE
-    if subject.kind == "sim":
-        request.applymarker(pytest.mark.xfail(strict=True, raises=PermanentBackendError,
-                                              reason="SimCluster.job_stats raises PermanentBackendError for an "
-                                                     "unknown VM instead of reporting NONE"))
     assert subject.backend.job_stats("no-such-vm").state is JobState.NONE
 
 

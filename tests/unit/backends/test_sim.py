@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from balancerd.backends.base import Hypervisor, JobState, MigrationRequest
+from balancerd.backends.base import Hypervisor, JobState, JobStats, MigrationRequest
 from balancerd.backends.sim import NODE_OVERHEAD_CPU_M, SimCluster, SimHost, SimVm
 from balancerd.backends.sim_migration import MAX_PASSES, NOT_CONVERGED
 from balancerd.clock import FakeClock
@@ -337,9 +337,8 @@ def test_second_migration_while_one_runs_is_permanent() -> None:
         cluster.start_migration(_move(dest="h3"))
 
 
-def test_unknown_vm_job_stats_is_permanent() -> None:
-    with pytest.raises(PermanentBackendError, match="ghost"):
-        _cluster(FakeClock()).job_stats("ghost")
+def test_unknown_vm_job_stats_is_none_like_libvirt() -> None:
+    assert _cluster(FakeClock()).job_stats("ghost") == JobStats(vm="ghost", state=JobState.NONE)
 
 
 # --- failure injection ----------------------------------------------------------------------------------
