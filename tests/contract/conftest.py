@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from balancerd.backends.base import Hypervisor
 from balancerd.backends.sim import SimCluster, SimHost, SimVm
 from balancerd.clock import Clock, FakeClock, SystemClock
-from tests.e2e.conftest import E2E_DIR, lab_cli, require_lab, start_lab
+from tests.e2e.conftest import private_lab
 from tests.e2e.libvirt_lab import backend_for
 
 
@@ -35,14 +34,8 @@ class Subject:
 
 @pytest.fixture(scope="session")
 def contract_lab() -> Iterator[dict[str, Any]]:
-    require_lab()
-    lab_dir = Path(str(E2E_DIR) + "-contract")
-    status = start_lab(lab_dir, hosts=2, vms=2)
-    try:
+    with private_lab("lab-contract", hosts=2, vms=2) as status:
         yield status
-    finally:
-        result = lab_cli("down", "--dir", str(lab_dir))
-        assert result.returncode == 0, result.stderr
 
 
 def _sim() -> Subject:

@@ -16,6 +16,7 @@ get distinct prefixes automatically). Tests that need a lab of their own use a s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -95,4 +96,17 @@ def lab() -> Iterator[dict[str, Any]]:
         yield status
     finally:
         result = lab_cli("down", "--dir", str(E2E_DIR))
+        assert result.returncode == 0, result.stderr
+
+
+@contextlib.contextmanager
+def private_lab(name: str, hosts: int, vms: int) -> Iterator[dict[str, Any]]:
+    """A lab of its own beside the session lab (``E2E_DIR.with_name(name)``), brought down afterwards."""
+    require_lab()
+    lab_dir = E2E_DIR.with_name(name)
+    status = start_lab(lab_dir, hosts=hosts, vms=vms)
+    try:
+        yield status
+    finally:
+        result = lab_cli("down", "--dir", str(lab_dir))
         assert result.returncode == 0, result.stderr

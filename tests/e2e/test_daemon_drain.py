@@ -20,7 +20,7 @@ import pytest
 from balancerd import config as config_mod
 from balancerd.journal import Journal
 from balancerd.model import Outcome
-from tests.e2e.conftest import E2E_DIR, lab_cli, lab_status, require_lab, start_lab
+from tests.e2e.conftest import lab_status, private_lab
 
 pytestmark = pytest.mark.e2e
 
@@ -30,13 +30,8 @@ DRAIN_TIMEOUT_S = 180.0
 
 @pytest.fixture(scope="module")
 def drain_lab() -> Iterator[dict[str, Any]]:
-    require_lab()
-    lab_dir = E2E_DIR.with_name("lab-drain")
-    status = start_lab(lab_dir, hosts=3, vms=3)
-    try:
+    with private_lab("lab-drain", hosts=3, vms=3) as status:
         yield status
-    finally:
-        lab_cli("down", "--dir", str(lab_dir))
 
 
 def _placement(lab_dir: Path) -> dict[str, list[tuple[str, str]]]:

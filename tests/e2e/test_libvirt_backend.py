@@ -22,7 +22,7 @@ from balancerd.backends.libvirt import LibvirtCluster
 from balancerd.errors import PermanentBackendError, TransientBackendError
 from balancerd.model import MoveKind
 
-from .conftest import E2E_DIR, lab_cli, require_lab, start_lab
+from .conftest import private_lab
 from .libvirt_lab import (
     active_on,
     backend_for,
@@ -126,14 +126,8 @@ def test_slow_migration_is_aborted_and_the_guest_stays_on_the_source(lab: dict[s
 @pytest.fixture(scope="module")
 def own_lab() -> Iterator[dict[str, Any]]:
     """A separate 2-host lab for the tests below, which power guests off and kill a daemon (in this order)."""
-    require_lab()
-    lab_dir = Path(str(E2E_DIR) + "-unreachable")
-    status = start_lab(lab_dir, hosts=2, vms=2)
-    try:
+    with private_lab("lab-unreachable", hosts=2, vms=2) as status:
         yield status
-    finally:
-        result = lab_cli("down", "--dir", str(lab_dir))
-        assert result.returncode == 0, result.stderr
 
 
 def test_cold_migration_moves_a_shut_off_guest_and_refuses_a_running_one(own_lab: dict[str, Any]) -> None:

@@ -8,7 +8,6 @@ over capacity; then SIGHUP with a bad config is refused, SIGTERM stops cleanly a
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from balancerd.journal import Journal
 
 CONFIG = """
 mode = "enforce"
@@ -148,4 +149,9 @@ def test_bad_reload_is_refused_and_sigterm_stops_cleanly(daemon: tuple[subproces
     log = (config.parent / "daemon.log").read_text()
     assert "reload refused, keeping the old config" in log and "'mode'" in log
     assert not (config.parent / "balancerd.pid").exists()
-    assert os.path.exists(config.parent / "journal.sqlite")
+    journal = Journal(config.parent / "journal.sqlite")
+    try:
+        assert journal.unfinished() == (), "SIGTERM left a migration half-recorded"
+        assert journal.migrations(), "the daemon migrated nothing before it was stopped"
+    finally:
+        journal.close()
