@@ -1,4 +1,4 @@
-"""`balancerd` command line: run | plan | lab.
+"""`balancerd` command line: run | plan | lab | bench.
 
 Installed as the `balancerd` console script. Each sub-command sets ``func`` on its parser; :func:`main`
 parses, calls it and turns a :class:`~balancerd.errors.ConfigError` into exit code 78 and any other
@@ -34,9 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.add_argument("--explain", metavar="VM", help="say why VM does or does not move")
     plan.set_defaults(func=cmd_plan)
+    from balancerd.bench.cli import register as register_bench
     from balancerd.lab.cli import register as register_lab
 
     register_lab(sub)
+    register_bench(sub)
     return parser
 
 
