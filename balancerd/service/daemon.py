@@ -4,6 +4,10 @@ APScheduler 3 runs one cycle at a time (``max_instances=1``, coalesced). The mai
 handles signals: SIGTERM/SIGINT stop cleanly (running migrations finish or hit their deadline and are
 journaled), SIGHUP reloads the config (a bad one is refused and the old one kept), SIGUSR1 re-reads the
 maintenance file by running a cycle now.
+
+Under systemd (``Type=notify``) it reports READY=1 after the first successful cycle, RELOADING=1 / READY=1
+around a reload, STOPPING=1 on SIGTERM, and feeds the watchdog (``WATCHDOG_USEC``) from its own thread only
+while cycles make progress (see :mod:`balancerd.service.notify`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from balancerd.model import CycleReport, Move, MoveResult
 from balancerd.observability.metrics import Metrics
 from balancerd.service import pidfile, status
 from balancerd.service.cycle import CycleRunner
+from balancerd.service.notify import CycleWatch, Notifier, ProgressClock, WatchdogPinger, watchdog_timeout_s
 from balancerd.service.wiring import clock_speed, make_backend, make_clock
 
 log = structlog.get_logger("balancerd.daemon")
@@ -48,7 +53,13 @@ class Daemon:
         self.clock = make_clock(config)
         self.backend = make_backend(config, self.clock)
         self.journal = journal_mod.Journal(config.paths.journal)
-        self.runner = CycleRunner(config, self.backend, self.clock, self.journal, on_event=self._on_event)
+        self.notifier = Notifier.from_env()
+        self._watchdog_s = watchdog_timeout_s()
+        self.watch = CycleWatch(self._watchdog_s or 0.0)
+        self._pinger: WatchdogPinger | None = None
+        self._ready = False
+        progress_clock = ProgressClock(self.clock, self.watch.progress)
+        self.runner = CycleRunner(config, self.backend, progress_clock, self.journal, on_event=self._on_event)
         self.scheduler = BackgroundScheduler(timezone=dt.UTC)
 
     def serve(self) -> int:
@@ -71,11 +82,25 @@ class Daemon:
         self.scheduler.add_job(self._cycle, "interval", seconds=self._wall_interval(), id=_JOB_ID,
                                max_instances=1, coalesce=True, next_run_time=first)
         self.scheduler.start()
+        self._start_watchdog()
         log.info("started", mode=self.config.mode, backend=self.config.backend, pid=os.getpid(),
                  metrics_port=self.metrics_port, config=str(self.config.source))
 
     def _wall_interval(self) -> float:
         return self.config.interval_s / clock_speed(self.clock)
+
+    def _start_watchdog(self) -> None:
+        if self._watchdog_s is None or not self.notifier.enabled:
+            return
+        self._pinger = WatchdogPinger(self.notifier, self._watchdog_s, self._healthy)
+        self._pinger.start()
+        log.info("watchdog enabled", timeout_s=self._watchdog_s)
+
+    def _healthy(self) -> bool:
+        """Stopping is healthy (TimeoutStopSec bounds it); otherwise cycles must start and progress."""
+        if self.stop_event.is_set():
+            return True
+        return self.scheduler.running and self.watch.healthy(self._wall_interval())
 
     def _main_loop(self) -> None:
         for signum, handler in ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop),
@@ -106,7 +131,16 @@ class Daemon:
             self.scheduler.modify_job(_JOB_ID, next_run_time=dt.datetime.now(dt.UTC))
 
     def reload(self) -> None:
-        """Re-read the config file; keep the old config if the new one is invalid."""
+        """Re-read the config file (keeping the old one if the new one is invalid), telling systemd."""
+        if self._ready:
+            self.notifier.reloading()
+        try:
+            self._reload_config()
+        finally:
+            if self._ready:
+                self.notifier.ready()
+
+    def _reload_config(self) -> None:
         try:
             new = config_mod.load(Path(self.config.source))
         except ConfigError as exc:
@@ -126,6 +160,7 @@ class Daemon:
             return
         try:
             with self._lock:
+                self.watch.started()
                 report = self.runner.run(self.stop_event)
         except BalancerdError as exc:
             log.error("cycle failed", error=str(exc))
@@ -133,11 +168,24 @@ class Daemon:
         except Exception:
             log.exception("cycle crashed")
             return
+        finally:
+            self.watch.finished()
         self._last_report = report
         self.metrics.observe_cycle(report)
         self._write_status()
+        self._tell_systemd(report)
+
+    def _tell_systemd(self, report: CycleReport) -> None:
+        text = f"cycle {report.cycle}: {len(report.plan.moves)} moves planned, imbalance {report.imbalance:.3f}"
+        if not self._ready and not self.stop_event.is_set():
+            self._ready = True
+            self.notifier.ready(text)
+            log.info("ready", notify_socket=self.notifier.address)
+        else:
+            self.notifier.status(text)
 
     def _on_event(self, event: str, move: Move, result: MoveResult | None) -> None:
+        self.watch.progress()
         in_flight = len(self.runner.executor.in_flight())
         log.info("migration " + event, vm=move.vm, source=move.source, dest=move.dest, kind=move.kind.value,
                  outcome=result.outcome.value if result else None, detail=result.detail if result else None,
@@ -158,9 +206,12 @@ class Daemon:
 
     def _shutdown(self) -> None:
         log.info("stopping")
+        self.notifier.stopping()
         self.stop_event.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if self._pinger is not None:
+            self._pinger.stop()
         self.journal.close()
         self.backend.close()
         pidfile.release(self.config.paths.pid_file)
