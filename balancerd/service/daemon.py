@@ -26,7 +26,7 @@ from balancerd import config as config_mod
 from balancerd import journal as journal_mod
 from balancerd.config import Config
 from balancerd.errors import BalancerdError, ConfigError
-from balancerd.model import CycleReport, Move, MoveResult
+from balancerd.model import CycleReport, Move, MoveResult, Outcome
 from balancerd.observability.metrics import Metrics
 from balancerd.service import pidfile, status
 from balancerd.service.cycle import CycleRunner
@@ -36,6 +36,7 @@ from balancerd.service.wiring import clock_speed, make_backend, make_clock
 log = structlog.get_logger("balancerd.daemon")
 
 _JOB_ID = "cycle"
+_FAILURE_WINDOW_S = 3600.0
 
 
 class Daemon:
@@ -58,6 +59,7 @@ class Daemon:
         self.watch = CycleWatch(self._watchdog_s or 0.0)
         self._pinger: WatchdogPinger | None = None
         self._ready = False
+        self._moved_off: set[str] = set()
         progress_clock = ProgressClock(self.clock, self.watch.progress)
         self.runner = CycleRunner(config, self.backend, progress_clock, self.journal, on_event=self._on_event)
         self.scheduler = BackgroundScheduler(timezone=dt.UTC)
@@ -161,6 +163,7 @@ class Daemon:
         try:
             with self._lock:
                 self.watch.started()
+                self._moved_off.clear()
                 report = self.runner.run(self.stop_event)
         except BalancerdError as exc:
             log.error("cycle failed", error=str(exc))
@@ -186,6 +189,8 @@ class Daemon:
 
     def _on_event(self, event: str, move: Move, result: MoveResult | None) -> None:
         self.watch.progress()
+        if result is not None and result.outcome is Outcome.SUCCEEDED:
+            self._moved_off.add(move.vm)
         in_flight = len(self.runner.executor.in_flight())
         log.info("migration " + event, vm=move.vm, source=move.source, dest=move.dest, kind=move.kind.value,
                  outcome=result.outcome.value if result else None, detail=result.detail if result else None,
@@ -198,11 +203,24 @@ class Daemon:
         if report is None:
             return
         flags = frozenset(h.name for h in report.snapshot.hosts if h.maintenance)
-        document = status.render(report, self.runner.executor.in_flight(), os.getpid(), self.metrics_port, flags)
+        moved = frozenset(self._moved_off) | {r.move.vm for r in report.results if r.outcome is Outcome.SUCCEEDED}
+        document = status.render(report, self.runner.executor.in_flight(), os.getpid(), self.metrics_port, flags,
+                                 moved, self._drain_failures(flags))
         try:
             status.write(self.config.paths.status_file, document)
         except BalancerdError as exc:
             log.error("status not written", error=str(exc))
+
+    def _drain_failures(self, hosts: frozenset[str]) -> tuple[journal_mod.JournalEntry, ...]:
+        """Failed or aborted migrations away from ``hosts`` in the last hour (clock time)."""
+        if not hosts:
+            return ()
+        try:
+            recent = self.journal.recent_moves(self.clock.now() - _FAILURE_WINDOW_S)
+        except BalancerdError as exc:
+            log.error("journal not readable for the status", error=str(exc))
+            return ()
+        return tuple(e for e in recent if e.source in hosts)
 
     def _shutdown(self) -> None:
         log.info("stopping")

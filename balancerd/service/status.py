@@ -1,7 +1,12 @@
 """The status file: what the daemon last saw and is doing, for ``balancerctl status``.
 
-The daemon writes it atomically after every cycle and on every migration event; ``balancerctl`` reads it.
-JSON, so operators and scripts can read it too.
+The daemon writes it atomically after every cycle and on every migration event; ``balancerctl`` reads it
+(``status`` prints it, ``drain --wait`` follows ``drains`` to draw its progress bar and to tell a finished drain
+from a failed or stalled one). JSON, so operators and scripts can read it too.
+
+``drains`` has one entry per host in maintenance: VMs and memory still on it (VMs whose migration away
+succeeded since the snapshot no longer count), moves planned and running away from it, VMs the planner could
+not place (with the reasons) and recent failed or aborted migrations from it.
 """
 
 from __future__ import annotations
@@ -9,17 +14,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from balancerd.errors import StateError
-from balancerd.model import CycleReport, InFlight
+from balancerd.journal import JournalEntry
+from balancerd.model import CycleReport, InFlight, Outcome, Vm
+
+_FAILED = frozenset({Outcome.FAILED, Outcome.ABORTED})
 
 
 def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metrics_port: int | None,
-           maintenance: frozenset[str]) -> dict[str, Any]:
-    """The status document for ``report``."""
+           maintenance: frozenset[str], moved_off: frozenset[str] = frozenset(),
+           failures: Sequence[JournalEntry] = ()) -> dict[str, Any]:
+    """The status document for ``report``; ``moved_off``: VMs that left their snapshot host since."""
     util = {u.host: u for u in report.utilisation}
     hosts = [
         {
@@ -27,6 +36,7 @@ def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metri
             "reachable": h.reachable,
             "maintenance": h.name in maintenance,
             "vms": len(report.snapshot.vms_on(h.name)),
+            "vms_mem_mib": sum(v.size.mem_mib for v in report.snapshot.vms_on(h.name)),
             "cpu_util": round(util[h.name].cpu, 4) if h.name in util else None,
             "memory_util": round(util[h.name].memory, 4) if h.name in util else None,
             "capacity_cpu_m": h.capacity.cpu_m,
@@ -44,10 +54,41 @@ def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metri
         "hosts": hosts,
         "maintenance": sorted(maintenance),
         "drain_remaining": dict(report.drain_remaining),
+        "drains": drains(report, in_flight, maintenance, moved_off, failures),
         "in_flight": [{"vm": f.vm, "source": f.source, "dest": f.dest} for f in in_flight],
         "plan": {"moves": len(report.plan.moves), "skipped": len(report.plan.skipped)},
         "errors": list(report.errors),
     }
+
+
+def drains(report: CycleReport, in_flight: tuple[InFlight, ...], maintenance: frozenset[str],
+           moved_off: frozenset[str], failures: Sequence[JournalEntry]) -> dict[str, dict[str, Any]]:
+    """Drain progress per host in maintenance (see the module docstring)."""
+    snap = report.snapshot
+    return {h.name: _drain(h.name, h.reachable, report, snap.vms_on(h.name), in_flight, moved_off, failures)
+            for h in snap.hosts if h.name in maintenance}
+
+
+def _drain(name: str, reachable: bool, report: CycleReport, on_host: tuple[Vm, ...],
+           in_flight: tuple[InFlight, ...], moved_off: frozenset[str],
+           failures: Sequence[JournalEntry]) -> dict[str, Any]:
+    left = [v for v in on_host if v.name not in moved_off]
+    names = {v.name for v in left}
+    return {
+        "vms": len(left),
+        "mem_mib": sum(v.size.mem_mib for v in left),
+        "reachable": reachable,
+        "planned": sum(1 for m in report.plan.moves if m.source == name and m.vm in names),
+        "in_flight": sum(1 for f in in_flight if f.source == name),
+        "blocked": [{"vm": s.vm, "reasons": list(s.reasons)} for s in report.plan.skipped if s.vm in names],
+        "failures": [_failure(e) for e in failures if e.source == name and e.outcome in _FAILED],
+    }
+
+
+def _failure(entry: JournalEntry) -> dict[str, Any]:
+    outcome = entry.outcome.value if entry.outcome is not None else None
+    return {"vm": entry.vm, "dest": entry.dest, "outcome": outcome, "detail": entry.detail,
+            "finished_at": entry.finished_at}
 
 
 def write(path: Path, document: Mapping[str, Any]) -> None:

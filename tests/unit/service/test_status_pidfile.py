@@ -28,8 +28,9 @@ def test_status_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "run" / "status.json"
     status.write(path, doc)
     back = status.read(path)
-    assert back["hosts"][0] == {"name": "a", "reachable": True, "maintenance": True, "vms": 1, "cpu_util": 0.5,
-                                "memory_util": 0.1, "capacity_cpu_m": 1000, "capacity_mem_mib": 1000}
+    assert back["hosts"][0] == {"name": "a", "reachable": True, "maintenance": True, "vms": 1, "vms_mem_mib": 100,
+                                "cpu_util": 0.5, "memory_util": 0.1, "capacity_cpu_m": 1000,
+                                "capacity_mem_mib": 1000}
     assert back["hosts"][1]["cpu_util"] is None
     assert back["drain_remaining"] == {"a": 1}
     assert back["in_flight"] == [{"vm": "v", "source": "a", "dest": "b"}]
