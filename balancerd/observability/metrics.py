@@ -43,6 +43,8 @@ class Metrics:
         self.plan_score = g("balancerd_plan_score", "Cluster score of the last plan", "when")
         self.maintenance = g("balancerd_hosts_in_maintenance", "Hosts in maintenance")
         self.drain_left = g("balancerd_drain_vms_remaining", "VMs left on a host in maintenance", "host")
+        self.drain_bytes = g("balancerd_drain_memory_remaining_bytes", "Memory of the VMs left on a host in "
+                             "maintenance", "host")
         self.unreachable = g("balancerd_hosts_unreachable", "Hosts that did not answer")
         self.in_flight = g("balancerd_migrations_in_flight", "Migrations running now")
         self.last_cycle = g("balancerd_last_cycle_timestamp_seconds", "Clock time of the last cycle")
@@ -94,10 +96,18 @@ class Metrics:
         self.drain_left.clear()
         for host, left in report.drain_remaining:
             self.drain_left.labels(host).set(left)
+        self._observe_drain_memory(report)
         self.cycle_duration.observe(report.duration_s)
         self.cycles.labels(report.mode).inc()
         self.cycle_errors.inc(len(report.errors))
         self.last_cycle.set(report.started_at)
+
+    def _observe_drain_memory(self, report: CycleReport) -> None:
+        self.drain_bytes.clear()
+        for host in report.snapshot.hosts:
+            if host.maintenance:
+                mib = sum(vm.size.mem_mib for vm in report.snapshot.vms_on(host.name))
+                self.drain_bytes.labels(host.name).set(mib * 1024 * 1024)
 
     def _observe_hosts(self, report: CycleReport) -> None:
         snap = report.snapshot

@@ -14,6 +14,7 @@ from balancerd.model import (
     Outcome,
     Plan,
     Resources,
+    Vm,
 )
 from balancerd.observability.metrics import Metrics
 from balancerd.service import report
@@ -57,3 +58,20 @@ def test_migration_counters_and_histograms() -> None:
     assert get("balancerd_migration_downtime_seconds_count", {"kind": "live"}) == 1
     assert get("balancerd_migration_transferred_bytes_total", {"kind": "live"}) == 1 << 20
     assert b"balancerd_migrations_in_flight 0.0" in generate_latest(metrics.registry)
+
+
+def test_drain_memory_of_the_vms_left_in_bytes() -> None:
+    metrics = Metrics()
+    vms = (Vm("v1", "a", Resources(1000, 1024), Resources(10, 10)), Vm("v2", "a", Resources(1000, 512), Resources()),
+           Vm("w", "b", Resources(1000, 4096), Resources()))
+    hosts = (Host("a", Resources(2000, 8192), maintenance=True), Host("b", Resources(2000, 8192)))
+    snap = ClusterSnapshot(1, 5.0, hosts, vms)
+    plan = Plan(1, 5.0, (), 0.0, 0.0)
+    metrics.observe_cycle(CycleReport(1, "enforce", 5.0, 0.2, snap, plan, (), report.utilisation(snap), 0.0,
+                                      report.drain_remaining(snap)))
+    get = metrics.registry.get_sample_value
+    assert get("balancerd_drain_memory_remaining_bytes", {"host": "a"}) == 1536 * 1024 * 1024
+    assert get("balancerd_drain_memory_remaining_bytes", {"host": "b"}) is None
+    metrics.observe_cycle(CycleReport(2, "enforce", 6.0, 0.2, ClusterSnapshot(2, 6.0, snap.hosts[1:], vms[2:]), plan,
+                                      (), (), 0.0, ()))
+    assert get("balancerd_drain_memory_remaining_bytes", {"host": "a"}) is None, "a left maintenance"
