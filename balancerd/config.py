@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from balancerd.errors import ConfigError
+from balancerd.windows import parse_window
 
 DEFAULT_CONFIG_PATH = Path("/etc/balancerd/balancerd.toml")
 
@@ -61,17 +62,52 @@ class SimConfig:
     skew: float = _opt(0.0, lo=0.0, hi=1.0)
 
 
+RULE_KINDS = ("anti_affinity", "affinity", "must", "must_not", "should", "should_not", "pin", "exclude", "spread")
+"""Placement rule kinds (see RuleConfig)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """One placement rule (``[[policy.rules]]``); ``vms`` and ``hosts`` are names or shell patterns.
+
+    anti_affinity: the VMs run on distinct hosts. affinity: the VMs run on one host. must / must_not: the VMs
+    run only on / never on ``hosts``. should / should_not: the same as a soft preference. pin: the VMs stay
+    where they are. exclude: balancerd never moves them. spread: the VMs span at least ``min_domains``
+    failure domains.
+    """
+
+    kind: str = _opt("anti_affinity", choices=RULE_KINDS)
+    name: str = _opt("")
+    vms: tuple[str, ...] = _opt(())
+    hosts: tuple[str, ...] = _opt(())
+    min_domains: int = _opt(2, lo=1, hi=1000)
+
+
+@dataclass(frozen=True, slots=True)
+class DomainConfig:
+    """A failure domain (``[[policy.domains]]``): its name and its hosts (names or shell patterns)."""
+
+    name: str = _opt("")
+    hosts: tuple[str, ...] = _opt(())
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
     """What the optimizer aims for and how far it may go in one cycle."""
 
-    strategy: str = _opt("balance", choices=("balance",))
+    strategy: str = _opt("balance", choices=("balance", "consolidate", "drain"))
     headroom_pct: int = _opt(10, lo=0, hi=90)
     imbalance_threshold_pct: int = _opt(10, lo=0, hi=100)
     max_moves_per_cycle: int = _opt(10, lo=0, hi=100_000)
     min_gain: float = _opt(0.01, lo=0.0)
     cooldown_s: int = _opt(1800, lo=0)
     plan_ttl_s: float = _opt(900.0, lo=1.0)
+    migration_bandwidth_mib_s: int = _opt(1_000, lo=1)
+    cross_domain_cost: float = _opt(1.0, lo=1.0, hi=100.0)
+    soft_rule_weight: float = _opt(0.05, lo=0.0)
+    consolidate_target_pct: int = _opt(80, lo=10, hi=100)
+    rules: tuple[RuleConfig, ...] = _opt(())
+    domains: tuple[DomainConfig, ...] = _opt(())
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +133,54 @@ class ThrottleConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class PredictConfig:
-    """How load is predicted from history."""
+class MigrationConfig:
+    """How each migration converges, when cold moves may happen, and which disks count as shared (issue 6).
 
-    method: str = _opt("ewma", choices=("last", "ewma"))
+    Per-VM overrides come from the domain's ``<balancerd:policy .../>`` metadata (see config/balancerd.toml).
+    """
+
+    downtime_schedule_ms: tuple[int, ...] = _opt((100, 200, 300, 500))
+    stall_iterations: int = _opt(3, lo=1, hi=1000)
+    auto_converge: bool = _opt(True)
+    auto_converge_initial_pct: int = _opt(20, lo=1, hi=99)
+    auto_converge_increment_pct: int = _opt(10, lo=1, hi=99)
+    postcopy: bool = _opt(False)
+    deadline_factor: float = _opt(3.0, lo=1.0, hi=100.0)
+    deadline_min_s: float = _opt(30.0, lo=0.1)
+    downtime_tolerance_ms: int = _opt(0, lo=0, hi=3_600_000)
+    cold_in_window: bool = _opt(False)
+    maintenance_windows: tuple[str, ...] = _opt(())
+    cold_shutdown_timeout_s: float = _opt(60.0, lo=0.1, hi=3600.0)
+    shared_paths: tuple[str, ...] = _opt(())
+    dirty_rate_calc_s: int = _opt(1, lo=0, hi=60)
+    link_mib_s: int = _opt(1000, lo=1)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkMapConfig:
+    """One ``[[network_map]]`` row: guests on ``source`` (network or bridge) use ``dest`` on ``hosts``."""
+
+    source: str = _opt("")
+    dest: str = _opt("")
+    hosts: tuple[str, ...] = _opt(("*",))
+
+
+@dataclass(frozen=True, slots=True)
+class PredictConfig:
+    """How load is predicted from history.
+
+    ``model`` is the pooled scikit-learn forecaster, retrained every ``retrain_interval_s`` in the background;
+    VMs with fewer than ``min_history`` samples (and every VM before the first training) fall back to EWMA.
+    """
+
+    method: str = _opt("model", choices=("last", "ewma", "model"))
     alpha: float = _opt(0.5, lo=0.01, hi=1.0)
     history: int = _opt(288, lo=1, hi=100_000)
+    horizon_s: int = _opt(600, lo=1, hi=86_400)
+    upper_quantile: float = _opt(0.95, lo=0.5, hi=0.999)
+    retrain_interval_s: float = _opt(3600.0, lo=1.0)
+    min_history: int = _opt(12, lo=2, hi=100_000)
+    max_train_rows: int = _opt(100_000, lo=1_000, hi=10_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +221,8 @@ class Config:
     sim: SimConfig = _opt(SimConfig())
     policy: PolicyConfig = _opt(PolicyConfig())
     throttle: ThrottleConfig = _opt(ThrottleConfig())
+    migration: MigrationConfig = _opt(MigrationConfig())
+    network_map: tuple[NetworkMapConfig, ...] = _opt(())
     predict: PredictConfig = _opt(PredictConfig())
     collect: CollectConfig = _opt(CollectConfig())
     paths: PathsConfig = _opt(PathsConfig())
@@ -192,10 +272,27 @@ def _convert(hint: Any, spec: dataclasses.Field[Any], value: object, key: str, b
         return _build(hint, value, key + ".", base)
     if typing.get_origin(hint) is tuple:
         item_cls = typing.get_args(hint)[0]
+        if item_cls is str:
+            return _strings(value, key)
+        if item_cls is int:
+            return _integers(value, key)
         if not isinstance(value, list):
             raise ConfigError(key, value, "expected an array of tables ([[" + key + "]])")
         return tuple(_build(item_cls, item, f"{key}[{i}].", base) for i, item in enumerate(value))
     return _scalar(hint, spec.metadata, value, key, base)
+
+
+def _strings(value: object, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ConfigError(key, value, "expected an array of non-empty strings")
+    return tuple(value)
+
+
+def _integers(value: object, key: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0
+                                              for i in value):
+        raise ConfigError(key, value, "expected an array of positive integers")
+    return tuple(value)
 
 
 def _scalar(hint: Any, meta: Any, value: object, key: str, base: Path) -> Any:
@@ -237,7 +334,37 @@ def _fmt(bound: float | None) -> str:
     return "unbounded" if bound is None else f"{bound:g}"
 
 
+def _check_migration(config: Config) -> None:
+    if not config.migration.downtime_schedule_ms:
+        raise ConfigError("migration.downtime_schedule_ms", [], "expected at least one downtime in ms")
+    for i, window in enumerate(config.migration.maintenance_windows):
+        try:
+            parse_window(window)
+        except ValueError as exc:
+            raise ConfigError(f"migration.maintenance_windows[{i}]", window, str(exc)) from exc
+    for i, row in enumerate(config.network_map):
+        if not row.source or not row.dest:
+            raise ConfigError(f"network_map[{i}]", f"{row.source!r} -> {row.dest!r}",
+                              "source and dest must both name a network or bridge")
+
+
+_HOST_RULES = ("must", "must_not", "should", "should_not")
+
+
+def _check_rules(policy: PolicyConfig) -> None:
+    for i, rule in enumerate(policy.rules):
+        if not rule.vms:
+            raise ConfigError(f"policy.rules[{i}].vms", [], "every rule needs at least one VM name or pattern")
+        if rule.kind in _HOST_RULES and not rule.hosts:
+            raise ConfigError(f"policy.rules[{i}].hosts", [], f"a '{rule.kind}' rule needs at least one host")
+    for i, domain in enumerate(policy.domains):
+        if not domain.name:
+            raise ConfigError(f"policy.domains[{i}].name", domain.name, "every domain needs a non-empty name")
+
+
 def _check_cross(config: Config) -> None:
+    _check_rules(config.policy)
+    _check_migration(config)
     names = [h.name for h in config.hosts]
     for i, host in enumerate(config.hosts):
         if not host.name:

@@ -14,38 +14,72 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+Extra = tuple[tuple[str, int], ...]
+"""Named resources beyond CPU and memory (e.g. ``(("disk_gib", 40), ("net_mbit", 100))``), sorted by name."""
+
+
+def _merge_extra(a: Extra, b: Extra, sign: int) -> Extra:
+    """``a + sign * b`` per name (names in either), sorted by name."""
+    merged = dict(a)
+    for name, amount in b:
+        merged[name] = merged.get(name, 0) + sign * amount
+    return tuple(sorted(merged.items()))
+
 
 @dataclass(frozen=True, slots=True)
 class Resources:
-    """A resource vector: CPU in millicores, memory in MiB."""
+    """A resource vector: CPU in millicores, memory in MiB, and optional named resources in ``extra``.
+
+    ``extra`` holds any further resource (network, local disk, ...) as sorted ``(name, amount)`` pairs; a
+    name missing from one side counts as 0 (for a capacity: a host without that resource has none of it).
+    """
 
     cpu_m: int = 0
     mem_mib: int = 0
+    extra: Extra = ()
 
     def __add__(self, other: Resources) -> Resources:
-        return Resources(self.cpu_m + other.cpu_m, self.mem_mib + other.mem_mib)
+        extra = _merge_extra(self.extra, other.extra, 1) if self.extra or other.extra else ()
+        return Resources(self.cpu_m + other.cpu_m, self.mem_mib + other.mem_mib, extra)
 
     def __sub__(self, other: Resources) -> Resources:
-        return Resources(self.cpu_m - other.cpu_m, self.mem_mib - other.mem_mib)
+        extra = _merge_extra(self.extra, other.extra, -1) if self.extra or other.extra else ()
+        return Resources(self.cpu_m - other.cpu_m, self.mem_mib - other.mem_mib, extra)
+
+    def amount(self, name: str) -> int:
+        """The amount of resource ``name``: "cpu_m", "mem_mib" or a name in ``extra`` (0 when absent)."""
+        if name == "cpu_m":
+            return self.cpu_m
+        if name == "mem_mib":
+            return self.mem_mib
+        return dict(self.extra).get(name, 0)
 
     def fits_in(self, capacity: Resources) -> bool:
         """True when every component is at most the one of ``capacity``."""
-        return self.cpu_m <= capacity.cpu_m and self.mem_mib <= capacity.mem_mib
+        if not (self.cpu_m <= capacity.cpu_m and self.mem_mib <= capacity.mem_mib):
+            return False
+        return all(amount <= capacity.amount(name) for name, amount in self.extra if amount > 0)
 
     def scaled(self, permille: int) -> Resources:
         """This vector times ``permille`` / 1000, rounded down."""
-        return Resources(self.cpu_m * permille // 1000, self.mem_mib * permille // 1000)
+        extra = tuple((name, amount * permille // 1000) for name, amount in self.extra)
+        return Resources(self.cpu_m * permille // 1000, self.mem_mib * permille // 1000, extra)
 
     def max_with(self, other: Resources) -> Resources:
-        return Resources(max(self.cpu_m, other.cpu_m), max(self.mem_mib, other.mem_mib))
+        names = sorted({n for n, _ in self.extra} | {n for n, _ in other.extra})
+        extra = tuple((n, max(self.amount(n), other.amount(n))) for n in names)
+        return Resources(max(self.cpu_m, other.cpu_m), max(self.mem_mib, other.mem_mib), extra)
 
     @staticmethod
     def total(items: Iterable[Resources]) -> Resources:
         cpu = mem = 0
+        extra: Extra = ()
         for item in items:
             cpu += item.cpu_m
             mem += item.mem_mib
-        return Resources(cpu, mem)
+            if item.extra:
+                extra = _merge_extra(extra, item.extra, 1)
+        return Resources(cpu, mem, extra)
 
 
 ZERO = Resources()
@@ -81,6 +115,8 @@ class Host:
     usage: Resources = ZERO
     reachable: bool = True
     maintenance: bool = False
+    domain: str = ""
+    """Failure domain (rack, power feed, zone); "" = none given (the policy's ``domains`` may name one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +183,21 @@ class Forecast:
 
 
 @dataclass(frozen=True, slots=True)
+class ForecastError:
+    """How forecasts made ``horizon_s`` earlier compare with the usage observed now, for one resource.
+
+    ``resource`` is "cpu" (``mae`` in millicores) or "memory" (``mae`` in MiB); ``coverage`` is the share of
+    the ``vms`` compared whose usage was at most the upper forecast.
+    """
+
+    resource: str
+    horizon_s: int
+    mae: float
+    coverage: float
+    vms: int
+
+
+@dataclass(frozen=True, slots=True)
 class Move:
     """One step of a plan: move ``vm`` from ``source`` to ``dest``.
 
@@ -183,6 +234,24 @@ class Plan:
     strategy: str = "balance"
     skipped: tuple[Skip, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    lower_bound: float = 0.0
+    """A lower bound on the objective (= -score: imbalance + overload + rule penalties) of ANY plan."""
+    violations: tuple[str, ...] = ()
+    """Placement rules the planned end state still breaks, in words."""
+    power_off: tuple[str, ...] = ()
+    """Hosts left empty that could be powered off (strategy "consolidate")."""
+    migration_mib: int = 0
+    """Estimated data to transfer for all moves (memory inflated by each VM's dirty rate)."""
+
+    @property
+    def objective(self) -> float:
+        """The objective of the planned end state: ``-score_after`` (lower is better)."""
+        return -self.score_after
+
+    @property
+    def gap(self) -> float:
+        """How far the objective is above the lower bound (0 = provably as good as any plan)."""
+        return max(0.0, self.objective - self.lower_bound)
 
     @property
     def empty(self) -> bool:
@@ -230,3 +299,4 @@ class CycleReport:
     imbalance: float
     drain_remaining: tuple[tuple[str, int], ...] = ()
     errors: tuple[str, ...] = ()
+    forecast_errors: tuple[ForecastError, ...] = ()

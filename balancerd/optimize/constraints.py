@@ -81,15 +81,98 @@ def mem_fits(vm: Vm, host: Host, state: ClusterState) -> str | None:
     return None
 
 
-VM_RULES: tuple[Constraint, ...] = (source_reachable, not_in_flight, not_in_cooldown, not_moved_yet)
+def extra_fits(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    """Named resources beyond CPU and memory (``Resources.extra``) within usable capacity."""
+    need = state.demand[vm.name].cap.extra
+    if not need:
+        return None
+    load = state.extra_load.get(host.name, {})
+    usable = state.hosts[host.name].usable
+    for name, amount in need:
+        free = usable.amount(name) - load.get(name, 0)
+        if amount > free:
+            return f"{host.name} lacks {name}: needs {amount}, {max(free, 0)} free"
+    return None
+
+
+def not_excluded(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    label = state.rules.excluded.get(vm.name)
+    return None if label is None else f"excluded from balancerd by {label}"
+
+
+def not_pinned(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    label = state.rules.pinned.get(vm.name)
+    return None if label is None else f"pinned to {state.location[vm.name]} by {label}"
+
+
+def host_rules_allow(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    """Hard VM-host rules: must run on / must not run on."""
+    for rule in state.rules.host_rules.get(vm.name, ()):
+        if rule.kind == "must" and host.name not in rule.hosts:
+            return f"{rule.name}: {vm.name} must run on {', '.join(sorted(rule.hosts)) or 'no host'}"
+        if rule.kind == "must_not" and host.name in rule.hosts:
+            return f"{rule.name}: {vm.name} must not run on {host.name}"
+    return None
+
+
+def anti_affinity(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    for group in state.rules.groups.get(vm.name, ()):
+        if group.kind != "anti_affinity":
+            continue
+        clash = [m for m in group.members if m != vm.name and state.location.get(m) == host.name]
+        if clash:
+            return f"anti-affinity {group.name}: {clash[0]} already runs on {host.name}"
+    return None
+
+
+def affinity(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    """Members stay together: a VM may only go where the others are (a drained host's members follow)."""
+    source = state.location[vm.name]
+    draining = state.hosts[source].host.maintenance if source in state.hosts else False
+    for group in state.rules.groups.get(vm.name, ()):
+        if group.kind != "affinity":
+            continue
+        apart = [m for m in group.members if m != vm.name and m in state.location
+                 and state.location[m] != host.name and not (draining and state.location[m] == source)]
+        if apart:
+            return f"affinity {group.name}: {apart[0]} runs on {state.location[apart[0]]}, not on {host.name}"
+    return None
+
+
+def spread(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    """A move may not take a group below ``min_domains`` failure domains (nor further below it)."""
+    domain_of = state.rules.domain_of
+    for group in state.rules.groups.get(vm.name, ()):
+        if group.kind != "spread":
+            continue
+        others = [domain_of.get(state.location[m], "") for m in group.members if m != vm.name and m in state.location]
+        before = len({*others, domain_of.get(state.location[vm.name], "")})
+        after = len({*others, domain_of.get(host.name, "")})
+        if after < min(group.min_domains, before):
+            return (f"spread {group.name}: on {host.name} ({domain_of.get(host.name)}) the group would span "
+                    f"{after} failure domains, {group.min_domains} required")
+    return None
+
+
+VM_RULES: tuple[Constraint, ...] = (source_reachable, not_in_flight, not_in_cooldown, not_moved_yet, not_excluded,
+                                    not_pinned)
 """Rules about the VM alone (checked once per VM; ``host`` is ignored)."""
 
-DRAIN_VM_RULES: tuple[Constraint, ...] = (source_reachable, not_in_flight, not_moved_yet)
+DRAIN_VM_RULES: tuple[Constraint, ...] = (source_reachable, not_in_flight, not_moved_yet, not_excluded, not_pinned)
 """VM rules for drains: a drain overrides the cooldown."""
 
 HOST_RULES: tuple[Constraint, ...] = (not_same_host, dest_reachable, dest_not_in_maintenance)
-FIT_RULES: tuple[Constraint, ...] = (cpu_fits, mem_fits)
-ALL_RULES: tuple[Constraint, ...] = VM_RULES + HOST_RULES + FIT_RULES
+PLACEMENT_RULES: tuple[Constraint, ...] = (host_rules_allow, anti_affinity, affinity, spread)
+"""The policy's placement rules (only VMs in ``state.rules.constrained`` can be blocked by them)."""
+FIT_RULES: tuple[Constraint, ...] = (cpu_fits, mem_fits, extra_fits)
+ALL_RULES: tuple[Constraint, ...] = VM_RULES + HOST_RULES + PLACEMENT_RULES + FIT_RULES
+
+
+def placement_allows(vm: Vm, host: Host, state: ClusterState) -> bool:
+    """True when no placement rule and no named-resource limit blocks ``vm`` on ``host`` (fast path for most VMs)."""
+    if vm.name in state.rules.constrained and reasons(vm, host, state, PLACEMENT_RULES):
+        return False
+    return not state.demand[vm.name].cap.extra or extra_fits(vm, host, state) is None
 
 
 def reasons(vm: Vm, host: Host, state: ClusterState,

@@ -1,8 +1,10 @@
 """``explain()``: why one VM did or did not move in the plan for a snapshot.
 
 Called by ``balancerd plan --explain VM`` and the daemon's status output (DESIGN rule 6). It computes the
-plan, then reports the VM's moves, its Skip reasons, or, when the plan left it alone, every constraint
-reason for every candidate host (from the starting state) and the score change of the hosts it could go to.
+plan, then reports the VM's moves (reason and change of objective), its Skip reasons, or, when the plan left
+it alone, every constraint that blocks each candidate host (capacity, reachability, maintenance, cooldown,
+pins, exclusions, must / must-not, anti-affinity, affinity, spread, named resources) judged in the state the
+plan leads to, soft-rule preferences, and the score change of the hosts it could still go to.
 """
 
 from __future__ import annotations
@@ -20,14 +22,22 @@ def explain(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     result = plan(snapshot, forecast, policy, cooldown)
     moved = [m for m in result.moves if m.vm == vm]
     if moved:
-        return tuple(f"moves {m.source} -> {m.dest} ({m.kind}): {m.reason}" for m in moved)
+        return tuple(f"moves {m.source} -> {m.dest} ({m.kind}): {m.reason}; objective {-m.gain:+.6f}"
+                     for m in moved)
     skipped = [reason for skip in result.skipped if skip.vm == vm for reason in skip.reasons]
     if skipped:
         return tuple(f"skipped: {reason}" for reason in skipped)
     state = ClusterState(snapshot, forecast, policy, cooldown)
     if vm not in state.vms:
         return (f"{vm} is not in snapshot {snapshot.seq}",)
-    return (_headline(state, result, vm), *_per_host(state, vm))
+    for move in result.moves:
+        state.apply(move.vm, move.dest)
+    return (_headline(state, result, vm), *_soft(state, vm), *_per_host(state, vm))
+
+
+def _soft(state: ClusterState, vm: str) -> list[str]:
+    return [f"soft rule {rule.name}: {rule.kind.replace('_', ' ')} {', '.join(sorted(rule.hosts))}"
+            for rule in state.rules.host_rules.get(vm, ()) if rule.kind.startswith("should")]
 
 
 def _headline(state: ClusterState, result: Plan, vm: str) -> str:
@@ -46,6 +56,7 @@ def _per_host(state: ClusterState, vm: str) -> list[str]:
             lines.extend(f"{load.name}: {reason}" for reason in found)
             continue
         gain, _ = state.move_delta(vm, load.name)
-        lines.append(f"{load.name}: allowed; the score would change by {gain:+.4f} "
-                     f"(min_gain {state.policy.min_gain})")
+        lines.append(f"{load.name}: allowed; the score would change by {gain:+.6f} "
+                     f"(a move needs {state.policy.min_gain} per host x its migration cost; "
+                     f"{state.count} hosts)")
     return lines

@@ -3,17 +3,24 @@
 Called by the daemon once per cycle, by ``balancerd plan`` (dry-run) and by ``explain()``. Pure (DESIGN
 rule 1): values in, a frozen :class:`~balancerd.model.Plan` out; no I/O, clock, logging or randomness.
 
-A cycle drains maintenance hosts first, then balances unless the cluster is inside the hysteresis band
-(spread of utilisation within ``policy.imbalance_threshold_pct`` points and no eligible host over its usable
-capacity), then orders all moves safely (see :mod:`balancerd.optimize.planner`). ``score_after`` is the
-score of the state the ordered plan leads to.
+A cycle drains maintenance hosts first, then follows ``policy.strategy``: "balance" balances
+(:mod:`balancerd.optimize.balance`) unless the cluster is inside the hysteresis band (spread of utilisation
+within ``policy.imbalance_threshold_pct`` points and no eligible host over its usable capacity);
+"consolidate" packs VMs to empty whole hosts (:mod:`balancerd.optimize.consolidate`) and reports the hosts
+that could be powered off in ``Plan.power_off``; "drain" only drains. Then all moves are ordered safely (see
+:mod:`balancerd.optimize.planner`). ``score_after`` is the score of the state the ordered plan leads to;
+``lower_bound`` bounds the objective (-score) of any plan (:mod:`balancerd.optimize.bounds`);
+``violations`` lists the placement rules the end state still breaks.
 """
 
 from __future__ import annotations
 
 from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Move, Plan, Skip
-from balancerd.optimize import planner, strategies
+from balancerd.optimize import bounds, planner, strategies
+from balancerd.optimize import scoring as sc
+from balancerd.optimize.balance import balance, movable_vms
+from balancerd.optimize.consolidate import consolidate, idle_hosts
 from balancerd.optimize.state import ClusterState
 
 
@@ -24,22 +31,39 @@ def score(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig) -
 
 def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
          cooldown: frozenset[str] = frozenset()) -> Plan:
-    """The moves this cycle proposes, safely ordered, with reasons, gains and Skips."""
+    """The moves this cycle proposes, safely ordered, with reasons, gains, Skips and a lower bound."""
     state = ClusterState(snapshot, forecast, policy, cooldown)
     before = state.score()
     budget = policy.max_moves_per_cycle
+    movable = set(movable_vms(state))
+    bound = bounds.lower_bound(state, movable)
     drains, skips = strategies.drain(state, budget)
     notes: list[str] = []
-    balances: list[Move] = []
-    if needs_balance(state):
-        balances = strategies.balance(state, budget - len(drains))
-    else:
-        notes.append(hysteresis_note(state))
+    chosen = _strategy_moves(state, budget - len(drains), movable, notes)
     replay = ClusterState(snapshot, forecast, policy, cooldown)
-    ordered, dropped = planner.order([*drains, *balances], replay, budget)
+    ordered, dropped = planner.order([*drains, *chosen], replay, budget)
+    bw = policy.migration_bandwidth_mib_s
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,
                 score_before=before, score_after=replay.score() if ordered else before,
-                strategy=_strategy(drains, balances), skipped=_merge(skips, dropped), notes=tuple(notes))
+                strategy=_strategy(policy, drains, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),
+                lower_bound=min(bound, -before), violations=tuple(replay.rules.violations(replay.location)),
+                power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (),
+                migration_mib=sum(sc.migration_mib(m.memory_mib, replay.vms[m.vm].dirty_rate_mib_s, bw)
+                                  for m in ordered))
+
+
+def _strategy_moves(state: ClusterState, room: int, movable: set[str], notes: list[str]) -> list[Move]:
+    """The moves of ``policy.strategy`` after the drains."""
+    strategy = state.policy.strategy
+    if strategy == "consolidate":
+        return consolidate(state, room, movable - state.moved)
+    if strategy == "drain":
+        notes.append("strategy drain: only maintenance hosts are emptied")
+        return []
+    if needs_balance(state):
+        return balance(state, room)
+    notes.append(hysteresis_note(state))
+    return []
 
 
 def needs_balance(state: ClusterState) -> bool:
@@ -52,9 +76,10 @@ def hysteresis_note(state: ClusterState) -> str:
             f"{state.policy.imbalance_threshold_pct} and no host is over its usable capacity")
 
 
-def _strategy(drains: list[Move], balances: list[Move]) -> str:
-    parts = (["drain"] if drains else []) + (["balance"] if balances else [])
-    return "+".join(parts) or "balance"
+def _strategy(policy: PolicyConfig, drains: list[Move], chosen: list[Move]) -> str:
+    name = "balance" if policy.strategy == "drain" else policy.strategy
+    parts = (["drain"] if drains else []) + ([name] if chosen else [])
+    return "+".join(parts) or policy.strategy
 
 
 def _merge(skips: list[Skip], dropped: tuple[Skip, ...]) -> tuple[Skip, ...]:

@@ -13,6 +13,7 @@ the moves that cannot be ordered are dropped and reported as Skips.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Sequence
 
 from balancerd.model import Move, Skip
@@ -21,13 +22,13 @@ from balancerd.optimize.state import ClusterState, HostLoad
 
 def order(moves: Sequence[Move], state: ClusterState, budget: int) -> tuple[tuple[Move, ...], tuple[Skip, ...]]:
     """Safe order of ``moves`` starting from ``state`` (which is advanced), and Skips for moves dropped."""
-    pending = list(moves)
+    pending = deque(moves)
     ordered: list[Move] = []
     parked: set[str] = set()
     while pending:
         index = _first_startable(pending, state)
         if index is not None:
-            _run(pending.pop(index), state, ordered)
+            _run(pending.popleft() if index == 0 else _pop(pending, index), state, ordered)
             continue
         parking = _park(pending, state, parked) if len(ordered) + len(pending) < budget else None
         if parking is None:
@@ -40,12 +41,18 @@ def order(moves: Sequence[Move], state: ClusterState, budget: int) -> tuple[tupl
     return tuple(ordered), ()
 
 
+def _pop(pending: deque[Move], index: int) -> Move:
+    move = pending[index]
+    del pending[index]
+    return move
+
+
 def startable(move: Move, state: ClusterState) -> bool:
     """True when ``move``'s destination holds the VM on top of its current load, within full capacity."""
     return state.hosts[move.dest].fits_full(state.demand[move.vm].cap)
 
 
-def _first_startable(pending: list[Move], state: ClusterState) -> int | None:
+def _first_startable(pending: deque[Move], state: ClusterState) -> int | None:
     for index, move in enumerate(pending):
         if startable(move, state):
             return index
@@ -57,7 +64,7 @@ def _run(move: Move, state: ClusterState, ordered: list[Move]) -> None:
     state.apply(move.vm, move.dest)
 
 
-def _park(pending: list[Move], state: ClusterState, parked: set[str]) -> tuple[int, Move] | None:
+def _park(pending: deque[Move], state: ClusterState, parked: set[str]) -> tuple[int, Move] | None:
     """A parking move for one VM whose leaving unblocks another pending move, and that VM's index."""
     blocked_dests = {move.dest for move in pending}
     for index, move in enumerate(pending):

@@ -59,3 +59,24 @@ def cluster_score(imbalance: float, penalty: float) -> float:
 def usable_capacity(capacity: Resources, headroom_pct: int) -> Resources:
     """Capacity scaled by (100 - headroom)%."""
     return capacity.scaled((100 - headroom_pct) * 10)
+
+
+MAX_MIGRATION_FACTOR = 10
+"""A VM dirtying memory as fast as the link carries it is costed at this many times its memory."""
+
+
+def migration_mib(mem_mib: int, dirty_rate_mib_s: int, bandwidth_mib_s: int) -> int:
+    """Expected MiB a live migration transfers: pre-copy rounds resend dirtied memory, M / (1 - d / b)."""
+    if bandwidth_mib_s <= 0 or dirty_rate_mib_s * MAX_MIGRATION_FACTOR >= bandwidth_mib_s * (MAX_MIGRATION_FACTOR - 1):
+        return mem_mib * MAX_MIGRATION_FACTOR
+    return int(mem_mib * bandwidth_mib_s / (bandwidth_mib_s - dirty_rate_mib_s))
+
+
+def worth_it(gain: float, hosts: int, cost_ratio: float, min_gain: float) -> bool:
+    """Anti-oscillation: a move must gain ``min_gain`` per eligible host, scaled by its migration cost.
+
+    ``gain`` is the score change (a standard deviation, so one move's effect shrinks like 1 / hosts);
+    ``gain * hosts`` does not depend on the cluster size. ``cost_ratio`` is the move's migration cost over
+    that of the cluster's average movable VM (1.0 for an average VM, more for large or busy VMs).
+    """
+    return gain > 1e-9 and gain * hosts >= min_gain * cost_ratio

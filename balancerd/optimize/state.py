@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, MoveKind, Resources, Vm, VmForecast
 from balancerd.optimize import scoring as sc
+from balancerd.optimize.rules import Rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,10 @@ def demand_of(vm: Vm, forecast: VmForecast | None) -> Demand:
     """Demand of ``vm`` from its forecast, or from its snapshot usage when it has none."""
     point = forecast.point if forecast is not None else vm.usage
     upper = forecast.upper if forecast is not None else vm.usage
-    cap = Resources(upper.cpu_m, max(vm.size.mem_mib, upper.mem_mib))
+    extra = upper.extra or vm.size.extra
+    if extra:
+        extra = upper.max_with(vm.size).extra
+    cap = Resources(upper.cpu_m, max(vm.size.mem_mib, upper.mem_mib), extra)
     return Demand(cap=cap, bal=point)
 
 
@@ -99,7 +103,8 @@ class HostLoad:
 
 
 _RESUM_EVERY = 64
-"""Applied moves between exact recomputations of the score sums (bounds floating-point drift)."""
+"""Applied moves between exact recomputations of the score sums (bounds floating-point drift); at least
+one per eligible host, so the recomputation costs O(1) per move amortised."""
 
 Change = tuple[HostLoad, int, int, int, int]
 """(host, d_bal_cpu, d_bal_mem, d_cap_cpu, d_cap_mem): one host's part of a candidate change."""
@@ -122,7 +127,10 @@ class ClusterState:
         self.on_host: dict[str, list[str]] = {name: [] for name in self.hosts}
         self.moved: set[str] = set()
         self._applied = 0
+        self.rules = Rules(snapshot, policy)
+        self.extra_load: dict[str, dict[str, int]] = {}
         self._load(snapshot)
+        self.soft = sum(self.rules.soft_misses(vm, self.location[vm]) for vm in self.rules.soft)
         self._resum()
 
     def _counted_on(self, vm: Vm) -> set[str]:
@@ -133,18 +141,41 @@ class ClusterState:
         return {n for n in names if n in self.hosts}
 
     def _load(self, snapshot: ClusterSnapshot) -> None:
+        """Add every VM to the hosts it counts on, then each host's overhead; caches refreshed once per host."""
         used = {name: [0, 0] for name in self.hosts}
         for vm in snapshot.vms:
             if vm.host in self.on_host:
                 self.on_host[vm.host].append(vm.name)
-            for name in self._counted_on(vm):
+            names = (vm.host,) if vm.name not in self.in_flight else tuple(self._counted_on(vm))
+            d = self.demand[vm.name]
+            for name in names:
+                load = self.hosts.get(name)
+                if load is None:
+                    continue
                 used[name][0] += vm.usage.cpu_m
                 used[name][1] += vm.usage.mem_mib
-                self.hosts[name].add(self.demand[vm.name], 1)
+                load.cap_cpu += d.cap.cpu_m
+                load.cap_mem += d.cap.mem_mib
+                load.bal_cpu += d.bal.cpu_m
+                load.bal_mem += d.bal.mem_mib
+                self._add_extra(name, vm.name, 1)
         for host in snapshot.hosts:
-            overhead = Resources(max(0, host.usage.cpu_m - used[host.name][0]),
-                                 max(0, host.usage.mem_mib - used[host.name][1]))
-            self.hosts[host.name].add(Demand(overhead, overhead), 1)
+            load = self.hosts[host.name]
+            cpu = max(0, host.usage.cpu_m - used[host.name][0])
+            mem = max(0, host.usage.mem_mib - used[host.name][1])
+            load.cap_cpu += cpu
+            load.bal_cpu += cpu
+            load.cap_mem += mem
+            load.bal_mem += mem
+            load.refresh()
+
+    def _add_extra(self, host: str, vm: str, sign: int) -> None:
+        """Account ``vm``'s named resources (``Resources.extra``) on ``host``."""
+        extra = self.demand[vm].cap.extra
+        if extra:
+            load = self.extra_load.setdefault(host, {})
+            for name, amount in extra:
+                load[name] = load.get(name, 0) + sign * amount
 
     def _resum(self) -> None:
         """Recompute the score sums from scratch (exact; used after every applied move)."""
@@ -159,7 +190,15 @@ class ClusterState:
         return sc.pstdev(self.count, self.total, self.total_sq)
 
     def score(self) -> float:
-        return self.current
+        """The cluster score: balance and overload (``current``) minus the soft-rule penalty."""
+        return self.current - self.policy.soft_rule_weight * self.soft
+
+    def soft_delta(self, vm: str, dest: str) -> float:
+        """Score change from soft rules if ``vm`` moved to ``dest``."""
+        if vm not in self.rules.soft:
+            return 0.0
+        change = self.rules.soft_misses(vm, dest) - self.rules.soft_misses(vm, self.location[vm])
+        return -self.policy.soft_rule_weight * change
 
     def eligible_hosts(self) -> list[HostLoad]:
         return [h for h in self.hosts.values() if h.eligible]
@@ -190,8 +229,9 @@ class ClusterState:
         d = self.demand[vm]
         bal, cap = d.bal, d.cap
         src = self.hosts[self.location[vm]]
-        return self.delta(((src, -bal.cpu_m, -bal.mem_mib, -cap.cpu_m, -cap.mem_mib),
-                           (self.hosts[dest], bal.cpu_m, bal.mem_mib, cap.cpu_m, cap.mem_mib)))
+        gain, imbalance = self.delta(((src, -bal.cpu_m, -bal.mem_mib, -cap.cpu_m, -cap.mem_mib),
+                                      (self.hosts[dest], bal.cpu_m, bal.mem_mib, cap.cpu_m, cap.mem_mib)))
+        return gain + self.soft_delta(vm, dest), imbalance
 
     def best_dest(self, vm: str, dests: Iterable[HostLoad]) -> tuple[HostLoad, float, float] | None:
         """Among eligible ``dests`` where ``vm`` fits, the best one, with (score change, new imbalance).
@@ -229,16 +269,19 @@ class ClusterState:
     def apply(self, vm: str, dest: str) -> None:
         """Move ``vm`` to ``dest`` in this state and mark it moved."""
         source = self.location[vm]
+        if vm in self.rules.soft:
+            self.soft += self.rules.soft_misses(vm, dest) - self.rules.soft_misses(vm, source)
         for host, sign in ((self.hosts[source], -1), (self.hosts[dest], 1)):
             self._account(host, -1)
             host.add(self.demand[vm], sign)
             self._account(host, 1)
+            self._add_extra(host.name, vm, sign)
         self.on_host[source].remove(vm)
         self.on_host[dest].append(vm)
         self.location[vm] = dest
         self.moved.add(vm)
         self._applied += 1
-        if self._applied % _RESUM_EVERY == 0:
+        if self._applied % max(_RESUM_EVERY, self.count) == 0:
             self._resum()
         self.current = sc.cluster_score(self.imbalance(), self.penalty)
 

@@ -1,15 +1,13 @@
-"""The strategies that choose where VMs should go: drain maintenance hosts, then balance greedily.
+"""The drain strategy and the helpers the balance strategy shares (move records, hot hosts, swaps).
 
-Called by :func:`balancerd.optimize.optimizer.plan`, which orders the chosen moves safely afterwards with
-:mod:`balancerd.optimize.planner`. Both strategies apply every move they choose to the working
-:class:`~balancerd.optimize.state.ClusterState`, so later choices see earlier ones.
+Called by :func:`balancerd.optimize.optimizer.plan` (drain) and :mod:`balancerd.optimize.balance` (hot
+sources, swap steps, Move records). Every strategy applies the moves it chooses to the working
+:class:`~balancerd.optimize.state.ClusterState`, so later choices see earlier ones; the planner orders them.
 
-Drain: every VM on a host in maintenance moves (cooldown and ``min_gain`` do not apply) to the eligible host
-where it fits with the best score, largest VMs first, until the move budget is used up. Balance: repeatedly
-take the most utilised eligible hosts, find the single move off them with the best score gain, and accept it
-when the gain reaches ``policy.min_gain``; when no single move does, try exchanging two VMs between a hot
-host and one of the coolest hosts (the planner orders or parks such swaps). Balance moves only running,
-live-migratable VMs.
+Drain: every VM on a host in maintenance moves (cooldown and ``min_gain`` do not apply; pins and exclusions
+do, and are reported as Skips) to the eligible host where it fits, and its placement rules allow, with the
+best score, largest VMs first, until the move budget is used up. Swaps exchange two VMs between a hot host and
+one of the coolest hosts (the planner orders or parks them).
 """
 
 from __future__ import annotations
@@ -17,7 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from balancerd.model import Move, MoveKind, Skip, Vm
-from balancerd.optimize.constraints import DRAIN_VM_RULES, FIT_RULES, HOST_RULES, VM_RULES, reasons
+from balancerd.optimize.constraints import (
+    DRAIN_VM_RULES,
+    FIT_RULES,
+    HOST_RULES,
+    PLACEMENT_RULES,
+    VM_RULES,
+    placement_allows,
+    reasons,
+)
 from balancerd.optimize.state import ClusterState, HostLoad, kind_of
 
 _EPS = 1e-9
@@ -70,15 +76,35 @@ def _drain_one(state: ClusterState, vm: Vm, host: HostLoad, budget: int) -> tupl
         return None, Skip(vm.name, no_room_reasons(state, vm))
     dest, gain = best
     reason = f"drain: host {host.name} in maintenance; to {dest.name} at {dest.percent()}"
-    move = _move(state, vm.name, dest.name, reason, gain)
+    move = make_move(state, vm.name, dest.name, reason, gain)
     state.apply(vm.name, dest.name)
     return move, None
 
 
 def _best_dest(state: ClusterState, vm: str) -> tuple[HostLoad, float] | None:
-    """The eligible host where ``vm`` fits with the best score change, and that change."""
-    found = state.best_dest(vm, state.eligible_hosts())
-    return None if found is None else (found[0], found[1])
+    """The eligible host where ``vm`` fits (and its placement rules allow) with the best score change."""
+    return best_dest(state, vm, state.eligible_hosts())
+
+
+def best_dest(state: ClusterState, vm: str, dests: list[HostLoad]) -> tuple[HostLoad, float] | None:
+    """Among ``dests``, the one where ``vm`` fits with the best score change, and that change.
+
+    VMs without placement rules or named resources take the O(1)-per-host path of ``state.best_dest``;
+    the others are checked against every rule and scored exactly (soft rules included).
+    """
+    spec = state.vms[vm]
+    if vm not in state.rules.constrained and not state.demand[vm].cap.extra:
+        found = state.best_dest(vm, dests)
+        return None if found is None else (found[0], found[1])
+    need = state.demand[vm].cap
+    best: tuple[HostLoad, float] | None = None
+    for host in dests:
+        if host.name == state.location[vm] or not host.fits(need) or not placement_allows(spec, host.host, state):
+            continue
+        gain = state.move_delta(vm, host.name)[0]
+        if best is None or gain > best[1]:
+            best = (host, gain)
+    return best
 
 
 def no_room_reasons(state: ClusterState, vm: Vm) -> tuple[str, ...]:
@@ -86,7 +112,7 @@ def no_room_reasons(state: ClusterState, vm: Vm) -> tuple[str, ...]:
     found: list[str] = []
     for host in state.hosts.values():
         if host.name != state.location[vm.name]:
-            found.extend(reasons(vm, host.host, state, HOST_RULES + FIT_RULES))
+            found.extend(reasons(vm, host.host, state, HOST_RULES + PLACEMENT_RULES + FIT_RULES))
     if not found:
         return ("no other host in the cluster",)
     if len(found) > _MAX_SKIP_REASONS:
@@ -95,44 +121,16 @@ def no_room_reasons(state: ClusterState, vm: Vm) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _move(state: ClusterState, vm: str, dest: str, reason: str, gain: float) -> Move:
+def make_move(state: ClusterState, vm: str, dest: str, reason: str, gain: float) -> Move:
     spec = state.vms[vm]
     return Move(vm=vm, source=state.location[vm], dest=dest, kind=kind_of(spec), reason=reason,
                 gain=gain, memory_mib=spec.size.mem_mib)
 
 
-# -------------------------------------------------------------------------------------------- balance
+# ----------------------------------------------------------------------------------- balance helpers
 
 
-def balance(state: ClusterState, budget: int) -> list[Move]:
-    """Greedy balance moves, at most ``budget`` of them."""
-    moves: list[Move] = []
-    while len(moves) < budget:
-        step = _best_step(state, budget - len(moves))
-        if step is None:
-            break
-        moves.extend(_take(state, step))
-    return moves
-
-
-def _best_step(state: ClusterState, room: int) -> Step | None:
-    sources = _hot_sources(state)
-    for source in sources:
-        step = _best_single(state, source)
-        if _acceptable(state, step):
-            return step
-    for source in sources if room >= 2 else []:
-        step = _best_swap(state, source)
-        if _acceptable(state, step):
-            return step
-    return None
-
-
-def _acceptable(state: ClusterState, step: Step | None) -> bool:
-    return step is not None and step.gain > _EPS and step.gain >= state.policy.min_gain
-
-
-def _hot_sources(state: ClusterState) -> list[HostLoad]:
+def hot_sources(state: ClusterState) -> list[HostLoad]:
     """The most utilised eligible hosts above the mean (or overloaded), hottest first."""
     hosts = state.eligible_hosts()
     mean = state.total / state.count if state.count else 0.0
@@ -147,18 +145,7 @@ def movable(state: ClusterState, host: HostLoad) -> list[Vm]:
     return [vm for vm in vms if kind_of(vm) is MoveKind.LIVE and not reasons(vm, host.host, state, VM_RULES)]
 
 
-def _best_single(state: ClusterState, source: HostLoad) -> Step | None:
-    dests = [h for h in state.eligible_hosts()
-             if h.name != source.name and (source.pen > 0 or h.util < source.util)]
-    best: Step | None = None
-    for vm in movable(state, source):
-        found = state.best_dest(vm.name, dests)
-        if found is not None and (best is None or found[1] > best.gain):
-            best = Step(((vm.name, found[0].name),), found[1], found[2])
-    return best
-
-
-def _best_swap(state: ClusterState, source: HostLoad) -> Step | None:
+def best_swap(state: ClusterState, source: HostLoad) -> Step | None:
     partners = sorted((h for h in state.eligible_hosts() if h.name != source.name), key=lambda h: h.util)
     best: Step | None = None
     hot_vms = movable(state, source)
@@ -177,18 +164,20 @@ def _swap_step(state: ClusterState, a: HostLoad, vm_a: str, b: HostLoad, vm_b: s
     cap = db.cap - da.cap
     if not (a.fits(cap) and b.fits(da.cap - db.cap)):
         return None
+    if not (placement_allows(state.vms[vm_a], b.host, state) and placement_allows(state.vms[vm_b], a.host, state)):
+        return None
     bal = db.bal - da.bal
     gain, imbalance = state.delta(((a, bal.cpu_m, bal.mem_mib, cap.cpu_m, cap.mem_mib),
                                    (b, -bal.cpu_m, -bal.mem_mib, -cap.cpu_m, -cap.mem_mib)))
     return Step(((vm_a, b.name), (vm_b, a.name)), gain, imbalance)
 
 
-def _take(state: ClusterState, step: Step) -> list[Move]:
+def take_step(state: ClusterState, step: Step) -> list[Move]:
     """Turn ``step`` into Moves with reasons, and apply it to ``state``."""
     before = state.imbalance()
     share = step.gain / len(step.moves)
     described = [(vm, dest, _describe(state, vm, dest, step, before)) for vm, dest in step.moves]
-    moves = [_move(state, vm, dest, reason, share) for vm, dest, reason in described]
+    moves = [make_move(state, vm, dest, reason, share) for vm, dest, reason in described]
     for vm, dest, _ in described:
         state.apply(vm, dest)
     return moves

@@ -8,7 +8,8 @@ from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, Resources, Vm, VmForecast
 from balancerd.optimize import plan, score
 from balancerd.optimize.state import ClusterState
-from balancerd.optimize.strategies import balance, drain, movable
+from balancerd.optimize.balance import balance
+from balancerd.optimize.strategies import drain, movable
 
 
 def _snap(cpu_loads: list[list[int]], maintenance: tuple[str, ...] = ()) -> ClusterSnapshot:

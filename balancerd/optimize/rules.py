@@ -1,0 +1,136 @@
+"""Placement rules compiled against one snapshot: who is pinned, excluded, grouped, and where VMs may run.
+
+Built once per :class:`~balancerd.optimize.state.ClusterState` from ``policy.rules`` and
+``policy.domains`` (names or shell patterns, matched with :mod:`fnmatch`) and the hosts' own ``domain``.
+:mod:`balancerd.optimize.constraints` asks it questions per (VM, host); the strategies use
+``constrained`` to know which VMs need those per-pair checks (every other VM only needs capacity checks,
+which the vectorised core does in bulk). Soft rules (should / should_not) are not checks but a penalty of
+``policy.soft_rule_weight`` per VM outside its preferred hosts, which :mod:`state` keeps in the score.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from balancerd.config import PolicyConfig, RuleConfig
+from balancerd.model import ClusterSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A named set of VMs under one group rule (anti-affinity, affinity, spread)."""
+
+    kind: str
+    name: str
+    members: tuple[str, ...]
+    min_domains: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HostRule:
+    """A VM-host rule: ``kind`` is must, must_not, should or should_not."""
+
+    kind: str
+    name: str
+    hosts: frozenset[str]
+
+
+def _expand(patterns: Iterable[str], names: list[str], known: set[str]) -> tuple[str, ...]:
+    """Names matching any of ``patterns`` (plain names are looked up, patterns matched), in order."""
+    found: dict[str, None] = {}
+    for pattern in patterns:
+        if not any(c in pattern for c in "*?["):
+            found.update({pattern: None} if pattern in known else {})
+            continue
+        found.update(dict.fromkeys(fnmatch.filter(names, pattern)))
+    return tuple(found)
+
+
+def _label(rule: RuleConfig, index: int) -> str:
+    return rule.name or f"{rule.kind} rule #{index + 1}"
+
+
+class Rules:
+    """The rules of one plan, indexed by VM."""
+
+    def __init__(self, snapshot: ClusterSnapshot, policy: PolicyConfig) -> None:
+        vm_names = [vm.name for vm in snapshot.vms]
+        host_names = [h.name for h in snapshot.hosts]
+        vms, hosts = set(vm_names), set(host_names)
+        self.excluded: dict[str, str] = {}
+        self.pinned: dict[str, str] = {}
+        self.host_rules: dict[str, list[HostRule]] = {}
+        self.groups: dict[str, list[Group]] = {}
+        self.all_groups: list[Group] = []
+        self.domain_of = self._domains(snapshot, policy, host_names, hosts)
+        for index, rule in enumerate(policy.rules):
+            members = _expand(rule.vms, vm_names, vms)
+            self._add(rule, _label(rule, index), members, frozenset(_expand(rule.hosts, host_names, hosts)))
+        self.soft = frozenset(vm for vm, rules in self.host_rules.items() if any(r.kind.startswith("should")
+                                                                                for r in rules))
+        self.constrained = frozenset(self.host_rules) | frozenset(self.groups)
+        """VMs whose destinations need per-pair rule checks (excluded and pinned VMs never move)."""
+
+    @staticmethod
+    def _domains(snapshot: ClusterSnapshot, policy: PolicyConfig, names: list[str], known: set[str]) -> dict[str, str]:
+        domain = {h.name: h.domain or h.name for h in snapshot.hosts}
+        for entry in policy.domains:
+            domain.update(dict.fromkeys(_expand(entry.hosts, names, known), entry.name))
+        return domain
+
+    def _add(self, rule: RuleConfig, label: str, members: tuple[str, ...], hosts: frozenset[str]) -> None:
+        if rule.kind == "exclude":
+            self.excluded.update(dict.fromkeys(members, label))
+        elif rule.kind == "pin":
+            self.pinned.update(dict.fromkeys(members, label))
+        elif rule.kind in ("must", "must_not", "should", "should_not"):
+            for vm in members:
+                self.host_rules.setdefault(vm, []).append(HostRule(rule.kind, label, hosts))
+        else:
+            group = Group(rule.kind, label, members, rule.min_domains)
+            self.all_groups.append(group)
+            for vm in members:
+                self.groups.setdefault(vm, []).append(group)
+
+    def soft_misses(self, vm: str, host: str) -> int:
+        """How many soft rules ``vm`` breaks when it runs on ``host``."""
+        rules = self.host_rules.get(vm, ())
+        return sum(1 for rule in rules if (rule.kind == "should" and host not in rule.hosts)
+                   or (rule.kind == "should_not" and host in rule.hosts))
+
+    def violations(self, location: dict[str, str]) -> list[str]:
+        """Every hard rule the placement ``location`` (VM -> host) breaks, in words."""
+        found: list[str] = []
+        for vm, rules in self.host_rules.items():
+            where = location.get(vm)
+            for rule in rules:
+                if where is not None and _host_rule_broken(rule, where):
+                    found.append(f"{rule.name}: {vm} runs on {where}")
+        for group in self.all_groups:
+            found.extend(group_violation(group, location, self.domain_of))
+        return found
+
+
+def _host_rule_broken(rule: HostRule, host: str) -> bool:
+    if rule.kind == "must":
+        return host not in rule.hosts
+    if rule.kind == "must_not":
+        return host in rule.hosts
+    return False
+
+
+def group_violation(group: Group, location: dict[str, str], domain_of: dict[str, str]) -> list[str]:
+    """How ``group`` is broken under ``location``, in words (empty when it holds)."""
+    hosts = [location[vm] for vm in group.members if vm in location]
+    if group.kind == "anti_affinity" and len(set(hosts)) < len(hosts):
+        return [f"anti-affinity {group.name}: members share a host"]
+    if group.kind == "affinity" and len(set(hosts)) > 1:
+        return [f"affinity {group.name}: members run on {len(set(hosts))} hosts"]
+    if group.kind == "spread":
+        domains = {domain_of.get(h, h) for h in hosts}
+        if len(domains) < min(group.min_domains, len(hosts)):
+            return [f"spread {group.name}: members span {len(domains)} failure domains, "
+                    f"{min(group.min_domains, len(hosts))} required"]
+    return []

@@ -1,0 +1,145 @@
+"""Scale benchmark of ``balancerd.optimize.plan`` on clusters built from real demand vectors.
+
+Run: ``.venv/bin/python benchmarks/optimizer_scale.py [--sizes 100x2000,1000x20000,10000x200000]
+[--bitbrains /work/shared/data/bitbrains_rnd] [--budget N]``. Prints one JSON object per size.
+
+Cluster: hosts of 32 cores / 512 GiB (CPU is the scarce resource); VMs of 1/2/4/8 vCPUs and 1/2/4/8 GiB.
+CPU demand = the VM's size times the mean CPU percentage of a VM drawn from the bundled PlanetLab trace (2011-03-03) or, with
+``--bitbrains``, from Bitbrains Rnd VMs (CPU usage %, and memory usage / provisioned as the memory share);
+without Bitbrains, memory use is 40-90 % of the VM's memory. Unbalanced start: 30 % of the VMs go to the first
+fifth of the hosts (within capacity). Everything is seeded.
+
+Timed: ``plan()`` only (the daemon gets the snapshot from the collector); building the snapshot is reported
+separately as ``build_seconds``. Policy: defaults (headroom 10 %, min_gain 0.01, hysteresis 10 points) with
+a move budget of ``--budget`` (default: one per VM, i.e. unlimited).
+
+Imbalance is reported two ways: ``std_*`` = the optimizer's imbalance (population std-dev of host
+utilisation, utilisation = max(CPU, memory) load / capacity; its honest lower bound is 0, see
+balancerd.optimize.bounds) and ``peak_*`` = utilisation of the most utilised host, whose lower bound
+``peak_lower_bound`` is the perfectly balanced (fractional) utilisation max_r sum(load_r) / sum(capacity_r).
+``peak_gap_pct`` = 100 * (peak_after - bound) / bound is what the acceptance target (<= 5 %) refers to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from balancerd.config import PolicyConfig
+from balancerd.model import ClusterSnapshot, Forecast, Host, Plan, Resources, Vm
+from balancerd.optimize import plan
+from balancerd.optimize.bounds import peak_bound
+from balancerd.traces import load_trace
+
+HOST = Resources(32_000, 524_288)
+CPU_SIZES = (1000, 2000, 4000, 8000)
+MEM_SIZES = (1024, 2048, 4096, 8192)
+SKEW = 0.3
+"""Share of the VMs placed on the first fifth of the hosts (the rest anywhere): the unbalanced start."""
+
+
+def planetlab_shares() -> list[tuple[float, float | None]]:
+    trace = load_trace("bundled")
+    return [(sum(series) / len(series) / 100.0, None) for series in trace.series]
+
+
+def bitbrains_shares(root: Path, limit: int = 125) -> list[tuple[float, float | None]]:
+    """(CPU share, memory share) of each Bitbrains VM at the middle of its trace."""
+    shares: list[tuple[float, float | None]] = []
+    for path in sorted(root.rglob("*.csv.gz"))[:limit]:
+        with gzip.open(path, "rt") as handle:
+            rows = [row for row in csv.reader(handle, delimiter=";") if row and row[0].strip().isdigit()]
+        if not rows:
+            continue
+        row = rows[len(rows) // 2]
+        cpu = float(row[4]) / 100.0
+        mem = float(row[6]) / float(row[5]) if float(row[5]) > 0 else 0.5
+        shares.append((min(cpu, 1.0), min(mem, 1.0)))
+    return shares
+
+
+def build(hosts: int, vms: int, shares: list[tuple[float, float | None]], seed: int = 1) -> ClusterSnapshot:
+    rng = random.Random(seed)
+    hot = max(1, hosts // 5)
+    host_list = tuple(Host(f"h{i:05d}", HOST) for i in range(hosts))
+    used = [[0, 0] for _ in range(hosts)]
+    vm_list = []
+    for j in range(vms):
+        cpu, mem = rng.choice(CPU_SIZES), rng.choice(MEM_SIZES)
+        cpu_share, mem_share = shares[rng.randrange(len(shares))]
+        mem_use = mem_share if mem_share is not None else rng.uniform(0.4, 0.9)
+        use = Resources(int(cpu * cpu_share), int(mem * mem_use))
+        where = rng.randrange(hot) if rng.random() < SKEW else rng.randrange(hosts)
+        while used[where][0] + use.cpu_m > HOST.cpu_m or used[where][1] + mem > HOST.mem_mib:
+            where = rng.randrange(hosts)  # the start state is within capacity
+        used[where][0] += use.cpu_m
+        used[where][1] += mem
+        vm_list.append(Vm(f"vm{j:06d}", host_list[where].name, Resources(cpu, mem), use,
+                          dirty_rate_mib_s=rng.choice((0, 10, 50, 200))))
+    return ClusterSnapshot(1, 0.0, host_list, tuple(vm_list))
+
+
+def utilisation(snap: ClusterSnapshot, result: Plan | None) -> np.ndarray:
+    where = {vm.name: vm.host for vm in snap.vms}
+    for move in result.moves if result else ():
+        where[move.vm] = move.dest
+    index = {h.name: i for i, h in enumerate(snap.hosts)}
+    load = np.zeros((len(snap.hosts), 2))
+    for vm in snap.vms:
+        load[index[where[vm.name]]] += (vm.usage.cpu_m, vm.usage.mem_mib)
+    cap = np.array([(h.capacity.cpu_m, h.capacity.mem_mib) for h in snap.hosts], dtype=float)
+    return np.asarray((load / cap).max(axis=1))
+
+
+Shares = list[tuple[float, float | None]]
+
+
+def run(hosts: int, vms: int, shares: Shares, source: str, budget: int | None) -> dict[str, object]:
+    started = time.perf_counter()
+    snap = build(hosts, vms, shares)
+    built = time.perf_counter() - started
+    policy = PolicyConfig(max_moves_per_cycle=budget or vms)
+    started = time.perf_counter()
+    result = plan(snap, Forecast(300), policy)
+    seconds = time.perf_counter() - started
+    before, after = utilisation(snap, None), utilisation(snap, result)
+    total = Resources.total(vm.usage for vm in snap.vms)
+    bound = peak_bound(total.cpu_m, total.mem_mib, hosts * HOST.cpu_m, hosts * HOST.mem_mib)
+    return {
+        "size": f"{hosts}x{vms}", "demand": source, "seconds": round(seconds, 3), "build_seconds": round(built, 3),
+        "migrations": len(result.moves), "migration_gib": round(result.migration_mib / 1024, 1),
+        "std_before": round(float(before.std()), 5), "std_after": round(float(after.std()), 5),
+        "std_lower_bound": 0.0,
+        "peak_before": round(float(before.max()), 4), "peak_after": round(float(after.max()), 4),
+        "peak_lower_bound": round(bound, 4), "peak_gap_pct": round(100 * (float(after.max()) - bound) / bound, 2),
+        "objective": round(result.objective, 5), "objective_lower_bound": round(result.lower_bound, 5),
+        "skipped": len(result.skipped),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="100x2000,1000x20000,10000x200000")
+    parser.add_argument("--bitbrains", type=Path, default=None, help="folder of Bitbrains Rnd *.csv.gz files")
+    parser.add_argument("--budget", type=int, default=None, help="move budget (default: one per VM)")
+    args = parser.parse_args(argv)
+    sources = [("planetlab", planetlab_shares())]
+    if args.bitbrains is not None:
+        sources.append(("bitbrains", bitbrains_shares(args.bitbrains)))
+    for size in args.sizes.split(","):
+        hosts, vms = (int(part) for part in size.split("x"))
+        for name, shares in sources:
+            print(json.dumps(run(hosts, vms, shares, name, args.budget)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
