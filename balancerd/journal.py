@@ -2,9 +2,10 @@
 
 The daemon opens one :class:`Journal` at start, records every plan it computes (:meth:`Journal.record_plan`)
 and hands the journal to the executor as its ``Recorder``: each move is written before it starts and after
-it ends. On start the daemon calls :func:`reconcile` to close the rows a crash left open by asking the
-backend where each VM is defined now. The per-VM cooldown reads :meth:`Journal.recent_moves`; status
-reads :meth:`Journal.migrations`.
+it ends, with its pre-flight checks (:meth:`Journal.record_checks`). On start the daemon calls
+:func:`reconcile` to close the rows a crash left open by asking the backend where each VM is now, resuming
+VMs an interrupted migration left paused and removing stale duplicate definitions. The per-VM cooldown
+reads :meth:`Journal.recent_moves`; status reads :meth:`Journal.migrations`.
 
 One connection (``check_same_thread=False``) guarded by a lock, WAL mode, ``synchronous=FULL`` so that a
 row written before a migration starts survives a power cut. Every sqlite or file-system failure becomes a
@@ -20,8 +21,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from balancerd.backends.base import Check, DomainState, Placement
+from balancerd.clock import Clock, SystemClock
 from balancerd.errors import BackendError, StateError
 from balancerd.model import Move, MoveKind, MoveResult, Outcome, Plan
 
@@ -56,6 +59,13 @@ CREATE TABLE IF NOT EXISTS migrations (
     downtime_ms INTEGER,
     bytes_transferred INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS checks (
+    migration_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checks_migration ON checks (migration_id);
 CREATE INDEX IF NOT EXISTS migrations_finished ON migrations (finished_at);
 CREATE INDEX IF NOT EXISTS migrations_open ON migrations (id) WHERE finished_at IS NULL;
 """
@@ -116,6 +126,19 @@ class Journal:
         """Record how the move of ``record_id`` ended."""
         self._end(record_id, result.outcome, result.detail, result.finished_at,
                   result.downtime_ms, result.bytes_transferred)
+
+    def record_checks(self, record_id: int, checks: tuple[Check, ...]) -> None:
+        """Record the pre-flight checks of the move of ``record_id`` (shown by status and ``--explain``)."""
+        rows = [(record_id, check.name, int(check.ok), check.detail) for check in checks]
+        with self._write() as conn:
+            conn.executemany("INSERT INTO checks (migration_id, name, ok, detail) VALUES (?, ?, ?, ?)", rows)
+
+    def checks(self, record_id: int) -> tuple[Check, ...]:
+        """The pre-flight checks recorded for the move of ``record_id``, in the order they were recorded."""
+        with self._locked() as conn:
+            rows = conn.execute("SELECT name, ok, detail FROM checks WHERE migration_id = ? ORDER BY rowid",
+                                (record_id,)).fetchall()
+        return tuple(Check(name, bool(ok), detail) for name, ok, detail in rows)
 
     def close_unfinished(self, record_id: int, outcome: Outcome, detail: str, at: float) -> None:
         """Close a row a crash left open (reconciliation)."""
@@ -192,22 +215,95 @@ class Journal:
             conn.execute("COMMIT")
 
 
-def reconcile(journal: Journal, locate: Callable[[str], tuple[str, ...]], at: float) -> tuple[str, ...]:
-    """Close every row a crash left open by where its VM is defined now; return what was done, in words.
+@runtime_checkable
+class Inspector(Protocol):
+    """What full reconciliation needs of a backend (``Hypervisor`` provides it)."""
 
-    A VM that cannot be located now (backend error) keeps its row open for the next start.
+    def inspect(self, vm: str) -> tuple[Placement, ...]: ...
+
+    def resume(self, vm: str, host: str) -> None: ...
+
+    def undefine(self, vm: str, host: str) -> None: ...
+
+
+JOB_WAIT_S = 120.0
+JOB_POLL_S = 1.0
+
+
+def reconcile(journal: Journal, locate: Callable[[str], tuple[str, ...]] | Inspector, at: float,
+              clock: Clock | None = None) -> tuple[str, ...]:
+    """Close every row a crash left open by where its VM is now; return what was done, in words.
+
+    With only ``locate`` the rows are closed by where the VM is defined. With a backend that can
+    :class:`Inspector` (or a bound ``backend.locate`` of one), reconciliation also makes each VM defined once
+    and running: it waits (up to :data:`JOB_WAIT_S` on ``clock``) for a migration job libvirt still runs,
+    resumes a VM left paused on the host that holds it and removes a stale inactive copy beside a running
+    one. A VM that cannot be read now (backend error) keeps its row open for the next start.
     """
+    inspector = locate if isinstance(locate, Inspector) else getattr(locate, "__self__", None)
+    clock = clock if clock is not None else SystemClock()
     messages: list[str] = []
     for entry in journal.unfinished():
-        try:
-            hosts = tuple(locate(entry.vm))
-        except BackendError as exc:
-            messages.append(f"{_describe(entry)}: cannot locate the VM ({exc}); left open")
+        if isinstance(inspector, Inspector):
+            outcome, detail = _settle(entry, inspector, clock)
+        else:
+            assert callable(locate)
+            outcome, detail = _located(entry, locate)
+        if outcome is None:
+            messages.append(f"{_describe(entry)}: {detail}; left open")
             continue
-        outcome, detail = _verdict(entry, hosts)
         journal.close_unfinished(entry.id, outcome, detail, at)
         messages.append(f"{_describe(entry)}: {outcome.value}: {detail}")
     return tuple(messages)
+
+
+def _located(entry: JournalEntry, locate: Callable[[str], tuple[str, ...]]) -> tuple[Outcome | None, str]:
+    try:
+        hosts = tuple(locate(entry.vm))
+    except BackendError as exc:
+        return None, f"cannot locate the VM ({exc})"
+    return _verdict(entry, hosts)
+
+
+def _settle(entry: JournalEntry, backend: Inspector, clock: Clock) -> tuple[Outcome | None, str]:
+    """Inspect, wait for a job still running, resume / remove duplicates, then judge by where it runs."""
+    try:
+        copies = _wait_for_jobs(entry.vm, backend, clock)
+        if any(copy.job_active for copy in copies):
+            return None, "a migration job is still running in libvirt"
+        actions = _repair(entry.vm, copies, backend)
+        copies = backend.inspect(entry.vm)
+    except BackendError as exc:
+        return None, f"cannot inspect the VM ({exc})"
+    active = [c.host for c in copies if c.state in (DomainState.RUNNING, DomainState.PAUSED)]
+    outcome, detail = _verdict(entry, tuple(active) if active else tuple(c.host for c in copies))
+    return outcome, "; ".join([detail, *actions])
+
+
+def _wait_for_jobs(vm: str, backend: Inspector, clock: Clock) -> tuple[Placement, ...]:
+    copies = backend.inspect(vm)
+    deadline = clock.now() + JOB_WAIT_S
+    while any(copy.job_active for copy in copies) and clock.now() < deadline:
+        clock.sleep(JOB_POLL_S)
+        copies = backend.inspect(vm)
+    return copies
+
+
+def _repair(vm: str, copies: tuple[Placement, ...], backend: Inspector) -> list[str]:
+    """Resume a paused sole copy; undefine inactive copies beside one persistent active copy."""
+    active = [c for c in copies if c.state in (DomainState.RUNNING, DomainState.PAUSED)]
+    if len(active) != 1:
+        return []
+    (live,) = active
+    actions = []
+    if live.state is DomainState.PAUSED:
+        backend.resume(vm, live.host)
+        actions.append(f"resumed the paused VM on {live.host}")
+    if live.persistent:
+        for stale in (c for c in copies if c.state is DomainState.SHUTOFF):
+            backend.undefine(vm, stale.host)
+            actions.append(f"removed the stale inactive copy on {stale.host}")
+    return actions
 
 
 def _verdict(entry: JournalEntry, hosts: tuple[str, ...]) -> tuple[Outcome, str]:

@@ -8,7 +8,10 @@ through it, and the journal's reconciliation asks it where a VM is defined. Two 
 
 Migrations are asynchronous: :meth:`Hypervisor.start_migration` returns as soon as the move is under way
 and :meth:`Hypervisor.job_stats` reports its progress until a final state, which it keeps reporting until
-the next migration of that VM starts.
+the next migration of that VM starts. The executor asks :meth:`Hypervisor.preflight` before each move and
+steers a running job with :meth:`Hypervisor.set_max_downtime` and :meth:`Hypervisor.start_postcopy`; the
+daemon's reconciliation uses :meth:`Hypervisor.inspect`, :meth:`Hypervisor.resume` and
+:meth:`Hypervisor.undefine`.
 """
 
 from __future__ import annotations
@@ -86,6 +89,18 @@ class MigrationRequest:
     kind: MoveKind = MoveKind.LIVE
     bandwidth_mib_s: int = 0
     max_downtime_ms: int = 300
+    auto_converge: bool = False
+    auto_converge_initial_pct: int = 20
+    auto_converge_increment_pct: int = 10
+    postcopy: bool = False
+    """Allow switching to post-copy (:meth:`Hypervisor.start_postcopy`) while the job runs."""
+    network_map: tuple[tuple[str, str], ...] = ()
+    """(source network or bridge, destination network or bridge) pairs applied to the destination XML."""
+    copy_disks: tuple[str, ...] = ()
+    """Disk targets (``vda``) copied with the VM (kind STORAGE); empty = every writable local disk."""
+    shutdown_timeout_s: float = 0.0
+    """Kind COLD on a running VM: shut it down (destroy after this many seconds), move, start it again.
+    0 = refuse to cold-move a running VM."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +116,84 @@ class JobStats:
     dirty_rate_mib_s: int = 0
     downtime_ms: int | None = None
     error: str = ""
+    iteration: int = 0
+    """Pre-copy pass number (memory_iteration), 0 when unknown."""
+    postcopy: bool = False
+    """True once the job has switched to post-copy."""
+
+
+class DomainState(enum.StrEnum):
+    """Where a domain stands on one host (for reconciliation)."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    SHUTOFF = "shutoff"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """One host's copy of a VM: its state, whether it is defined persistently and has a job running."""
+
+    host: str
+    state: DomainState
+    persistent: bool = True
+    job_active: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VmPolicy:
+    """Per-VM overrides read from ``<balancerd:policy .../>``; None = use the configured default."""
+
+    live: bool = True
+    max_downtime_ms: int | None = None
+    """The downtime the VM tolerates; a VM that tolerates less than the expected downtime is not moved live."""
+    postcopy: bool | None = None
+    auto_converge: bool | None = None
+    bandwidth_mib_s: int | None = None
+    cold: bool | None = None
+    """May it be shut down and moved cold inside a maintenance window?"""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One pre-flight check of a move: its name, whether it passed, and in words why."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MoveFacts:
+    """What the backend found before a move (:meth:`Hypervisor.preflight`): facts and its own checks.
+
+    ``local_disks`` are writable disks not on a shared path (they must be copied: kind STORAGE);
+    ``dest_free_mib`` is the destination's memory capacity minus what its running domains are given.
+    """
+
+    vm: str
+    running: bool
+    memory_mib: int
+    dirty_rate_mib_s: int
+    policy: VmPolicy
+    local_disks: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    dest_free_mib: int = 0
+    checks: tuple[Check, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PoolInfo:
+    """A storage pool of one host: capacity, allocation and what is available, in MiB."""
+
+    host: str
+    name: str
+    path: str
+    capacity_mib: int
+    allocation_mib: int
+    available_mib: int
+    active: bool = True
 
 
 @runtime_checkable
@@ -133,6 +226,41 @@ class Hypervisor(Protocol):
 
     def locate(self, vm: str) -> tuple[str, ...]:
         """Names of the reachable hosts on which ``vm`` is defined (for reconciliation)."""
+        ...
+
+    def preflight(self, request: MigrationRequest) -> MoveFacts:
+        """Facts about the VM and the destination, and the backend's checks (reachability on the migration
+        network, CPU compatibility, networks and storage on the destination); raises only when the VM or
+        source cannot be read at all."""
+        ...
+
+    def set_max_downtime(self, vm: str, downtime_ms: int) -> None:
+        """Widen (or narrow) the allowed switch-over pause of the VM's running migration."""
+        ...
+
+    def start_postcopy(self, vm: str) -> None:
+        """Switch the VM's running migration (started with ``postcopy=True``) to post-copy."""
+        ...
+
+    def start_disk_move(self, vm: str, host: str, disk: str, pool: str) -> None:
+        """Move one disk of a running VM into another storage pool of the same host (copy + pivot);
+        progress through :meth:`job_stats` like a migration."""
+        ...
+
+    def storage_pools(self, host: str) -> tuple[PoolInfo, ...]:
+        """Storage pools of ``host`` with capacity and use (a resource the optimizer may see)."""
+        ...
+
+    def inspect(self, vm: str) -> tuple[Placement, ...]:
+        """Every reachable host's copy of ``vm`` with its state (for reconciliation)."""
+        ...
+
+    def resume(self, vm: str, host: str) -> None:
+        """Resume the VM paused on ``host``."""
+        ...
+
+    def undefine(self, vm: str, host: str) -> None:
+        """Remove the inactive definition of ``vm`` on ``host`` (refused while it runs there)."""
         ...
 
     def close(self) -> None:

@@ -14,19 +14,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import libvirt
 
 from balancerd.backends import libvirt_errors as errors
+from balancerd.backends import libvirt_moves as moves
 from balancerd.backends import libvirt_parse as parse
+from balancerd.backends import libvirt_xml as dxml
 from balancerd.backends.base import (
+    Check,
+    DomainState,
     DomainStats,
     HostInfo,
     JobState,
     JobStats,
     MigrationRequest,
+    MoveFacts,
     NodeStats,
+    Placement,
+    PoolInfo,
+    VmPolicy,
 )
 from balancerd.backends.libvirt_events import EventLoop
 from balancerd.backends.libvirt_jobs import JobTable, MigrationJob, call_with_timeout
@@ -45,11 +54,11 @@ _T = TypeVar("_T")
 
 STATS_FLAGS = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
                | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_VCPU
-               | libvirt.VIR_DOMAIN_STATS_INTERFACE | libvirt.VIR_DOMAIN_STATS_BLOCK)
-LIVE_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
-              | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
-COLD_FLAGS = (libvirt.VIR_MIGRATE_OFFLINE | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
-              | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+               | libvirt.VIR_DOMAIN_STATS_INTERFACE | libvirt.VIR_DOMAIN_STATS_BLOCK
+               | libvirt.VIR_DOMAIN_STATS_DIRTYRATE)
+LIVE_FLAGS = moves.LIVE_FLAGS
+COLD_FLAGS = moves.COLD_FLAGS
+DIRTY_CALC_EVERY_S = 30.0
 KEEPALIVE_INTERVAL_S = 5
 KEEPALIVE_COUNT = 3
 ABORT_TIMEOUT_S = 10.0
@@ -113,6 +122,10 @@ def _close(conn: Any) -> None:
 LIBVIRT_HOOKS = ConnectionHooks(open=_open, close=_close, alive=_alive)
 
 
+_STATES = {libvirt.VIR_DOMAIN_RUNNING: DomainState.RUNNING, libvirt.VIR_DOMAIN_BLOCKED: DomainState.RUNNING,
+           libvirt.VIR_DOMAIN_PAUSED: DomainState.PAUSED, libvirt.VIR_DOMAIN_SHUTOFF: DomainState.SHUTOFF}
+
+
 # ----------------------------------------------------------------------------------------- the cluster
 
 class LibvirtCluster:
@@ -120,7 +133,8 @@ class LibvirtCluster:
 
     def __init__(self, hosts: Sequence[HostConfig], clock: Clock, *, allow_unsafe: bool = False,
                  p2p_uris: Mapping[str, str] | None = None, connect_timeout_s: float = 5.0,
-                 hooks: ConnectionHooks = LIBVIRT_HOOKS) -> None:
+                 hooks: ConnectionHooks = LIBVIRT_HOOKS, shared_paths: Sequence[str] = (),
+                 dirty_rate_calc_s: int = 1) -> None:
         if not hosts:
             raise PermanentBackendError("the libvirt backend needs at least one host")
         self._hosts = {h.name: h for h in hosts}
@@ -129,7 +143,11 @@ class LibvirtCluster:
         self._p2p = {h.name: (p2p_uris or {}).get(h.name) or h.p2p_uri or h.uri for h in hosts}
         self._jobs = JobTable()
         self._info: dict[str, tuple[int, int]] = {}
-        self._policy: dict[str, tuple[float, bool]] = {}
+        self._policy: dict[str, tuple[float, VmPolicy]] = {}
+        self._shared = tuple(shared_paths)
+        self._dirty_calc_s = dirty_rate_calc_s
+        self._dirty_kicked: dict[str, float] = {}
+        self._dirty: dict[str, int] = {}
         EVENT_LOOP.acquire()
         self._closed = False
         self._pool = ConnectionPool({h.name: h.uri for h in hosts}, hooks, clock,
@@ -137,8 +155,10 @@ class LibvirtCluster:
 
     @classmethod
     def from_config(cls, config: Config, clock: Clock) -> LibvirtCluster:
-        """The backend the config describes (``[[hosts]]`` and ``throttle.allow_unsafe``)."""
-        return cls(config.hosts, clock, allow_unsafe=config.throttle.allow_unsafe)
+        """The backend the config describes (``[[hosts]]``, ``throttle.allow_unsafe``, ``[migration]``)."""
+        return cls(config.hosts, clock, allow_unsafe=config.throttle.allow_unsafe,
+                   shared_paths=config.migration.shared_paths,
+                   dirty_rate_calc_s=config.migration.dirty_rate_calc_s)
 
     def p2p_uri(self, host: str) -> str:
         """The URI the source daemon uses to reach ``host`` in a peer-to-peer migration."""
@@ -191,7 +211,26 @@ class LibvirtCluster:
         skip = self._jobs.incoming(host)
         rows = (self._domain_row(host, at, dom, record, persistent) for dom, record in records
                 if dom.name() not in skip)
-        return tuple(row for row in rows if row is not None)
+        result = tuple(row for row in rows if row is not None)
+        self._kick_dirty_rate(host, records, at)
+        return result
+
+    def _kick_dirty_rate(self, host: str, records: Sequence[tuple[Any, Mapping[str, object]]], now: float) -> None:
+        """Start libvirt's dirty-rate calculation on running domains (read by the next collection)."""
+        if self._dirty_calc_s <= 0:
+            return
+        for dom, record in records:
+            key = dom.UUIDString()
+            if record.get("state.state") != parse.STATE_RUNNING or now - self._dirty_kicked.get(key, -1e18) < \
+                    DIRTY_CALC_EVERY_S:
+                continue
+            self._dirty_kicked[key] = now
+            try:
+                dom.startDirtyRateCalc(self._dirty_calc_s, 0)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() in (errors.NO_SUPPORT, errors.OPERATION_UNSUPPORTED):
+                    self._dirty_calc_s = 0  # this daemon cannot: job stats are the fallback
+                    return
 
     def _persistent_names(self, host: str, conn: Any) -> frozenset[str]:
         flag = libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT
@@ -205,14 +244,19 @@ class LibvirtCluster:
         where = f"host {host}: VM {name}"
         try:
             info = self._call(host, where, dom.info) if parse.needs_info(record) else None
-            live = self._live_migratable(host, dom, at)
+            live = self._vm_policy(host, dom, at).live
         except PermanentBackendError:
             return None
         facts = parse.DomainFacts(name, host, at, name in persistent, live, parse.info_tuple(info))
-        return parse.domain_stats(record, facts)
+        row = parse.domain_stats(record, facts)
+        if row.dirty_rate_mib_s:
+            self._dirty[name] = row.dirty_rate_mib_s
+        elif self._dirty.get(name):
+            row = replace(row, dirty_rate_mib_s=self._dirty[name])  # measured by the last migration's job
+        return row
 
-    def _live_migratable(self, host: str, dom: Any, now: float) -> bool:
-        """The ``<balancerd:policy live=.../>`` metadata, cached per domain UUID for a minute."""
+    def _vm_policy(self, host: str, dom: Any, now: float) -> VmPolicy:
+        """The ``<balancerd:policy .../>`` metadata, cached per domain UUID for a minute."""
         key = dom.UUIDString()
         cached = self._policy.get(key)
         if cached is not None and now - cached[0] < POLICY_CACHE_S:
@@ -224,9 +268,9 @@ class LibvirtCluster:
             if exc.get_error_code() != errors.NO_DOMAIN_METADATA:
                 raise map_error(exc, f"host {host}: VM {dom.name()}: metadata") from exc
             xml = None
-        live = parse.live_migratable(xml)
-        self._policy[key] = (now, live)
-        return live
+        policy = dxml.vm_policy(xml)
+        self._policy[key] = (now, policy)
+        return policy
 
     def locate(self, vm: str) -> tuple[str, ...]:
         conns = self._pool.get_many(self._hosts)
@@ -252,8 +296,11 @@ class LibvirtCluster:
             raise PermanentBackendError(f"{where}: a migration of this VM is already running")
         dom = self._source_domain(request, where)
         self._conn(dest)
-        flags, params = self._migration_args(request, dom, where)
-        job = MigrationJob(request, self._clock.now(), dom, lambda j: self._migrate(j, flags, params))
+        if request.kind is MoveKind.COLD:
+            job = MigrationJob(request, self._clock.now(), dom, self._cold)
+        else:
+            flags, params = self._migration_args(request, dom, where)
+            job = MigrationJob(request, self._clock.now(), dom, lambda j: self._migrate(j, flags, params))
         self._jobs.add(job)
         job.start()
 
@@ -263,29 +310,21 @@ class LibvirtCluster:
         dom = self._call(request.source, where, lambda: conn.lookupByName(request.vm))
         active = bool(self._call(request.source, where, dom.isActive))
         if request.kind is MoveKind.COLD:
-            if active:
+            if active and request.shutdown_timeout_s <= 0:
                 raise PermanentBackendError(f"{where}: a cold migration needs a shut-off VM; it is running")
             if not self._call(request.source, where, dom.isPersistent):
                 raise PermanentBackendError(f"{where}: a cold migration needs a persistent (defined) VM")
         elif not active:
             raise PermanentBackendError(f"{where}: a live migration needs a running VM; it is shut off")
-        elif not self._live_migratable(request.source, dom, self._clock.now()):
+        elif not self._vm_policy(request.source, dom, self._clock.now()).live:
             raise PermanentBackendError(f"{where}: the VM's policy forbids live migration (use a cold move)")
         return dom
 
     def _migration_args(self, request: MigrationRequest, dom: Any, where: str) -> tuple[int, dict[str, Any]]:
         """Flags and typed parameters for migrateToURI3; sets the max downtime on the domain first."""
-        params: dict[str, Any] = {}
-        if request.bandwidth_mib_s > 0:
-            params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = request.bandwidth_mib_s
-        if request.kind is MoveKind.COLD:
-            return COLD_FLAGS, params
-        flags = LIVE_FLAGS | (libvirt.VIR_MIGRATE_UNSAFE if self._allow_unsafe else 0)
-        if request.kind is MoveKind.STORAGE:
-            flags |= libvirt.VIR_MIGRATE_NON_SHARED_DISK
-        migration_uri = self._hosts[request.dest].migration_uri
-        if migration_uri:
-            params[libvirt.VIR_MIGRATE_PARAM_URI] = migration_uri
+        params = self._call(request.source, where, lambda: moves.params_for(
+            request, self._hosts[request.dest].migration_uri, dom))
+        flags = moves.flags_for(request, self._allow_unsafe)
         if request.max_downtime_ms > 0:
             self._set_max_downtime(request, dom, where)
         return flags, params
@@ -313,6 +352,15 @@ class LibvirtCluster:
             message = str(map_error(exc, f"migration of VM {request.vm} {request.source} -> {request.dest}"))
             return JobStats(request.vm, state, elapsed_ms=self._elapsed_ms(job), error=message)
         return self._completed(job)
+
+    def _cold(self, job: MigrationJob) -> JobStats:
+        """The worker of a cold move (mapped errors end it FAILED)."""
+        request = job.request
+        try:
+            return moves.cold_move(self._call, request, job.source_domain, lambda: self._conn(request.dest),
+                                   self._p2p[request.dest], self._clock)
+        except BackendError as exc:
+            return JobStats(request.vm, JobState.FAILED, elapsed_ms=self._elapsed_ms(job), error=str(exc))
 
     def _completed(self, job: MigrationJob) -> JobStats:
         vm, dest = job.request.vm, job.request.dest
@@ -345,7 +393,10 @@ class LibvirtCluster:
             return final
         if not stats or stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
             return JobStats(vm, JobState.RUNNING, elapsed_ms=self._elapsed_ms(job))
-        return parse.running_job(vm, stats)
+        running = parse.running_job(vm, stats)
+        if running.dirty_rate_mib_s:
+            self._dirty[vm] = running.dirty_rate_mib_s
+        return running
 
     def abort(self, vm: str) -> None:
         job = self._jobs.running(vm)
@@ -369,6 +420,113 @@ class LibvirtCluster:
         source = job.request.source
         if not self._call(source, f"{where}: check", job.source_domain.isActive):
             raise PermanentBackendError(f"{where}: the VM is not running on {source} after the abort")
+
+    # ------------------------------------------------------------------ pre-flight and steering
+
+    def preflight(self, request: MigrationRequest) -> MoveFacts:
+        source, dest = self._known(request.source), self._known(request.dest)
+        where = f"pre-flight of VM {request.vm} {source} -> {dest}"
+        conn = self._conn(source)
+        dom = self._call(source, where, lambda: conn.lookupByName(request.vm))
+        xml = self._call(source, where, lambda: dom.XMLDesc(0))
+        running = bool(self._call(source, where, dom.isActive))
+        policy = self._vm_policy(source, dom, self._clock.now())
+        try:
+            dest_conn = self._conn(dest)
+        except TransientBackendError as exc:
+            unreachable = Check("destination reachable", False, str(exc))
+            return moves.facts(request, dom, xml, policy, self._dirty.get(request.vm, 0), running, 0,
+                               (unreachable,), self._shared)
+        checks = (
+            moves.check_reachable(self._call, dest, dest_conn),
+            moves.check_migration_network(self._call, dest, dest_conn, self._hosts[dest].migration_uri),
+            moves.check_cpu(self._call, dest, dest_conn, xml),
+            moves.check_networks(self._call, dest, dest_conn, xml, dict(request.network_map)),
+            moves.check_storage(self._call, dest, dest_conn, dom, xml, self._shared),
+        )
+        free = self._capacity_mib(dest) - moves.committed_mib(self._call, dest, dest_conn)
+        return moves.facts(request, dom, xml, policy, self._dirty.get(request.vm, 0), running, free, checks,
+                           self._shared)
+
+    def _capacity_mib(self, host: str) -> int:
+        if self._hosts[host].mem_mib:
+            return self._hosts[host].mem_mib
+        conn = self._conn(host)
+        return int(self._call(host, f"host {host}: getInfo", conn.getInfo)[1])
+
+    def set_max_downtime(self, vm: str, downtime_ms: int) -> None:
+        job = self._running_job(vm, "set the max downtime")
+        self._call(job.request.source, f"VM {vm}: set max downtime {downtime_ms} ms",
+                   lambda: job.source_domain.migrateSetMaxDowntime(downtime_ms, 0))
+
+    def start_postcopy(self, vm: str) -> None:
+        job = self._running_job(vm, "switch to post-copy")
+        if not job.request.postcopy:
+            raise PermanentBackendError(f"VM {vm}: the migration was not started with post-copy allowed")
+        self._call(job.request.source, f"VM {vm}: start post-copy", lambda: job.source_domain.migrateStartPostCopy(0))
+
+    def _running_job(self, vm: str, what: str) -> MigrationJob:
+        job = self._jobs.running(vm)
+        if job is None:
+            raise PermanentBackendError(f"VM {vm}: no migration is running, cannot {what}")
+        return job
+
+    def start_disk_move(self, vm: str, host: str, disk: str, pool: str) -> None:
+        host = self._known(host)
+        where = f"host {host}: VM {vm}: move disk {disk} to pool {pool}"
+        conn = self._conn(host)
+        dom = self._call(host, where, lambda: conn.lookupByName(vm))
+        target = next((p for p in moves.pool_infos(self._call, host, conn) if p.name == pool), None)
+        if target is None or not target.path:
+            raise PermanentBackendError(f"{where}: no storage pool {pool!r} with a target path")
+        request = MigrationRequest(vm, host, host, MoveKind.STORAGE)
+        job = MigrationJob(request, self._clock.now(), dom, lambda j: self._disk_worker(j, disk, target.path))
+        self._jobs.add(job)
+        job.start()
+
+    def _disk_worker(self, job: MigrationJob, disk: str, path: str) -> JobStats:
+        request = job.request
+        try:
+            return moves.disk_move(self._call, request.source, request.vm, job.source_domain, disk, path,
+                                   self._clock)
+        except BackendError as exc:
+            return JobStats(request.vm, JobState.FAILED, elapsed_ms=self._elapsed_ms(job), error=str(exc))
+
+    def storage_pools(self, host: str) -> tuple[PoolInfo, ...]:
+        return moves.pool_infos(self._call, self._known(host), self._conn(host))
+
+    # ------------------------------------------------------------------ reconciliation
+
+    def inspect(self, vm: str) -> tuple[Placement, ...]:
+        conns = self._pool.get_many(self._hosts)
+        found = (self._placement(name, conn, vm) for name, conn in conns.items()
+                 if not isinstance(conn, BackendError))
+        return tuple(p for p in found if p is not None)
+
+    def _placement(self, host: str, conn: Any, vm: str) -> Placement | None:
+        where = f"host {host}: VM {vm}"
+        try:
+            dom = self._call(host, where, lambda: conn.lookupByName(vm))
+            state = int(self._call(host, where, dom.state)[0])
+            persistent = bool(self._call(host, where, dom.isPersistent))
+            job = self._call(host, where, dom.jobInfo)
+        except PermanentBackendError:
+            return None
+        kind = _STATES.get(state, DomainState.OTHER)
+        return Placement(host, kind, persistent, int(job[0]) != libvirt.VIR_DOMAIN_JOB_NONE)
+
+    def resume(self, vm: str, host: str) -> None:
+        conn = self._conn(host)
+        dom = self._call(host, f"host {host}: VM {vm}", lambda: conn.lookupByName(vm))
+        self._call(host, f"host {host}: resume VM {vm}", dom.resume)
+
+    def undefine(self, vm: str, host: str) -> None:
+        conn = self._conn(host)
+        where = f"host {host}: undefine VM {vm}"
+        dom = self._call(host, where, lambda: conn.lookupByName(vm))
+        if self._call(host, where, dom.isActive):
+            raise PermanentBackendError(f"{where}: it runs there; only inactive copies are removed")
+        self._call(host, where, dom.undefine)
 
     # ------------------------------------------------------------------ plumbing
 

@@ -151,6 +151,7 @@ def running_job(vm: str, stats: Mapping[str, int | float]) -> JobStats:
         data_processed=int(stats.get("data_processed", 0)),
         data_remaining=int(stats.get("data_remaining", 0)),
         dirty_rate_mib_s=dirty_pages * page // MIB,
+        iteration=int(stats.get("memory_iteration", 0)),
     )
 
 

@@ -17,8 +17,21 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from balancerd.backends.base import DomainStats, HostInfo, JobState, JobStats, MigrationRequest, NodeStats
-from balancerd.backends.sim_migration import SimJob, new_job
+from balancerd.backends.base import (
+    Check,
+    DomainState,
+    DomainStats,
+    HostInfo,
+    JobState,
+    JobStats,
+    MigrationRequest,
+    MoveFacts,
+    NodeStats,
+    Placement,
+    PoolInfo,
+    VmPolicy,
+)
+from balancerd.backends.sim_migration import SimJob, new_job, postcopy
 from balancerd.backends.sim_placement import Demand, draw_sizes, pick_skewed, place
 from balancerd.clock import Clock
 from balancerd.config import SimConfig
@@ -234,6 +247,55 @@ class SimCluster:
             if state is None or self._hosts[state.host].down:
                 return ()
             return (state.host,)
+
+    def preflight(self, request: MigrationRequest) -> MoveFacts:
+        """Facts of the VM; checks: destination up, capacity is the executor's (free memory given here)."""
+        with self._lock:
+            self._settle()
+            vm = self._vm(request.vm)
+            dest = self._host(request.dest)
+            used = sum(v.spec.memory_mib for v in dest.vms.values())
+            reachable = Check("destination reachable", not dest.down,
+                              f"{request.dest} is down" if dest.down else f"{request.dest} answers")
+            return MoveFacts(vm=request.vm, running=True, memory_mib=vm.spec.memory_mib,
+                             dirty_rate_mib_s=vm.dirty_rate, policy=VmPolicy(live=vm.spec.live_migratable),
+                             dest_free_mib=dest.spec.memory_mib - used, checks=(reachable,))
+
+    def set_max_downtime(self, vm: str, downtime_ms: int) -> None:
+        """Accepted while a job runs (the model's downtime does not change)."""
+        with self._lock:
+            self._settle()
+            if vm not in self._running:
+                raise PermanentBackendError(f"no migration of {vm} is running")
+
+    def start_postcopy(self, vm: str) -> None:
+        """Switch a running job to post-copy: it completes after one more pass of its memory."""
+        with self._lock:
+            now = self._settle()
+            job = self._running.get(vm)
+            if job is None:
+                raise PermanentBackendError(f"no migration of {vm} is running")
+            self._running[vm] = self._last_job[vm] = postcopy(job, now)
+
+    def start_disk_move(self, vm: str, host: str, disk: str, pool: str) -> None:
+        raise PermanentBackendError("the simulated cluster has no storage pools")
+
+    def storage_pools(self, host: str) -> tuple[PoolInfo, ...]:
+        with self._lock:
+            self._reachable_host(host)
+            return ()
+
+    def inspect(self, vm: str) -> tuple[Placement, ...]:
+        """The VM's one running copy (the simulation never leaves duplicates or paused VMs)."""
+        return tuple(Placement(host, DomainState.RUNNING, True, vm in self._running) for host in self.locate(vm))
+
+    def resume(self, vm: str, host: str) -> None:
+        """Nothing is ever paused in the simulation; only checks the VM is there."""
+        if self.locate(vm) != (host,):
+            raise PermanentBackendError(f"{vm} is not on {host}")
+
+    def undefine(self, vm: str, host: str) -> None:
+        raise PermanentBackendError(f"{vm} on {host}: the simulation has no inactive copies to remove")
 
     def close(self) -> None:
         """Nothing to release."""

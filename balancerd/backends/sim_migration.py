@@ -64,7 +64,14 @@ class SimJob:
             data_remaining=round(remaining * MIB), dirty_rate_mib_s=self.dirty_rate_mib_s,
             downtime_ms=self.downtime_ms if state is JobState.COMPLETED else None,
             error=self.error if state in (JobState.FAILED, JobState.ABORTED) else "",
+            iteration=self._iteration(elapsed),
         )
+
+    def _iteration(self, elapsed: float) -> int:
+        """Pre-copy pass number: one pass per memory's worth of data sent (0 for cold moves)."""
+        if self.kind is MoveKind.COLD or self.memory_mib <= 0:
+            return 0
+        return 1 + int(self.bandwidth_mib_s * elapsed / self.memory_mib)
 
     def _progress_mib(self, elapsed: float) -> tuple[float, float]:
         """MiB sent and MiB still to send after ``elapsed`` seconds."""
@@ -115,3 +122,9 @@ def new_job(vm: str, source: str, dest: str, kind: MoveKind, now: float, memory_
     if not job.converges:
         return job.end(job.ends_at, JobState.FAILED, NOT_CONVERGED)
     return job
+
+
+def postcopy(job: SimJob, now: float) -> SimJob:
+    """``job`` switched to post-copy at ``now``: it completes after one more pass of its memory."""
+    return dataclasses.replace(job, ends_at=now + job.memory_mib / job.bandwidth_mib_s,
+                               outcome=JobState.COMPLETED, error="", downtime_ms=SWITCHOVER_MS)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from balancerd.backends.base import Check
 from balancerd.model import Move, MoveResult, Outcome
 
 Guard = Callable[[Move], str | None]
@@ -31,6 +32,10 @@ class Recorder(Protocol):
 
     def migration_ended(self, record_id: int, result: MoveResult) -> None:
         """Record how the move of ``record_id`` ended."""
+        ...
+
+    def record_checks(self, record_id: int, checks: tuple[Check, ...]) -> None:
+        """Record the pre-flight checks of the move of ``record_id``."""
         ...
 
 

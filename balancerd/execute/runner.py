@@ -9,8 +9,14 @@ injected clock, and ends a move when its job reaches a final state or its deadli
 only after every earlier move that shares a host with it has ended, so concurrent execution stays as safe
 as the sequential plan the planner checked. Each move is journalled before it starts and after it ends.
 
+Before a move starts, ``execute.preflight`` decides its kind (live, storage, cold), its convergence policy
+and deadline, and runs the pre-flight checks; the checks go into the journal and a failed one skips the
+move. While a job runs, ``execute.convergence.escalate`` widens its max downtime step by step as pre-copy
+passes stall, then switches to post-copy where the VM allows it; at the deadline the job is aborted.
+
 ``on_event(kind, move, result)`` kinds: ``started`` (result None), ``succeeded``, ``failed``, ``aborted``,
-``skipped`` (the final result), ``abort_failed`` (a provisional FAILED result whose detail is the abort
+``skipped`` (the final result), ``escalated`` (a provisional result whose detail says how the running job
+was steered), ``abort_failed`` (a provisional FAILED result whose detail is the abort
 error; the job is polled again) and ``journal_error`` (recording the end failed; detail says why).
 """
 
@@ -19,10 +25,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 
-from balancerd.backends.base import Hypervisor, JobState, JobStats, MigrationRequest
+from balancerd.backends.base import Check, Hypervisor, JobState, JobStats, MigrationRequest
 from balancerd.clock import Clock
 from balancerd.config import ThrottleConfig
 from balancerd.errors import BackendError, BalancerdError, StateError, TransientBackendError
+from balancerd.execute import convergence, preflight
+from balancerd.execute.convergence import Convergence, Escalation
 from balancerd.execute.report import EventSink, ExecutionReport, Guard, Recorder
 from balancerd.execute.throttle import Throttle
 from balancerd.model import InFlight, Move, MoveResult, Outcome, Plan
@@ -40,6 +48,9 @@ class _Running:
     move: Move
     record_id: int
     started_at: float
+    deadline_s: float
+    conv: Convergence | None = None
+    escalation: Escalation = Escalation()
     abort_requested_at: float | None = None
     abort_sent: bool = False
 
@@ -57,10 +68,11 @@ class Executor:
     """Runs plans, one at a time, under one throttle that lives as long as the executor."""
 
     def __init__(self, backend: Hypervisor, clock: Clock, throttle: ThrottleConfig, recorder: Recorder,
-                 on_event: EventSink | None = None) -> None:
+                 on_event: EventSink | None = None, settings: preflight.Settings | None = None) -> None:
         self._backend = backend
         self._clock = clock
         self._config = throttle
+        self._settings = replace(settings or preflight.Settings(), throttle=throttle)
         self._throttle = Throttle(throttle, clock)
         self._recorder = recorder
         self._on_event = on_event
@@ -125,17 +137,26 @@ class Executor:
         if reason is not None:
             results[index] = self._skip(plan_id, move, reason)
             return
+        decision = self._preflight(move)
+        if isinstance(decision, str):
+            results[index] = self._skip(plan_id, move, decision)
+            return
+        if decision.request is None:
+            results[index] = self._skip(plan_id, move, decision.skip_reason or "pre-flight failed",
+                                        decision.checks)
+            return
         now = self._clock.now()
         try:
             record_id = self._recorder.migration_started(plan_id, move, now)
+            self._recorder.record_checks(record_id, decision.checks)
         except StateError as exc:
             end = _End(Outcome.FAILED, f"not started: journal failed: {exc}")
             results[index] = self._result(move, end, now)
             self._emit("failed", move, results[index])
             return
         self._throttle.acquire(move.source, move.dest)
-        run = _Running(move, record_id, now)
-        error = self._start_with_retry(move)
+        run = _Running(move, record_id, now, decision.deadline_s, decision.convergence)
+        error = self._start_with_retry(decision.request)
         if error is not None:
             self._finish(index, run, _End(Outcome.FAILED, error), results)
             return
@@ -151,11 +172,18 @@ class Executor:
         except BalancerdError as exc:
             return f"re-validation failed: {exc}"
 
-    def _start_with_retry(self, move: Move) -> str | None:
-        """Ask the backend to start ``move``; return why it did not start, or None once it did."""
-        request = MigrationRequest(move.vm, move.source, move.dest, move.kind,
-                                   bandwidth_mib_s=self._config.bandwidth_mib_s,
-                                   max_downtime_ms=self._config.max_downtime_ms)
+    def _preflight(self, move: Move) -> preflight.Decision | str:
+        """The pre-flight decision for ``move``, or why it could not be made (the move is then skipped)."""
+        try:
+            facts = self._backend.preflight(preflight.probe_request(move, self._settings))
+        except BackendError as exc:
+            return f"pre-flight could not run: {exc}"
+        with self._lock:
+            incoming = sum(run.move.memory_mib for run in self._running.values() if run.move.dest == move.dest)
+        return preflight.decide(move, facts, self._settings, incoming, self._clock.now())
+
+    def _start_with_retry(self, request: MigrationRequest) -> str | None:
+        """Ask the backend to start ``request``; return why it did not start, or None once it did."""
         for delay in (*START_RETRY_DELAYS_S, None):
             try:
                 self._backend.start_migration(request)
@@ -168,11 +196,13 @@ class Executor:
                 return f"start refused: {exc}"
         raise AssertionError("unreachable")
 
-    def _skip(self, plan_id: int, move: Move, reason: str) -> MoveResult:
+    def _skip(self, plan_id: int, move: Move, reason: str, checks: tuple[Check, ...] = ()) -> MoveResult:
         now = self._clock.now()
         result = self._result(move, _End(Outcome.SKIPPED, reason), now)
         try:
             record_id = self._recorder.migration_started(plan_id, move, now)
+            if checks:
+                self._recorder.record_checks(record_id, checks)
             self._recorder.migration_ended(record_id, result)
         except StateError as exc:
             self._emit("journal_error", move, replace(result, detail=f"{reason}; journal failed: {exc}"))
@@ -197,17 +227,38 @@ class Executor:
             return _End(Outcome.FAILED, f"lost the migration job: {exc}")
         if stats.state.final:
             aborting = run.abort_requested_at is not None
-            return _final(stats, aborting=aborting, deadline=self._config.deadline_s)
+            return _final(stats, aborting=aborting, deadline=run.deadline_s)
+        self._escalate(run, stats)
         return self._enforce_deadline(run)
+
+    def _escalate(self, run: _Running, stats: JobStats) -> None:
+        """Widen the max downtime or switch to post-copy when pre-copy passes stall (before the deadline)."""
+        if run.conv is None or run.abort_requested_at is not None:
+            return
+        state, action = convergence.escalate(run.escalation, stats, run.conv)
+        run.escalation = state
+        try:
+            if action is not None and action.downtime_ms is not None:
+                self._backend.set_max_downtime(run.move.vm, action.downtime_ms)
+                self._emit_note(run, f"max downtime widened to {action.downtime_ms} ms at pass {stats.iteration}")
+            elif action is not None and action.postcopy:
+                self._backend.start_postcopy(run.move.vm)
+                self._emit_note(run, f"switched to post-copy at pass {stats.iteration}")
+        except BackendError as exc:
+            self._emit_note(run, f"escalation failed: {exc}")
+
+    def _emit_note(self, run: _Running, detail: str) -> None:
+        note = self._result(run.move, _End(Outcome.SUCCEEDED, detail), run.started_at)
+        self._emit("escalated", run.move, note)
 
     def _enforce_deadline(self, run: _Running) -> _End | None:
         now = self._clock.now()
-        if now - run.started_at < self._config.deadline_s:
+        if now - run.started_at < run.deadline_s:
             return None
         if run.abort_requested_at is None:
             run.abort_requested_at = now
         elif now - run.abort_requested_at >= ABORT_GRACE_S:
-            return _End(Outcome.FAILED, f"deadline of {self._config.deadline_s:g} s passed and the migration "
+            return _End(Outcome.FAILED, f"deadline of {run.deadline_s:.0f} s passed and the migration "
                                         f"did not stop within {ABORT_GRACE_S:g} s of aborting it; "
                                         "operator must check where the VM runs")
         if not run.abort_sent:
@@ -286,7 +337,7 @@ def _final(stats: JobStats, *, aborting: bool, deadline: float) -> _End:
     if stats.state is JobState.COMPLETED:
         return _End(Outcome.SUCCEEDED, "", stats)
     if aborting:
-        return _End(Outcome.ABORTED, f"deadline of {deadline:g} s passed; aborted, VM stays on source", stats)
+        return _End(Outcome.ABORTED, f"deadline of {deadline:.0f} s passed; aborted, VM stays on source", stats)
     if stats.state is JobState.ABORTED:
         return _End(Outcome.ABORTED, f"aborted by someone else: {stats.error}".rstrip(": "), stats)
     return _End(Outcome.FAILED, f"migration failed: {stats.error or 'no reason given'}", stats)

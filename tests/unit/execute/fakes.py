@@ -11,7 +11,20 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from balancerd.backends.base import DomainStats, HostInfo, JobState, JobStats, MigrationRequest, NodeStats
+from balancerd.backends.base import (
+    Check,
+    DomainState,
+    DomainStats,
+    HostInfo,
+    JobState,
+    JobStats,
+    MigrationRequest,
+    MoveFacts,
+    NodeStats,
+    Placement,
+    PoolInfo,
+    VmPolicy,
+)
 from balancerd.clock import FakeClock
 from balancerd.errors import PermanentBackendError, TransientBackendError
 from balancerd.model import Move, MoveKind, MoveResult
@@ -31,6 +44,13 @@ class VmBehaviour:
     transient_start_failures: int = 0
     permanent_start_error: str = ""
     abort_failures: int = 0
+    policy: VmPolicy = field(default_factory=VmPolicy)
+    dirty_rate_mib_s: int = 0
+    running: bool = True
+    local_disks: tuple[str, ...] = ()
+    failed_checks: tuple[Check, ...] = ()
+    iterations_per_s: float = 0.0
+    postcopy_completes_after_s: float | None = None
 
 
 @dataclass
@@ -39,6 +59,7 @@ class _Job:
     started_at: float
     aborted: bool = False
     reported_final: bool = False
+    postcopy_at: float | None = None
 
 
 @dataclass
@@ -55,6 +76,10 @@ class FakeHypervisor:
     max_open: int = 0
     max_open_out: int = 0
     max_open_in: int = 0
+    dest_free_mib: int = 1_000_000
+    downtime_calls: list[tuple[str, int]] = field(default_factory=list)
+    postcopy_calls: list[str] = field(default_factory=list)
+    preflight_error: BaseException | None = None
     _jobs: dict[str, _Job] = field(default_factory=dict)
 
     def _of(self, vm: str) -> VmBehaviour:
@@ -94,8 +119,9 @@ class FakeHypervisor:
             if state is JobState.COMPLETED:
                 self.placement[vm] = job.request.dest
         done = state is JobState.COMPLETED
+        iteration = int(self._of(vm).iterations_per_s * (self.clock.now() - job.started_at))
         return JobStats(vm, state, data_processed=1_000_000 if done else 0, downtime_ms=42 if done else None,
-                        error="disk full" if state is JobState.FAILED else "")
+                        error="disk full" if state is JobState.FAILED else "", iteration=iteration)
 
     def abort(self, vm: str) -> None:
         behaviour = self._of(vm)
@@ -108,11 +134,44 @@ class FakeHypervisor:
     def locate(self, vm: str) -> tuple[str, ...]:
         return (self.placement[vm],) if vm in self.placement else ()
 
+    def preflight(self, request: MigrationRequest) -> MoveFacts:
+        if self.preflight_error is not None:
+            raise self.preflight_error
+        b = self._of(request.vm)
+        checks = (Check("destination reachable", True, "fake"), *b.failed_checks)
+        return MoveFacts(request.vm, b.running, 1024, b.dirty_rate_mib_s, b.policy, b.local_disks,
+                         dest_free_mib=self.dest_free_mib, checks=checks)
+
+    def set_max_downtime(self, vm: str, downtime_ms: int) -> None:
+        self.downtime_calls.append((vm, downtime_ms))
+
+    def start_postcopy(self, vm: str) -> None:
+        self.postcopy_calls.append(vm)
+        self._jobs[vm].postcopy_at = self.clock.now()
+
+    def start_disk_move(self, vm: str, host: str, disk: str, pool: str) -> None:
+        raise PermanentBackendError("no pools")
+
+    def storage_pools(self, host: str) -> tuple[PoolInfo, ...]:
+        return ()
+
+    def inspect(self, vm: str) -> tuple[Placement, ...]:
+        return tuple(Placement(h, DomainState.RUNNING) for h in self.locate(vm))
+
+    def resume(self, vm: str, host: str) -> None:
+        pass
+
+    def undefine(self, vm: str, host: str) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
     def _state(self, job: _Job) -> JobState:
         behaviour = self._of(job.request.vm)
+        after = behaviour.postcopy_completes_after_s
+        if job.postcopy_at is not None and after is not None and self.clock.now() - job.postcopy_at >= after:
+            return JobState.COMPLETED
         if behaviour.hang:
             return JobState.RUNNING
         if job.aborted:
@@ -135,6 +194,10 @@ class ListRecorder:
     backend: FakeHypervisor | None = None
     started: list[tuple[int, Move, float]] = field(default_factory=list)
     ended: dict[int, MoveResult] = field(default_factory=dict)
+    checks: dict[int, tuple[Check, ...]] = field(default_factory=dict)
+
+    def record_checks(self, record_id: int, checks: tuple[Check, ...]) -> None:
+        self.checks[record_id] = checks
 
     def migration_started(self, plan_id: int, move: Move, at: float) -> int:
         if self.backend is not None:

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from balancerd.clock import FakeClock
-from balancerd.config import ThrottleConfig
+from balancerd.config import MigrationConfig, ThrottleConfig
 from balancerd.errors import PermanentBackendError, StateError
 from balancerd.execute import ExecutionReport, Executor, Guard
+from balancerd.execute.preflight import Settings
 from balancerd.execute.runner import ABORT_GRACE_S, BUDGET_EXHAUSTED, STOPPING
 from balancerd.journal import Journal
 from balancerd.model import InFlight, Move, MoveResult, Outcome, Plan
@@ -32,13 +33,17 @@ def no_guard(_: Move) -> str | None:
 class Rig:
     """An executor over a fake backend and an in-memory recorder, recording every event."""
 
-    def __init__(self, placement: dict[str, str], **throttle: Any) -> None:
+    def __init__(self, placement: dict[str, str], migration: MigrationConfig | None = None,
+                 **throttle: Any) -> None:
         self.clock = FakeClock(T0)
         self.backend = FakeHypervisor(self.clock, dict(placement))
         self.recorder = ListRecorder(self.backend)
         self.events: list[tuple[str, str, MoveResult | None]] = []
         config = ThrottleConfig(**{"poll_interval_s": 0.5, "deadline_s": 600.0, **throttle})
-        self.executor = Executor(self.backend, self.clock, config, self.recorder, self.on_event)
+        # deadline_min_s above every cap: the deadline is the throttle's, as these tests expect
+        migration = migration or MigrationConfig(deadline_min_s=1e9)
+        self.executor = Executor(self.backend, self.clock, config, self.recorder, self.on_event,
+                                 settings=Settings(migration=migration))
 
     def on_event(self, kind: str, mv: Move, result: MoveResult | None) -> None:
         self.events.append((kind, mv.vm, result))
@@ -255,7 +260,7 @@ def test_every_move_is_recorded_before_start_and_after_end() -> None:
 
 
 def test_result_carries_times_and_final_job_stats() -> None:
-    rig = Rig({"a": "h1"}, bandwidth_mib_s=250, max_downtime_ms=150)
+    rig = Rig({"a": "h1"}, MigrationConfig(downtime_schedule_ms=(150, 400)), bandwidth_mib_s=250)
     result = rig.run(move("a", "h1", "h2")).results[0]
     assert result.started_at == T0
     assert result.finished_at == pytest.approx(T0 + 10, abs=0.5)
