@@ -20,6 +20,7 @@ from balancerd.collect import Collector, CollectResult
 from balancerd.config import Config
 from balancerd.errors import BackendError
 from balancerd.execute import Executor
+from balancerd.execute.preflight import Settings
 from balancerd.journal import Journal
 from balancerd.model import CycleReport, Move, MoveResult, Outcome, Plan
 from balancerd.predict import Predictor
@@ -51,19 +52,22 @@ class CycleRunner:
         self.journal = journal
         self._on_event = on_event
         self.collector = Collector(backend, capacity_overrides(config), config.collect.node_overhead)
-        self.predictor = Predictor(config.predict, horizon_s=int(config.interval_s))
+        self.predictor = Predictor(config.predict, step_s=config.interval_s)
         self.executor = self._executor(config)
         self.cycle = 0
 
     def _executor(self, config: Config) -> Executor:
-        return Executor(self.backend, self.clock, config.throttle, self.journal, on_event=self._on_event)
+        settings = Settings(config.throttle, config.migration, config.network_map)
+        return Executor(self.backend, self.clock, config.throttle, self.journal, on_event=self._on_event,
+                        settings=settings)
 
     def reconfigure(self, config: Config) -> None:
         """Take a reloaded config (between cycles): policy, throttle, prediction, mode, interval."""
-        if config.throttle != self.config.throttle:
+        if (config.throttle, config.migration, config.network_map) != (
+                self.config.throttle, self.config.migration, self.config.network_map):
             self.executor = self._executor(config)
         self.config = config
-        self.predictor.reconfigure(config.predict)
+        self.predictor.reconfigure(config.predict, step_s=config.interval_s)
 
     def prime(self) -> None:
         """Take a first sample so that the first cycle has counter deltas."""
@@ -96,7 +100,7 @@ class CycleRunner:
             cycle=self.cycle, mode=self.config.mode, started_at=snap.taken_at, duration_s=seconds,
             snapshot=snap, plan=proposal.plan, results=results, utilisation=figures.utilisation(snap),
             imbalance=figures.imbalance(snap), drain_remaining=figures.drain_remaining(snap),
-            errors=proposal.collected.errors,
+            errors=proposal.collected.errors, forecast_errors=self.predictor.errors(),
         )
         outcomes = [r.outcome.value for r in results]
         log.info("cycle", cycle=self.cycle, mode=self.config.mode, moves=len(proposal.plan.moves),
