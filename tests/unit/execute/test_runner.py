@@ -10,7 +10,8 @@ import pytest
 
 from balancerd.clock import FakeClock
 from balancerd.config import MigrationConfig, ThrottleConfig
-from balancerd.errors import PermanentBackendError, StateError
+from balancerd.backends.base import Check
+from balancerd.errors import PermanentBackendError, StateError, TransientBackendError
 from balancerd.execute import ExecutionReport, Executor, Guard
 from balancerd.execute.preflight import Settings
 from balancerd.execute.runner import ABORT_GRACE_S, BUDGET_EXHAUSTED, STOPPING
@@ -324,3 +325,47 @@ def test_an_escaping_exception_leaves_the_executor_usable() -> None:
     assert 1 not in rig.recorder.ended  # left open for reconciliation
     rig.executor._on_event = None
     assert rig.run(move("b", "h3", "h4")).succeeded == 1  # its slot was given back
+
+
+# -- pre-flight and convergence (issue 6) ------------------------------------------------------------------
+
+
+def test_failed_preflight_check_skips_the_move_and_records_the_checks() -> None:
+    rig = Rig({"a": "h1", "b": "h3"}, cluster_max=2)
+    rig.backend.behaviour["a"] = VmBehaviour(failed_checks=(Check("networks", False, "h2 lacks network x"),))
+    report = rig.run(move("a", "h1", "h2"), move("b", "h3", "h4"))
+    assert report.results[0].outcome is Outcome.SKIPPED and "networks: h2 lacks network x" in report.results[0].detail
+    assert report.results[1].outcome is Outcome.SUCCEEDED
+    assert rig.backend.start_attempts["a"] == 0
+    recorded = {rig.recorder.started[i - 1][1].vm: checks for i, checks in rig.recorder.checks.items()}
+    assert not next(c for c in recorded["a"] if c.name == "networks").ok
+    assert {c.name for c in recorded["b"]} >= {"capacity", "kind", "downtime tolerance"}
+
+
+def test_preflight_error_skips_instead_of_failing() -> None:
+    rig = Rig({"a": "h1"})
+    rig.backend.preflight_error = TransientBackendError("h2 does not answer")
+    result = rig.run(move("a", "h1", "h2")).results[0]
+    assert result.outcome is Outcome.SKIPPED and "pre-flight could not run: h2 does not answer" in result.detail
+
+
+def test_stalled_passes_widen_the_downtime_then_switch_to_postcopy() -> None:
+    migration = MigrationConfig(downtime_schedule_ms=(100, 300), stall_iterations=2, postcopy=True)
+    rig = Rig({"a": "h1"}, migration)
+    rig.backend.behaviour["a"] = VmBehaviour(hang=True, iterations_per_s=1.0, postcopy_completes_after_s=3.0)
+    result = rig.run(move("a", "h1", "h2")).results[0]
+    assert result.outcome is Outcome.SUCCEEDED
+    assert rig.backend.downtime_calls == [("a", 300)]
+    assert rig.backend.postcopy_calls == ["a"]
+    assert rig.backend.requests[0].postcopy and rig.backend.requests[0].max_downtime_ms == 100
+    assert rig.kinds("a").count("escalated") == 2
+
+
+def test_deadline_comes_from_memory_bandwidth_and_dirty_rate() -> None:
+    migration = MigrationConfig(deadline_factor=2.0, deadline_min_s=1.0, link_mib_s=1000)
+    rig = Rig({"a": "h1"}, migration, bandwidth_mib_s=64)
+    rig.backend.behaviour["a"] = VmBehaviour(duration_s=1000, dirty_rate_mib_s=32)
+    result = rig.run(move("a", "h1", "h2")).results[0]
+    assert result.outcome is Outcome.ABORTED
+    expected = 2.0 * 1024 / (64 - 32) + 5.0  # fake VMs have 1024 MiB
+    assert expected <= result.duration_s <= expected + 1.0
