@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from balancerd.backends.base import Check
 from balancerd.clock import FakeClock
 from balancerd.config import MigrationConfig, ThrottleConfig
-from balancerd.backends.base import Check
 from balancerd.errors import PermanentBackendError, StateError, TransientBackendError
 from balancerd.execute import ExecutionReport, Executor, Guard
 from balancerd.execute.preflight import Settings
