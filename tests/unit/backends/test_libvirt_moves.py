@@ -32,7 +32,7 @@ def test_constants_match_the_bindings(ours: str, theirs: str) -> None:
 
 
 class Dom:
-    def XMLDesc(self, flags: int) -> str:  # noqa: N802 (libvirt's name)
+    def XMLDesc(self, flags: int) -> str:
         inactive = "-inactive" if flags & moves.XML_INACTIVE else ""
         return (f"<domain><name>vm{inactive}</name><devices><interface type='network'>"
                 "<source network='site-h1'/></interface></devices></domain>")
