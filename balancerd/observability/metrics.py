@@ -41,6 +41,10 @@ class Metrics:
         self.imbalance = g("balancerd_cluster_imbalance", "Std deviation of host utilisation")
         self.plan_moves = g("balancerd_plan_moves", "Moves in the last plan")
         self.plan_score = g("balancerd_plan_score", "Cluster score of the last plan", "when")
+        self.plan_objective = g("balancerd_plan_objective", "Objective (-score, lower is better) of the last plan's "
+                                "end state")
+        self.plan_bound = g("balancerd_plan_lower_bound", "Lower bound on the objective of any plan")
+        self.plan_gap = g("balancerd_plan_gap", "Objective of the last plan minus the lower bound (0 = optimal)")
         self.maintenance = g("balancerd_hosts_in_maintenance", "Hosts in maintenance")
         self.drain_left = g("balancerd_drain_vms_remaining", "VMs left on a host in maintenance", "host")
         self.drain_bytes = g("balancerd_drain_memory_remaining_bytes", "Memory of the VMs left on a host in "
@@ -92,6 +96,9 @@ class Metrics:
         self.plan_moves.set(len(report.plan.moves))
         self.plan_score.labels("before").set(report.plan.score_before)
         self.plan_score.labels("after").set(report.plan.score_after)
+        self.plan_objective.set(report.plan.objective)
+        self.plan_bound.set(report.plan.lower_bound)
+        self.plan_gap.set(report.plan.gap)
         self.maintenance.set(sum(1 for h in report.snapshot.hosts if h.maintenance))
         self.drain_left.clear()
         for host, left in report.drain_remaining:

@@ -75,3 +75,14 @@ def test_drain_memory_of_the_vms_left_in_bytes() -> None:
     metrics.observe_cycle(CycleReport(2, "enforce", 6.0, 0.2, ClusterSnapshot(2, 6.0, snap.hosts[1:], vms[2:]), plan,
                                       (), (), 0.0, ()))
     assert get("balancerd_drain_memory_remaining_bytes", {"host": "a"}) is None, "a left maintenance"
+
+
+def test_plan_objective_lower_bound_and_gap() -> None:
+    metrics = Metrics()
+    snap = ClusterSnapshot(1, 5.0, (Host("a", Resources(2000, 1024)),), ())
+    plan = Plan(1, 5.0, (), -0.30, -0.10, lower_bound=0.04)
+    metrics.observe_cycle(CycleReport(1, "enforce", 5.0, 0.2, snap, plan, (), report.utilisation(snap), 0.0))
+    get = metrics.registry.get_sample_value
+    assert get("balancerd_plan_objective") == 0.10
+    assert get("balancerd_plan_lower_bound") == 0.04
+    assert get("balancerd_plan_gap") == 0.10 - 0.04
