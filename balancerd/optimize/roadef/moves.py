@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from balancerd.optimize.roadef.instance import IntArray
+from balancerd.optimize.roadef.instance import BoolArray, IntArray
 from balancerd.optimize.roadef.objective import machine_costs
 from balancerd.optimize.roadef.state import State
 
@@ -50,12 +50,27 @@ def swap_deltas(st: State, p: int, partners: IntArray) -> tuple[IntArray, IntArr
     rp, rq = inst.requirement[p], inst.requirement[partners]
     new_a = st.use[a] + rq - rp
     new_b = st.use[b] - rq + rp
-    fits = (new_a <= inst.capacity[a]).all(axis=1) & (new_b <= inst.capacity[b]).all(axis=1)
+    fits = _fits(st, p, partners, a, b)
     partners, b, new_a, new_b = partners[fits], b[fits], new_a[fits], new_b[fits]
     a_rows = np.full(partners.shape[0], a, dtype=np.int64)
     delta = machine_costs(inst, new_a, a_rows) - st.mcost[a] + machine_costs(inst, new_b, b) - st.mcost[b]
     delta += _moved_terms(st, np.full_like(b, p), a_rows, b) + _moved_terms(st, partners, b, a_rows)
     return partners, delta
+
+
+def _fits(st: State, p: int, partners: IntArray, a: int, b: IntArray) -> BoolArray:
+    """Capacity and transient usage after swapping p (on a) with each partner (on b)."""
+    inst = st.inst
+    tm = st.tmask
+    rp, rq = inst.requirement[p], inst.requirement[partners]
+    op, oq = int(st.orig[p]), st.orig[partners]
+    counted_q_at_a = np.where(tm[None, :], (oq != a)[:, None], True)
+    counted_p_at_b = np.where(tm[None, :], (b != op)[:, None], True)
+    counted_q_at_b = np.where(tm[None, :], (b != oq)[:, None], True)
+    free_a = st.free[a] + rp * np.where(tm, a != op, True) - rq * counted_q_at_a
+    free_b = st.free[b] + rq * counted_q_at_b - rp * counted_p_at_b
+    fits: BoolArray = (free_a >= 0).all(axis=1) & (free_b >= 0).all(axis=1)
+    return fits
 
 
 def _moved_terms(st: State, procs: IntArray, src: IntArray, dst: IntArray) -> IntArray:

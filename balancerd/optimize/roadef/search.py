@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from balancerd.optimize.roadef.instance import Instance, IntArray
-from balancerd.optimize.roadef.moves import best_shift, best_swap, try_moves
+from balancerd.optimize.roadef.lns import reassign
+from balancerd.optimize.roadef.moves import best_shift, best_swap
 from balancerd.optimize.roadef.state import State
 
 Improve = Callable[[IntArray, int], None]
@@ -26,9 +27,12 @@ class SearchParams:
     """Knobs of the search (defaults tuned on the A set)."""
 
     swap_partners: int = 2000  # partners screened per swap attempt
-    kick_min: int = 2  # processes moved at random by a perturbation
-    kick_max: int = 8
-    patience: int = 30  # perturbations without a new best before restarting from the best
+    lns_seconds: float = 0.5  # CP-SAT time limit per neighbourhood
+    lns_min_procs: int = 8  # adaptive size of a neighbourhood, in processes
+    lns_max_procs: int = 120
+    lns_start_procs: int = 30
+    lns_max_machines: int = 8
+    descend_every: int = 200  # LNS steps between two shift/swap descents
 
 
 class _Search:
@@ -39,6 +43,7 @@ class _Search:
         self.params = params
         self.best = st.assign.copy()
         self.best_total = st.total
+        self.sub_size = params.lns_start_procs
 
     def expired(self) -> bool:
         return time.monotonic() >= self.deadline
@@ -70,14 +75,35 @@ class _Search:
         partners = np.arange(n) if k == n else self.rng.choice(n, size=k, replace=False)
         return best_swap(st, p, partners)
 
-    def kick(self) -> None:
-        """Move a few random processes to random feasible machines, whatever the cost."""
-        st = self.st
-        count = int(self.rng.integers(self.params.kick_min, self.params.kick_max + 1))
-        for p in self.rng.choice(st.inst.n_processes, size=count, replace=False):
-            targets = st.shift_targets(int(p))
-            if targets.shape[0]:
-                try_moves(st, [(int(p), int(self.rng.choice(targets)))], slack=1 << 62)
+    def pick_machines(self) -> IntArray:
+        """Machines to re-optimise together: costly ones (drawn by cost) and roomy ones (drawn by spare room)."""
+        st, rng = self.st, self.rng
+        n_m = st.inst.n_machines
+        k = min(n_m, int(rng.integers(2, self.params.lns_max_machines + 1)))
+        hot = st.mcost.astype(np.float64) + 1.0
+        room = (np.maximum(st.inst.safety - st.use, 0) / (st.inst.safety.sum(axis=0) + 1.0)).sum(axis=1) + 1e-3
+        chosen: set[int] = set()
+        while len(chosen) < k:
+            weights = hot if len(chosen) % 2 == 0 else room
+            chosen.add(int(rng.choice(n_m, p=weights / weights.sum())) if rng.random() < 0.7 else int(
+                rng.integers(n_m)))
+        return np.array(sorted(chosen), dtype=np.int64)
+
+    def pick_processes(self, machines: IntArray) -> IntArray:
+        procs = np.flatnonzero(np.isin(self.st.assign, machines))
+        if procs.shape[0] > self.sub_size:
+            procs = np.sort(self.rng.choice(procs, size=self.sub_size, replace=False))
+        return procs
+
+    def lns_step(self) -> None:
+        seconds = min(self.params.lns_seconds, max(0.0, self.deadline - time.monotonic()))
+        seed = int(self.rng.integers(1 << 30))
+        machines = self.pick_machines()
+        _, optimal = reassign(self.st, machines, seconds, seed, self.pick_processes(machines))
+        if optimal:
+            self.sub_size = min(self.params.lns_max_procs, self.sub_size + 1)
+        else:
+            self.sub_size = max(self.params.lns_min_procs, self.sub_size - 2)
 
     def record(self, on_improve: Improve | None) -> bool:
         if self.st.total >= self.best_total:
@@ -101,15 +127,11 @@ def solve(
     search = _Search(State(inst, original), deadline, np.random.default_rng(seed), params or SearchParams())
     search.descend()
     search.record(on_improve)
-    stale = 0
+    steps = 0
     while not search.expired():
-        search.kick()
-        search.descend()
-        if search.record(on_improve):
-            stale = 0
-            continue
-        stale += 1
-        if stale >= search.params.patience or search.st.total > search.best_total:
-            search.st.reset(search.best.copy())
-            stale = 0 if stale >= search.params.patience else stale
+        search.lns_step()
+        steps += 1
+        if steps % search.params.descend_every == 0:
+            search.descend()
+        search.record(on_improve)
     return search.best, search.best_total
