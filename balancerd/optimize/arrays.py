@@ -63,9 +63,13 @@ class Arrays:
         self.eligible = np.array([h.eligible for h in loads], dtype=np.bool_)
         self.vm_names = movable
         demand = [state.demand[n] for n in movable]
-        self.vhost = np.array([index[state.location[n]] for n in movable], dtype=np.int64)
-        self.vbal = np.array([[d.bal.cpu_m, d.bal.mem_mib] for d in demand], dtype=np.float64).reshape(-1, 2)
-        self.vcap = np.array([[d.cap.cpu_m, d.cap.mem_mib] for d in demand], dtype=np.float64).reshape(-1, 2)
+        count = len(movable)
+        location = state.location
+        self.vhost = np.fromiter((index[location[n]] for n in movable), dtype=np.int64, count=count)
+        self.vbal = np.fromiter((x for d in demand for x in (d.bal.cpu_m, d.bal.mem_mib)), dtype=np.float64,
+                                count=2 * count).reshape(-1, 2)
+        self.vcap = np.fromiter((x for d in demand for x in (d.cap.cpu_m, d.cap.mem_mib)), dtype=np.float64,
+                                count=2 * count).reshape(-1, 2)
         self.active = np.ones(len(movable), dtype=np.bool_)
         self.index = index
 
@@ -134,14 +138,13 @@ class Arrays:
     # ---------------------------------------------------------------------------------------- updates
 
     def moved(self, vm: int, dst: int) -> None:
-        """Record that movable VM ``vm`` now runs on host ``dst`` (and may not move again)."""
+        """Record that movable VM ``vm`` now runs on host ``dst``."""
         src = self.vhost[vm]
         self.bal[src] -= self.vbal[vm]
         self.load[src] -= self.vcap[vm]
         self.bal[dst] += self.vbal[vm]
         self.load[dst] += self.vcap[vm]
         self.vhost[vm] = dst
-        self.active[vm] = False
 
 
 def best_per_group(values: Floats, groups: Ints) -> Ints:

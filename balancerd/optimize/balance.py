@@ -12,10 +12,14 @@ round finds nothing, a step scores every movable VM of the three hottest hosts a
 and takes the best single move; when that finds nothing either, a bounded number of swap steps (exchanging
 two VMs between a hot and a cool host) try to break granularity locks. Best estimated gains go first, so a
 small move budget takes the most valuable moves. Balance moves only running, live-migratable VMs without
-cooldown, pin, exclusion or a move already in this plan.
+cooldown, pin, exclusion or a drain move in this plan. The strategy chooses TARGET hosts: a VM chosen a
+second time is re-targeted (one Move from its original host; dropped if it returns there), so an early
+choice that overshot can be corrected.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -55,7 +59,8 @@ class Balancer:
     def __init__(self, state: ClusterState, budget: int) -> None:
         self.state = state
         self.budget = budget
-        self.moves: list[Move] = []
+        self.chosen: dict[str, Move] = {}
+        self.origin: dict[str, str] = {}
         names = movable_vms(state)
         self.arrays = Arrays(state, names)
         self.position = {name: i for i, name in enumerate(names)}
@@ -74,10 +79,10 @@ class Balancer:
                 swaps -= 1
                 continue
             break
-        return self.moves
+        return list(self.chosen.values())
 
     def room(self) -> int:
-        return self.budget - len(self.moves)
+        return self.budget - len(self.chosen)
 
     def round(self) -> int:
         util, mean, _, _ = self.arrays.stats()
@@ -117,10 +122,21 @@ class Balancer:
         gain, after = state.move_delta(name, dest)
         if not sc.worth_it(gain, state.count, self.cost[vm] * self.distance(name, dest), state.policy.min_gain):
             return False
-        self.moves.append(make_move(state, name, dest, describe(state, name, dest, state.imbalance(), after), gain))
+        self.record(make_move(state, name, dest, describe(state, name, dest, state.imbalance(), after), gain))
         state.apply(name, dest)
         self.arrays.moved(vm, dst)
         return True
+
+    def record(self, move: Move) -> None:
+        """Keep one Move per VM: a VM chosen again is re-targeted (from its original host), or dropped when
+        it goes back there; its gain is the sum of its steps."""
+        origin = self.origin.setdefault(move.vm, move.source)
+        earlier = self.chosen.pop(move.vm, None)
+        if move.dest == origin:
+            return
+        if earlier is not None:
+            move = dataclasses.replace(move, source=origin, gain=earlier.gain + move.gain)
+        self.chosen[move.vm] = move
 
     def distance(self, vm: str, dest: str) -> float:
         """The network-distance factor of a move: ``policy.cross_domain_cost`` between failure domains."""
@@ -133,9 +149,9 @@ class Balancer:
         for source in hot_sources(state):
             step = best_swap(state, source)
             if step is not None and self.swap_worth_it(step):
-                self.moves.extend(take_step(state, step))
-                for name, dest in step.moves:
-                    self.arrays.moved(self.position[name], self.arrays.index[dest])
+                for move in take_step(state, step):
+                    self.record(move)
+                    self.arrays.moved(self.position[move.vm], self.arrays.index[move.dest])
                 return True
         return False
 

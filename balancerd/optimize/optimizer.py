@@ -33,6 +33,7 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
          cooldown: frozenset[str] = frozenset()) -> Plan:
     """The moves this cycle proposes, safely ordered, with reasons, gains, Skips and a lower bound."""
     state = ClusterState(snapshot, forecast, policy, cooldown)
+    replay = state.copy()
     before = state.score()
     budget = policy.max_moves_per_cycle
     movable = set(movable_vms(state))
@@ -40,7 +41,6 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     drains, skips = strategies.drain(state, budget)
     notes: list[str] = []
     chosen = _strategy_moves(state, budget - len(drains), movable, notes)
-    replay = ClusterState(snapshot, forecast, policy, cooldown)
     ordered, dropped = planner.order([*drains, *chosen], replay, budget)
     bw = policy.migration_bandwidth_mib_s
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,

@@ -5,7 +5,7 @@ rule 5). A migrating VM counts on both hosts while it moves, so move k may start
 holds the VM on top of its state after moves 0..k-1, within the host's FULL capacity. Moves keep the order
 the strategies gave (drains first) whenever that is safe. When no pending move can start (a cycle such as a
 swap between two full hosts), one VM of the cycle is parked on a third eligible host with room (within its
-usable capacity) and moves on from there later; a parked VM is the only one that appears twice, and its
+usable capacity) that its placement rules allow and moves on from there later; a parked VM is the only one that appears twice, and its
 first move's reason starts with "park:". If no host can take it, or parking would exceed the move budget,
 the moves that cannot be ordered are dropped and reported as Skips.
 """
@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from balancerd.model import Move, Skip
+from balancerd.optimize.constraints import placement_allows
 from balancerd.optimize.state import ClusterState, HostLoad
 
 
@@ -80,7 +81,9 @@ def _park(pending: deque[Move], state: ClusterState, parked: set[str]) -> tuple[
 def _parking_host(move: Move, state: ClusterState) -> HostLoad | None:
     """The least utilised eligible third host that holds the VM within its usable capacity."""
     need = state.demand[move.vm].cap
-    fitting = [h for h in state.eligible_hosts() if h.name not in (move.source, move.dest) and h.fits(need)]
+    spec = state.vms[move.vm]
+    fitting = [h for h in state.eligible_hosts() if h.name not in (move.source, move.dest) and h.fits(need)
+               and placement_allows(spec, h.host, state)]
     return min(fitting, key=lambda h: (h.util, h.name), default=None)
 
 

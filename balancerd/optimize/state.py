@@ -66,6 +66,13 @@ class HostLoad:
         self.cap_cpu = self.cap_mem = self.bal_cpu = self.bal_mem = 0
         self.util = self.pen = 0.0
 
+    def copy(self) -> HostLoad:
+        """An independent copy (same host, same loads)."""
+        twin = HostLoad.__new__(HostLoad)
+        for slot in HostLoad.__slots__:
+            setattr(twin, slot, getattr(self, slot))
+        return twin
+
     def add(self, demand: Demand, sign: int) -> None:
         """Add (sign 1) or remove (sign -1) a VM's demand and refresh the caches."""
         self.cap_cpu += sign * demand.cap.cpu_m
@@ -132,6 +139,17 @@ class ClusterState:
         self._load(snapshot)
         self.soft = sum(self.rules.soft_misses(vm, self.location[vm]) for vm in self.rules.soft)
         self._resum()
+
+    def copy(self) -> ClusterState:
+        """An independent working copy (the planner replays moves on a copy of the starting state)."""
+        twin = ClusterState.__new__(ClusterState)
+        twin.__dict__.update(self.__dict__)
+        twin.hosts = {name: load.copy() for name, load in self.hosts.items()}
+        twin.location = dict(self.location)
+        twin.on_host = {name: list(vms) for name, vms in self.on_host.items()}
+        twin.moved = set(self.moved)
+        twin.extra_load = {name: dict(load) for name, load in self.extra_load.items()}
+        return twin
 
     def _counted_on(self, vm: Vm) -> set[str]:
         names = {vm.host}

@@ -6,12 +6,13 @@ wrong load model inside the optimizer shows up as a failure here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from balancerd.config import PolicyConfig
+from balancerd.config import RULE_KINDS, PolicyConfig, RuleConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, Plan, Resources, Vm, VmForecast
 from balancerd.optimize import plan
 
@@ -215,8 +216,84 @@ def test_pure_balance_plans_do_not_lower_the_score(case: tuple[ClusterSnapshot, 
     if result.strategy == "balance":
         assert result.score_after >= result.score_before - 1e-9
         singles = [m for m in result.moves if "(swap)" not in m.reason and not m.reason.startswith("park:")]
-        assert all(m.gain >= policy.min_gain for m in singles)
-        # the two legs of a swap share its gain: only the pair has to reach min_gain
+        # min_gain is per eligible host and scaled by migration cost (unit-tested in test_scoring); every
+        # accepted balance move gains something
+        assert all(m.gain > 0 for m in singles)
         swap_gain = sum(m.gain for m in result.moves if "(swap)" in m.reason)
-        swaps = sum(1 for m in result.moves if "(swap)" in m.reason) // 2
-        assert swap_gain >= swaps * policy.min_gain - 1e-9
+        assert swap_gain >= -1e-9
+
+
+@SETTINGS
+@given(clusters())
+def test_objective_is_never_below_the_lower_bound(case: tuple[ClusterSnapshot, Forecast, PolicyConfig]) -> None:
+    snap, forecast, policy = case
+    result = plan(snap, forecast, policy)
+    assert result.lower_bound >= 0.0
+    assert result.objective >= result.lower_bound - 1e-9
+    assert result.gap >= 0.0
+    assert -result.score_before >= result.lower_bound - 1e-9
+
+
+# ---------------------------------------------------------------------------------------- placement rules
+
+
+@st.composite
+def ruled(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
+    """A generated cluster with every kind of placement rule over random VMs and hosts, and failure domains."""
+    snap, forecast, policy = draw(clusters())
+    names = [vm.name for vm in snap.vms]
+    hosts = [h.name for h in snap.hosts]
+    domains = [Host(h.name, h.capacity, h.usage, h.reachable, h.maintenance, domain=f"rack{draw(st.integers(0, 2))}")
+               for h in snap.hosts]
+    rules = []
+    for kind in RULE_KINDS:
+        for _ in range(draw(st.integers(0, 2))):
+            vms = draw(st.lists(st.sampled_from(names), min_size=1, max_size=4, unique=True)) if names else ["none"]
+            picked = tuple(draw(st.lists(st.sampled_from(hosts), min_size=1, max_size=3, unique=True)))
+            rules.append(RuleConfig(kind=kind, name=f"{kind}-{len(rules)}", vms=tuple(vms), hosts=picked,
+                                    min_domains=draw(st.integers(1, 3))))
+    strategy = draw(st.sampled_from(["balance", "balance", "consolidate", "drain"]))
+    policy = dataclasses.replace(policy, rules=tuple(rules), strategy=strategy)
+    return ClusterSnapshot(snap.seq, snap.taken_at, tuple(domains), snap.vms, snap.in_flight), forecast, policy
+
+
+def _members(policy: PolicyConfig, kind: str, known: set[str]) -> list[tuple[RuleConfig, set[str]]]:
+    return [(r, set(r.vms) & known) for r in policy.rules if r.kind == kind]
+
+
+@SETTINGS
+@given(ruled())
+def test_every_plan_respects_every_rule_kind(case: tuple[ClusterSnapshot, Forecast, PolicyConfig]) -> None:
+    snap, forecast, policy = case
+    result = plan(snap, forecast, policy)
+    assert over_capacity_steps(snap, forecast, result) == []
+    start = {vm.name: vm.host for vm in snap.vms}
+    end = final_hosts(snap, result)
+    known = set(start)
+    frozen = set().union(*(m for _, m in _members(policy, "pin", known) + _members(policy, "exclude", known)))
+    assert not [m.vm for m in result.moves if m.vm in frozen]
+    for rule, members in _members(policy, "must", known):
+        assert all(m.dest in rule.hosts for m in result.moves if m.vm in members), rule
+    for rule, members in _members(policy, "must_not", known):
+        assert all(m.dest not in rule.hosts for m in result.moves if m.vm in members), rule
+    _check_groups(snap, policy, start, end)
+    assert result.objective >= result.lower_bound - 1e-9
+    if policy.strategy == "consolidate":
+        assert all(host not in end.values() for host in result.power_off)
+
+
+def _check_groups(snap: ClusterSnapshot, policy: PolicyConfig, start: dict[str, str], end: dict[str, str]) -> None:
+    domain = {h.name: h.domain for h in snap.hosts}
+    maintenance = {h.name for h in snap.hosts if h.maintenance}
+    for rule, members in _members(policy, "anti_affinity", set(start)):
+        before = [start[v] for v in members]
+        after = [end[v] for v in members]
+        if len(set(before)) == len(before):
+            assert len(set(after)) == len(after), (rule, after)
+    for rule, members in _members(policy, "affinity", set(start)):
+        if len({start[v] for v in members}) == 1 and not {start[v] for v in members} & maintenance:
+            assert len({end[v] for v in members}) == 1, rule
+    for rule, members in _members(policy, "spread", set(start)):
+        before = len({domain[start[v]] for v in members})
+        after = len({domain[end[v]] for v in members})
+        assert after >= min(rule.min_domains, before), rule

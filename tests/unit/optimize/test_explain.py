@@ -17,7 +17,8 @@ SNAP = ClusterSnapshot(3, 0.0, HOSTS, VMS)
 
 def test_moved_vm_gives_its_move() -> None:
     lines = explain(SNAP, Forecast(300), PolicyConfig(), "a")
-    assert lines == ("moves h1 -> h2 (live): balance: h1 at 80% cpu -> h2 at 12% mem; imbalance 0.34 -> 0.02",)
+    assert lines == ("moves h1 -> h2 (live): balance: h1 at 80% cpu -> h2 at 12% mem; imbalance 0.3375 -> 0.0250; "
+                     "objective -0.312500",)
 
 
 def test_skipped_vm_gives_every_reason() -> None:
