@@ -47,7 +47,7 @@ def test_history_is_bounded_and_forgets_vanished_vms() -> None:
 
 
 def test_predictor_methods() -> None:
-    predictor = Predictor(PredictConfig(method="last"), horizon_s=60)
+    predictor = Predictor(PredictConfig(method="last"), step_s=60)
     for i, u in enumerate((100, 300)):
         predictor.observe(_snap(i, {"a": u}))
     assert predictor.forecast().as_mapping()["a"].point.cpu_m == 300
