@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_lab(sub)
     register_bench(sub)
+    __import__("balancerd.simulate.cli", fromlist=["register"]).register(sub)
     return parser
 
 

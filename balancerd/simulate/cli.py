@@ -1,0 +1,84 @@
+"""``balancerd simulate``: the sub-command that replays a trace and writes the report.
+
+Registered by :func:`balancerd.cli.build_parser` through :func:`register`. It loads the trace
+(:mod:`~balancerd.simulate.traces`), builds the cluster of ``--preset`` (or of the config's ``[sim]`` section),
+runs the :class:`~balancerd.simulate.runner.Replay` with a progress bar on a TTY, writes ``report.json`` and
+``report.html`` (:mod:`~balancerd.simulate.report`) into ``--out`` and prints the summary as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from balancerd import config as config_mod
+from balancerd.config import Config
+from balancerd.observability import logging as logsetup
+from balancerd.simulate import cluster as cluster_mod
+from balancerd.simulate import report, traces
+from balancerd.simulate.preset import PRESETS, Preset, preset, preset_from_config
+from balancerd.simulate.runner import START, Replay, ReplayResult, replay_config
+
+SUMMARY_KEYS = ("energy_kwh", "slatah", "pdm", "slav", "esv", "migrations", "ping_pong_moves",
+                "moves_per_vm_per_day", "gib_moved", "vms", "hosts", "simulated_seconds", "wall_seconds")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``simulate`` to the ``balancerd`` parser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "simulate", help="replay recorded utilisation through the pipeline and write a report")
+    parser.add_argument("--trace", required=True, help="planetlab:DIR | bitbrains:DIR | wide-csv:FILE")
+    parser.add_argument("--config", type=Path, required=True, help="policy, throttle and predictor settings")
+    parser.add_argument("--out", type=Path, required=True, help="folder for report.json, report.html, plots")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="cluster preset (default: the config's [sim])")
+    parser.add_argument("--days", type=float, help="replay only the first N days of the trace")
+    parser.add_argument("--strategy", choices=("consolidate", "balance"),
+                        help="override policy.strategy (consolidation or balance mode)")
+    parser.add_argument("--journal", action="store_true", help="keep the journal as OUT/journal.sqlite")
+    parser.set_defaults(func=cmd_simulate)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    config = config_mod.load(args.config)
+    logsetup.configure("warning", "console")
+    chosen = preset(args.preset) if args.preset else preset_from_config(config.sim)
+    result, meta = simulate(config, chosen, args.trace, args.out, days=args.days, strategy=args.strategy,
+                            keep_journal=args.journal, progress_to=sys.stderr)
+    doc = report.document(result, meta)
+    report.write(args.out, doc)
+    print(json.dumps({k: doc[k] for k in (*SUMMARY_KEYS, "strategy", "trace")}, indent=2))
+    return 0
+
+
+def simulate(config: Config, chosen: Preset, trace: str, out: Path, days: float | None = None,
+             strategy: str | None = None, keep_journal: bool = False,
+             progress_to: TextIO | None = None) -> tuple[ReplayResult, dict[str, Any]]:
+    """Load, build, replay; the result and the report's metadata."""
+    workload = traces.load(trace, days=days, step_s=chosen.step_s)
+    cluster = cluster_mod.build(workload, chosen, START)
+    out.mkdir(parents=True, exist_ok=True)
+    run_config = replay_config(config, cluster, strategy, out)
+    journal = out / "journal.sqlite" if keep_journal else None
+    if journal is not None:
+        journal.unlink(missing_ok=True)
+    bar = _bar(progress_to) if progress_to is not None and progress_to.isatty() else None
+    result = Replay(cluster, run_config, journal, progress=bar).run()
+    if progress_to is not None and bar is not None:
+        progress_to.write("\n")
+    meta = {"trace": trace, "preset": chosen.name, "strategy": run_config.policy.strategy,
+            "predict_method": run_config.predict.method, "step_s": chosen.step_s,
+            "memory_overcommit": chosen.memory_overcommit}
+    return result, meta
+
+
+def _bar(stream: TextIO) -> Any:
+    def show(done: int, total: int) -> None:
+        width = 40
+        filled = width * done // max(1, total)
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} steps")
+        stream.flush()
+
+    return show
