@@ -90,6 +90,12 @@ def plan_document(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
         "strategy": plan.strategy,
         "score_before": plan.score_before,
         "score_after": plan.score_after,
+        "objective": plan.objective,
+        "lower_bound": plan.lower_bound,
+        "gap": plan.gap,
+        "migration_mib": plan.migration_mib,
+        "violations": list(plan.violations),
+        "power_off": list(plan.power_off),
         "moves": [
             {"vm": m.vm, "source": m.source, "dest": m.dest, "kind": m.kind.value, "reason": m.reason,
              "gain": m.gain, "memory_mib": m.memory_mib}
@@ -104,12 +110,15 @@ def plan_document(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
 def plan_text(plan: Plan, errors: Sequence[str] = ()) -> str:
     """The human form of a plan."""
     lines = [f"plan on snapshot {plan.snapshot_seq} ({plan.strategy}): {len(plan.moves)} moves, "
-             f"score {plan.score_before:.4f} -> {plan.score_after:.4f}"]
+             f"score {plan.score_before:.4f} -> {plan.score_after:.4f}; objective {plan.objective:.4f}, "
+             f"lower bound {plan.lower_bound:.4f}, gap {plan.gap:.4f}; {plan.migration_mib} MiB to migrate"]
     for i, m in enumerate(plan.moves, 1):
         lines.append(f"{i:3d}. {m.vm}: {m.source} -> {m.dest} [{m.kind.value}, {m.memory_mib} MiB, "
                      f"gain {m.gain:+.4f}] {m.reason}")
     lines += [f"  skipped {s.vm}: {'; '.join(s.reasons)}" for s in plan.skipped]
     lines += [f"  note: {n}" for n in plan.notes]
+    lines += [f"  rule still broken: {v}" for v in plan.violations]
+    lines += [f"  could power off: {', '.join(plan.power_off)}"] if plan.power_off else []
     lines += [f"  collection error: {e}" for e in errors]
     return "\n".join(lines)
 

@@ -86,7 +86,7 @@ class Balancer:
 
     def round(self) -> int:
         util, mean, _, _ = self.arrays.stats()
-        return self.take(self.arrays.pairs(util, mean), self.room())
+        return self.take(self.arrays.pairs(util, mean), self.room(), paired=True)
 
     def single(self) -> int:
         util, mean, _, _ = self.arrays.stats()
@@ -95,13 +95,20 @@ class Balancer:
             return 0
         return self.take(self.arrays.from_sources(sources, util, mean), 1)
 
-    def take(self, cand: Candidates, limit: int) -> int:
-        """Check the best candidate per source exactly and apply those that hold; how many were applied."""
+    def take(self, cand: Candidates, limit: int, paired: bool = False) -> int:
+        """Check the best candidate per source exactly and apply those that hold; how many were applied.
+
+        VMs with soft rules wait for the single-move step (``paired`` False), which sees every destination
+        and adds the soft-rule change to the estimate.
+        """
         _, _, std, n = self.arrays.stats()
         estimate = -cand.dssd / (2.0 * n * max(std, 1e-9)) + cand.relief
+        for i in np.flatnonzero(cand.fit & self.check[cand.vm]):
+            name = self.arrays.vm_names[int(cand.vm[i])]
+            soft = name in self.state.rules.soft
+            estimate[i] += self.state.soft_delta(name, self.arrays.host_names[int(cand.dst[i])]) if soft else 0.0
+            cand.fit[i] = not (paired and soft) and self.allowed(int(cand.vm[i]), int(cand.dst[i]))
         valid = cand.fit & (estimate * n >= self.state.policy.min_gain * self.cost[cand.vm]) & (estimate > 0)
-        for i in np.flatnonzero(valid & self.check[cand.vm]):
-            valid[i] = self.allowed(int(cand.vm[i]), int(cand.dst[i]))
         chosen = np.flatnonzero(valid)
         if chosen.size == 0:
             return 0

@@ -18,7 +18,8 @@ exclusion, cooldown or flight) may be split over any eligible hosts:
 * soft rules: only immovable VMs outside their preferred hosts keep their penalty.
 
 :func:`peak_bound` is the bound the scale benchmark judges balance against: the most utilised host is at
-least at max_r (sum of balance load r) / (sum of capacity r), the perfectly balanced utilisation.
+least at max_r (sum of balance load r) / (sum of capacity r), the perfectly balanced utilisation, and at
+the utilisation of the single largest VM on the largest host.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def _resource_bound(hosts: list[HostLoad], fixed: dict[str, list[int]], r: int) 
     return priced + (excess / biggest if excess > 0 and biggest > 0 else 0.0)
 
 
-def peak_bound(total_cpu: float, total_mem: float, cap_cpu: float, cap_mem: float) -> float:
-    """Least possible utilisation of the most utilised host: the perfectly balanced utilisation."""
-    return max(total_cpu / cap_cpu if cap_cpu > 0 else 0.0, total_mem / cap_mem if cap_mem > 0 else 0.0)
+def peak_bound(total_cpu: float, total_mem: float, cap_cpu: float, cap_mem: float,
+               largest: float = 0.0) -> float:
+    """Least possible utilisation of the most utilised host: the perfectly balanced utilisation, or the
+    utilisation ``largest`` VM alone causes on the largest host (it has to run somewhere)."""
+    return max(total_cpu / cap_cpu if cap_cpu > 0 else 0.0, total_mem / cap_mem if cap_mem > 0 else 0.0, largest)

@@ -5,9 +5,9 @@ rule 5). A migrating VM counts on both hosts while it moves, so move k may start
 holds the VM on top of its state after moves 0..k-1, within the host's FULL capacity. Moves keep the order
 the strategies gave (drains first) whenever that is safe. When no pending move can start (a cycle such as a
 swap between two full hosts), one VM of the cycle is parked on a third eligible host with room (within its
-usable capacity) that its placement rules allow and moves on from there later; a parked VM is the only one that appears twice, and its
-first move's reason starts with "park:". If no host can take it, or parking would exceed the move budget,
-the moves that cannot be ordered are dropped and reported as Skips.
+usable capacity) that its placement rules allow and moves on from there later; a parked VM is the only
+one that appears twice, and its first move's reason starts with "park:". If no host can take it, or parking
+would exceed the move budget, the moves that cannot be ordered are dropped and reported as Skips.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from balancerd.config import RULE_KINDS, PolicyConfig, RuleConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, Plan, Resources, Vm, VmForecast
 from balancerd.optimize import plan
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ------------------------------------------------------------------------------------ independent model

@@ -7,8 +7,8 @@ import math
 from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, Resources, Vm, VmForecast
 from balancerd.optimize import plan, score
-from balancerd.optimize.state import ClusterState
 from balancerd.optimize.balance import balance
+from balancerd.optimize.state import ClusterState
 from balancerd.optimize.strategies import drain, movable
 
 

@@ -2,12 +2,14 @@
 
 Each file is one small cluster::
 
-    hosts:    [{name, cpu, mem, usage: [cpu, mem]?, reachable?, maintenance?}]
+    hosts:    [{name, cpu, mem, usage: [cpu, mem]?, reachable?, maintenance?, domain?}]
     vms:      [{name, host, cpu, mem, use: [cpu, mem]?, running?, live?}]     (use defaults to the size)
     in_flight: [{vm, source, dest}]?      cooldown: [vm]?      policy: {PolicyConfig field: value}?
+    (policy.rules / policy.domains: lists of RuleConfig / DomainConfig fields, as in [[policy.rules]])
     expect:   empty, moves: [{vm, dest, source?, kind?}] (exact order), moves_include, skipped: [vm],
               skip_reasons: {vm: substring}, max_moves, hosts_empty: [h], untouched: [h], strategy,
-              reasons: {vm: substring}
+              reasons: {vm: substring}, unmoved: [vm], power_off: [h], violations: [substring],
+              explain: {vm: substring}
 
 Host usage defaults to the usage of the VMs on it (plus in-flight ones). Every scenario is also checked for
 the safe-ordering invariant (no destination over full capacity after any prefix, VM counted on both).
@@ -21,9 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
-from balancerd.config import PolicyConfig
+from balancerd.config import DomainConfig, PolicyConfig, RuleConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, Plan, Resources, Vm
-from balancerd.optimize import plan
+from balancerd.optimize import explain, plan
 
 ROOT = Path(__file__).resolve().parents[2] / "scenarios"
 FILES = sorted(ROOT.glob("*.yaml")) + sorted((ROOT / "regression").glob("*.yaml"))
@@ -42,7 +44,16 @@ def _host(spec: dict[str, Any], vms: list[Vm], flights: list[InFlight]) -> Host:
                 and vm.host != spec["name"]]
     usage = Resources(*spec["usage"]) if "usage" in spec else Resources.total(vm.usage for vm in counted)
     return Host(spec["name"], Resources(spec["cpu"], spec["mem"]), usage,
-                reachable=spec.get("reachable", True), maintenance=spec.get("maintenance", False))
+                reachable=spec.get("reachable", True), maintenance=spec.get("maintenance", False),
+                domain=spec.get("domain", ""))
+
+
+def _policy(table: dict[str, Any]) -> PolicyConfig:
+    table = dict(table)
+    rules = tuple(RuleConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})
+                  for r in table.pop("rules", []))
+    domains = tuple(DomainConfig(d["name"], tuple(d["hosts"])) for d in table.pop("domains", []))
+    return PolicyConfig(**table, rules=rules, domains=domains)
 
 
 def load(path: Path) -> tuple[ClusterSnapshot, PolicyConfig, frozenset[str], dict[str, Any]]:
@@ -51,7 +62,7 @@ def load(path: Path) -> tuple[ClusterSnapshot, PolicyConfig, frozenset[str], dic
     flights = [InFlight(f["vm"], f["source"], f["dest"]) for f in doc.get("in_flight", [])]
     hosts = tuple(_host(h, vms, flights) for h in doc["hosts"])
     snap = ClusterSnapshot(1, 0.0, hosts, tuple(vms), tuple(flights))
-    return snap, PolicyConfig(**doc.get("policy", {})), frozenset(doc.get("cooldown", [])), doc["expect"]
+    return snap, _policy(doc.get("policy", {})), frozenset(doc.get("cooldown", [])), doc["expect"]
 
 
 def over_capacity(snap: ClusterSnapshot, result: Plan) -> list[str]:
@@ -112,6 +123,12 @@ def _check_hosts(snap: ClusterSnapshot, result: Plan, expect: dict[str, Any]) ->
         assert any(text in m.reason for m in result.moves if m.vm == vm), [m.reason for m in result.moves]
     if "strategy" in expect:
         assert result.strategy == expect["strategy"]
+    for vm in expect.get("unmoved", []):
+        assert all(m.vm != vm for m in result.moves), [m.vm for m in result.moves]
+    if "power_off" in expect:
+        assert list(result.power_off) == expect["power_off"]
+    for text in expect.get("violations", []):
+        assert any(text in v for v in result.violations), result.violations
 
 
 def test_there_are_scenarios() -> None:
@@ -127,3 +144,7 @@ def test_scenario(path: Path) -> None:
     _check_moves(result, expect)
     _check_skips(result, expect)
     _check_hosts(snap, result, expect)
+    assert result.objective >= result.lower_bound - 1e-9
+    for vm, text in expect.get("explain", {}).items():
+        lines = explain(snap, Forecast(300), policy, vm, cooldown)
+        assert any(text in line for line in lines), lines

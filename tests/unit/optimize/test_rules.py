@@ -1,0 +1,75 @@
+"""Unit tests for balancerd.optimize.rules (pattern expansion, indexes, violations) and the rule constraints."""
+
+from __future__ import annotations
+
+from balancerd.config import DomainConfig, PolicyConfig, RuleConfig
+from balancerd.model import ClusterSnapshot, Forecast, Host, Resources, Vm
+from balancerd.optimize.constraints import ALL_RULES, placement_allows, reasons
+from balancerd.optimize.rules import Rules
+from balancerd.optimize.state import ClusterState
+
+HOSTS = (Host("h1", Resources(10000, 8192), domain="r1"), Host("h2", Resources(10000, 8192), domain="r1"),
+         Host("h3", Resources(10000, 8192)))
+VMS = (Vm("web1", "h1", Resources(1000, 1024), Resources(1000, 1024)),
+       Vm("web2", "h2", Resources(1000, 1024), Resources(1000, 1024)),
+       Vm("db", "h1", Resources(1000, 1024), Resources(1000, 1024)),
+       Vm("disk", "h3", Resources(1000, 1024, (("disk_gib", 50),)), Resources(1000, 1024, (("disk_gib", 50),))))
+SNAP = ClusterSnapshot(1, 0.0, HOSTS, VMS)
+
+
+def _state(*rules: RuleConfig, domains: tuple[DomainConfig, ...] = ()) -> ClusterState:
+    return ClusterState(SNAP, Forecast(300), PolicyConfig(rules=rules, domains=domains), frozenset())
+
+
+def test_patterns_and_plain_names_expand_to_known_vms_only() -> None:
+    rules = Rules(SNAP, PolicyConfig(rules=(RuleConfig("pin", vms=("web*", "db", "ghost")),)))
+    assert set(rules.pinned) == {"web1", "web2", "db"}
+    assert rules.pinned["db"] == "pin rule #1"
+
+
+def test_domains_default_to_the_host_and_the_policy_overrides() -> None:
+    rules = Rules(SNAP, PolicyConfig(domains=(DomainConfig("r9", ("h2",)),)))
+    assert rules.domain_of == {"h1": "r1", "h2": "r9", "h3": "h3"}
+
+
+def test_anti_affinity_blocks_the_host_of_another_member() -> None:
+    state = _state(RuleConfig("anti_affinity", name="web", vms=("web*",)))
+    found = reasons(state.vms["web1"], HOSTS[1], state, ALL_RULES)
+    assert "anti-affinity web: web2 already runs on h2" in found
+    assert placement_allows(state.vms["web1"], HOSTS[2], state)
+
+
+def test_affinity_spread_must_and_must_not() -> None:
+    state = _state(RuleConfig("affinity", name="pair", vms=("web1", "db")),
+                   RuleConfig("spread", name="sp", vms=("web1", "web2"), min_domains=2),
+                   RuleConfig("must_not", name="no3", vms=("web2",), hosts=("h3",)),
+                   RuleConfig("must", name="only1", vms=("db",), hosts=("h1",)))
+    assert not placement_allows(state.vms["web1"], HOSTS[2], state)  # db stays on h1
+    assert any("must not run on h3" in r for r in reasons(state.vms["web2"], HOSTS[2], state, ALL_RULES))
+    assert any("must run on h1" in r for r in reasons(state.vms["db"], HOSTS[1], state, ALL_RULES))
+    spread = reasons(state.vms["web2"], HOSTS[0], state, ALL_RULES)
+    assert not any("spread" in r for r in spread)  # both in r1 already: 1 domain, not further below
+
+
+def test_spread_blocks_leaving_the_last_other_domain() -> None:
+    state = _state(RuleConfig("spread", name="sp", vms=("web1", "disk"), min_domains=2))
+    assert any(r.startswith("spread sp") for r in reasons(state.vms["disk"], HOSTS[1], state, ALL_RULES))
+
+
+def test_named_resources_must_fit() -> None:
+    hosts = (*HOSTS[:2], Host("h3", Resources(10000, 8192, (("disk_gib", 100),))),
+             Host("h4", Resources(10000, 8192, (("disk_gib", 40),))))
+    state = ClusterState(ClusterSnapshot(1, 0.0, hosts, VMS), Forecast(300), PolicyConfig(headroom_pct=0),
+                         frozenset())
+    assert "h4 lacks disk_gib: needs 50, 40 free" in reasons(state.vms["disk"], hosts[3], state, ALL_RULES)
+    assert not placement_allows(state.vms["disk"], hosts[0], state)  # h1 has no disk_gib at all
+
+
+def test_violations_and_soft_misses() -> None:
+    rules = Rules(SNAP, PolicyConfig(rules=(RuleConfig("anti_affinity", name="a", vms=("web1", "db")),
+                                            RuleConfig("should", name="s", vms=("db",), hosts=("h2",)))))
+    location = {vm.name: vm.host for vm in VMS}
+    assert rules.violations(location) == ["anti-affinity a: members share a host"]
+    assert rules.soft_misses("db", "h1") == 1 and rules.soft_misses("db", "h2") == 0
+    state = _state(RuleConfig("should", name="s", vms=("db",), hosts=("h2",)))
+    assert state.soft == 1 and state.soft_delta("db", "h2") > 0

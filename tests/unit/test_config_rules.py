@@ -1,0 +1,42 @@
+"""Unit tests for the placement-rule part of balancerd.config ([[policy.rules]], [[policy.domains]])."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from balancerd import config
+from balancerd.errors import ConfigError
+
+
+def _policy(table: dict[str, object]) -> config.PolicyConfig:
+    return config.from_table({"policy": table}, Path(".")).policy
+
+
+def test_rules_and_domains_are_read() -> None:
+    policy = _policy({"strategy": "consolidate",
+                      "rules": [{"kind": "must", "name": "lic", "vms": ["db-*"], "hosts": ["h1", "h2"]}],
+                      "domains": [{"name": "rack1", "hosts": ["h1"]}]})
+    assert policy.strategy == "consolidate"
+    assert policy.rules == (config.RuleConfig("must", "lic", ("db-*",), ("h1", "h2")),)
+    assert policy.domains == (config.DomainConfig("rack1", ("h1",)),)
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ({"rules": [{"kind": "anti_affinity"}]}, "policy.rules[0].vms"),
+    ({"rules": [{"kind": "must", "vms": ["a"]}]}, "policy.rules[0].hosts"),
+    ({"rules": [{"kind": "nope", "vms": ["a"]}]}, "policy.rules[0].kind"),
+    ({"rules": [{"vms": "a"}]}, "policy.rules[0].vms"),
+    ({"domains": [{"hosts": ["h1"]}]}, "policy.domains[0].name"),
+    ({"strategy": "pack"}, "policy.strategy"),
+])
+def test_bad_rules_name_the_key(table: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _policy(table)
+    assert key in str(info.value)
+
+
+def test_documented_defaults_load() -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert config.load(root / "config" / "balancerd.toml").policy.rules == ()
