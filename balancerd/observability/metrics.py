@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from balancerd.model import CycleReport, Move, MoveResult, Outcome
+from balancerd.model import CycleReport, ForecastError, Move, MoveResult, Outcome
 
 _DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200)
 _DOWNTIME_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5)
@@ -24,6 +24,7 @@ class Metrics:
         self._gauges()
         self._migration_metrics()
         self._cycle_metrics()
+        self._forecast_metrics()
 
     def _gauge(self, name: str, doc: str, *labels: str) -> Gauge:
         return Gauge(name, doc, list(labels), registry=self.registry)
@@ -70,6 +71,21 @@ class Metrics:
         self.cycles = self._counter("balancerd_cycles", "Cycles run", "mode")
         self.cycle_errors = self._counter("balancerd_collection_errors", "Per-host collection errors")
 
+    def _forecast_metrics(self) -> None:
+        self.forecast_mae = self._gauge("balancerd_forecast_mae", "Mean absolute error of the point forecast made "
+                                        "horizon_seconds earlier (CPU in cores, memory in bytes)",
+                                        "resource", "horizon_seconds")
+        self.forecast_coverage = self._gauge("balancerd_forecast_p95_coverage_ratio", "Share of VMs whose usage "
+                                             "stayed at or below the upper forecast", "resource", "horizon_seconds")
+
+    def observe_forecast(self, errors: tuple[ForecastError, ...]) -> None:
+        """Export the latest forecast errors (predicted earlier vs observed now)."""
+        for error in errors:
+            scale = 1 / 1000 if error.resource == "cpu" else 1024 * 1024
+            labels = (error.resource, str(error.horizon_s))
+            self.forecast_mae.labels(*labels).set(error.mae * scale)
+            self.forecast_coverage.labels(*labels).set(error.coverage)
+
     def serve(self, address: str, port: int) -> int:
         """Start the HTTP endpoint; return the port it listens on (useful with port 0)."""
         server, _thread = start_http_server(port, addr=address, registry=self.registry)
@@ -108,6 +124,7 @@ class Metrics:
         self.cycles.labels(report.mode).inc()
         self.cycle_errors.inc(len(report.errors))
         self.last_cycle.set(report.started_at)
+        self.observe_forecast(report.forecast_errors)
 
     def _observe_drain_memory(self, report: CycleReport) -> None:
         self.drain_bytes.clear()

@@ -7,6 +7,7 @@ from prometheus_client import generate_latest
 from balancerd.model import (
     ClusterSnapshot,
     CycleReport,
+    ForecastError,
     Host,
     Move,
     MoveKind,
@@ -86,3 +87,13 @@ def test_plan_objective_lower_bound_and_gap() -> None:
     assert get("balancerd_plan_objective") == 0.10
     assert get("balancerd_plan_lower_bound") == 0.04
     assert get("balancerd_plan_gap") == 0.10 - 0.04
+
+
+def test_forecast_error_gauges_in_base_units() -> None:
+    metrics = Metrics()
+    metrics.observe_forecast((ForecastError("cpu", 600, 250.0, 0.95, 10), ForecastError("memory", 600, 2.0, 0.9, 10)))
+    get = metrics.registry.get_sample_value
+    assert get("balancerd_forecast_mae", {"resource": "cpu", "horizon_seconds": "600"}) == 0.25
+    assert get("balancerd_forecast_mae", {"resource": "memory", "horizon_seconds": "600"}) == 2 * 1024 * 1024
+    assert get("balancerd_forecast_p95_coverage_ratio", {"resource": "memory", "horizon_seconds": "600"}) == 0.9
+    assert b"balancerd_forecast_p95_coverage_ratio" in generate_latest(metrics.registry)
