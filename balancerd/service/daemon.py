@@ -36,6 +36,7 @@ from balancerd.service.wiring import clock_speed, make_backend, make_clock
 log = structlog.get_logger("balancerd.daemon")
 
 _JOB_ID = "cycle"
+_RETRAIN_ID = "retrain"
 _FAILURE_WINDOW_S = 3600.0
 
 
@@ -83,6 +84,8 @@ class Daemon:
         first = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=min(2.0, self._wall_interval()))
         self.scheduler.add_job(self._cycle, "interval", seconds=self._wall_interval(), id=_JOB_ID,
                                max_instances=1, coalesce=True, next_run_time=first)
+        self.scheduler.add_job(self._retrain, "interval", seconds=self._wall_retrain(), id=_RETRAIN_ID,
+                               max_instances=1, coalesce=True)
         self.scheduler.start()
         self._start_watchdog()
         log.info("started", mode=self.config.mode, backend=self.config.backend, pid=os.getpid(),
@@ -90,6 +93,21 @@ class Daemon:
 
     def _wall_interval(self) -> float:
         return self.config.interval_s / clock_speed(self.clock)
+
+    def _wall_retrain(self) -> float:
+        return self.config.predict.retrain_interval_s / clock_speed(self.clock)
+
+    def _retrain(self) -> None:
+        """Retrain the forecaster in a scheduler worker; the predictor swaps its models atomically."""
+        if self.stop_event.is_set() or not self.runner.predictor.needs_training():
+            return
+        try:
+            report = self.runner.predictor.retrain()
+        except Exception:
+            log.exception("forecaster retraining crashed")
+            return
+        log.info("forecaster retrained" if report.trained else "forecaster not retrained", detail=report.detail,
+                 rows=report.rows, vms=report.vms, horizon_steps=report.horizon_steps)
 
     def _start_watchdog(self) -> None:
         if self._watchdog_s is None or not self.notifier.enabled:
@@ -155,6 +173,7 @@ class Daemon:
             self.config = new
             self.runner.reconfigure(new)
         self.scheduler.reschedule_job(_JOB_ID, trigger="interval", seconds=self._wall_interval())
+        self.scheduler.reschedule_job(_RETRAIN_ID, trigger="interval", seconds=self._wall_retrain())
         log.info("reloaded", mode=new.mode, interval_s=new.interval_s)
 
     def _cycle(self) -> None:
