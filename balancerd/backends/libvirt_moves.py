@@ -111,10 +111,14 @@ def check_migration_network(call: Call[Any], dest: str, conn: Any, migration_uri
     ifaces, error = _attempt(call, dest, f"host {dest}: interfaces", lambda: conn.listAllInterfaces(0))
     if ifaces is None:
         return Check("migration network", True, f"interfaces not listable ({error}); not checked")
-    for iface in ifaces:
-        if iface.isActive() and f"address='{host}'" in iface.XMLDesc(0).replace('"', "'"):
-            return Check("migration network", True, f"{host} is up on {iface.name()} of {dest}")
-    return Check("migration network", False, f"no active interface of {dest} has the migration address {host}")
+    up = [(iface.name(), iface.XMLDesc(0).replace('"', "'")) for iface in ifaces if iface.isActive()]
+    if any(f"address='{host}'" in xml for _name, xml in up):
+        return Check("migration network", True, f"{host} is up on {dest}")
+    if any("<ip address=" in xml for _name, xml in up):
+        return Check("migration network", False, f"no active interface of {dest} has the migration address {host}")
+    names = [name for name, _xml in up if name != "lo"]
+    detail = f"libvirt lists no addresses on {dest} (udev backend); interfaces up: {', '.join(names) or 'none'}"
+    return Check("migration network", bool(names), detail)
 
 
 def check_cpu(call: Call[Any], dest: str, conn: Any, xml: str) -> Check:

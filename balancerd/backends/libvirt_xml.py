@@ -77,10 +77,13 @@ def interfaces(xml: str) -> tuple[Interface, ...]:
     """NICs attached to a libvirt network or a bridge."""
     found = []
     for node in _root(xml).iterfind("devices/interface"):
-        kind = node.get("type", "")
         source = node.find("source")
-        if kind in ("network", "bridge") and source is not None and source.get(kind):
-            found.append(Interface(kind, source.get(kind, "")))
+        if source is None:
+            continue
+        if source.get("network"):  # live XML of a bridge-mode network says type='bridge' + network=...
+            found.append(Interface("network", source.get("network", "")))
+        elif node.get("type") == "bridge" and source.get("bridge"):
+            found.append(Interface("bridge", source.get("bridge", "")))
     return tuple(found)
 
 
@@ -105,12 +108,16 @@ def map_networks(xml: str, mapping: Mapping[str, str]) -> str:
         return xml
     root = _root(xml)
     for node in root.iterfind("devices/interface"):
-        kind = node.get("type", "")
         source = node.find("source")
-        if kind in ("network", "bridge") and source is not None and source.get(kind) in mapping:
-            source.set(kind, mapping[source.get(kind, "")])
-            if kind == "network":
-                source.attrib.pop("bridge", None)  # live XML names the bridge of the source's network
+        if source is None:
+            continue
+        network, bridge = source.get("network"), source.get("bridge")
+        if network is not None and network in mapping:
+            node.set("type", "network")
+            source.attrib.clear()  # drop the source network's bridge and port of a live XML
+            source.set("network", mapping[network])
+        elif network is None and node.get("type") == "bridge" and bridge in mapping:
+            source.set("bridge", mapping[bridge or ""])
     return ET.tostring(root, encoding="unicode")
 
 

@@ -145,6 +145,7 @@ class Executor:
             results[index] = self._skip(plan_id, move, decision.skip_reason or "pre-flight failed",
                                         decision.checks)
             return
+        move = replace(move, kind=decision.request.kind)  # journal and report the kind actually used
         now = self._clock.now()
         try:
             record_id = self._recorder.migration_started(plan_id, move, now)

@@ -29,6 +29,10 @@ class GuestSpec:
     memory_mib: int = GUEST_MEMORY_MIB
     network: str | None = "prod"
     control_disk: Path | None = None
+    data_disk: Path | None = None
+    """A writable raw disk (``vda``, serial balancerd-data) the guest writes TICKs to (storage tests)."""
+    policy: str = ""
+    """Attributes of ``<balancerd:policy .../>`` metadata, e.g. ``live='no'`` ("" = none)."""
 
 
 def domain_xml(spec: GuestSpec) -> str:
@@ -45,6 +49,7 @@ def domain_xml(spec: GuestSpec) -> str:
         _features(spec.virt),
         "<clock offset='utc'/>",
         "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>",
+        _metadata(spec.policy),
         _devices(spec),
         "</domain>",
     ]
@@ -63,6 +68,15 @@ def _features(virt: str) -> str:
     return f"<features><acpi/>{tcg}</features>"
 
 
+POLICY_NS = "https://balancerd.dev/1"
+
+
+def _metadata(policy: str) -> str:
+    if not policy:
+        return ""
+    return f"<metadata><balancerd:policy xmlns:balancerd='{POLICY_NS}' {policy}/></metadata>"
+
+
 def _devices(spec: GuestSpec) -> str:
     devices = [
         "<devices>",
@@ -70,6 +84,10 @@ def _devices(spec: GuestSpec) -> str:
         f"<serial type='file'><source path={quoteattr(str(spec.console))} append='on'/>"
         "<target port='0'/></serial>",
     ]
+    if spec.data_disk is not None:
+        devices.append("<disk type='file' device='disk'><driver name='qemu' type='raw' cache='none'/>"
+                       f"<source file={quoteattr(str(spec.data_disk))}/>"
+                       "<target dev='vda' bus='virtio'/><serial>balancerd-data</serial></disk>")
     if spec.control_disk is not None:
         devices.append("<disk type='file' device='disk'><driver name='qemu' type='raw' cache='none'/>"
                        f"<source file={quoteattr(str(spec.control_disk))}/>"

@@ -1,5 +1,6 @@
 """Pure builder of the guests' initramfs: a gzip'ed cpio (newc) archive with static busybox, the virtio
-modules and an /init that prints ``TICK n boot=<id>`` to the serial port every second.
+modules and an /init that prints ``TICK n boot=<id>`` to the serial port every second (and to sector 0 of a
+writable data disk with serial ``balancerd-data`` when the guest has one: storage-migration tests).
 
 Called by assets.py at `lab up`; unit-tested in tests/unit/lab/test_initramfs.py. The /init also powers
 the guest off when the ACPI power button is pressed (plain busybox init ignores it).
@@ -31,10 +32,15 @@ for d in /sys/class/input/event*; do
   fi
 done
 {control}
+data=
+for b in /sys/block/vd*; do
+  [ "$(cat "$b/serial" 2>/dev/null)" = {data_serial} ] && data=/dev/${{b##*/}}
+done
 i=0
 while true; do
   i=$((i + 1))
   echo "TICK $i boot=$boot" > /dev/ttyS0
+  [ -n "$data" ] && echo "TICK $i boot=$boot" | dd of=$data bs=512 count=1 conv=notrunc,sync oflag=direct 2>/dev/null
   sleep 1
 done
 """
@@ -90,12 +96,14 @@ class Entry:
 
 
 CONTROL_SERIAL = "balancerd-ctl"
+DATA_SERIAL = "balancerd-data"
+"""A writable disk with this serial gets ``TICK n boot=<id>`` written to its sector 0 every second."""
 
 
 def init_script(modules: Sequence[str] = MODULES) -> str:
     """The guest's /init (busybox sh)."""
     control = CONTROL_SCRIPT.format(serial=CONTROL_SERIAL)
-    return INIT_SCRIPT.format(modules=" ".join(modules), control=control)
+    return INIT_SCRIPT.format(modules=" ".join(modules), control=control, data_serial=DATA_SERIAL)
 
 
 def entries(busybox: bytes, modules: Iterable[tuple[str, bytes]]) -> list[Entry]:

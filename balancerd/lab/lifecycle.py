@@ -292,3 +292,23 @@ def _remove_files(layout: paths.LabLayout, lab: LabState) -> None:
         else:
             target.unlink(missing_ok=True)
 
+
+
+def restart_daemon(layout: paths.LabLayout, index: int) -> int:
+    """Start host N's libvirtd again after it died or was killed (fault tests); record and return its PID.
+
+    Networks, pools and domains are persistent in the host's dirs, so the daemon comes back with them.
+    """
+    lab = state.load(layout.state_file)
+    if lab is None:
+        raise LabError(f"no lab in {layout.root}")
+    entry = next((h for h in lab.hosts if h.index == index), None)
+    if entry is None:
+        raise LabError(f"the lab has no host{index}")
+    if entry.pid and procs.alive(entry.pid):
+        raise LabError(f"libvirtd of host{index} still runs (PID {entry.pid})")
+    host = layout.host(index)
+    pid = daemons.start(layout, host, entry.netns, cgroups.available())
+    state.save(layout.state_file, lab.with_host(dataclasses.replace(entry, pid=pid)))
+    daemons.wait_ready(host, pid)
+    return pid
