@@ -1,0 +1,49 @@
+"""Tests of balancerd.simulate.cli: the sub-command's arguments and a tiny run that writes the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from balancerd.cli import build_parser, main
+
+CONFIG = """
+[sim]
+hosts = 3
+host_cpu_m = 4000
+host_mem_mib = 16384
+[policy]
+strategy = "consolidate"
+headroom_pct = 0
+[predict]
+method = "ewma"
+horizon_s = 300
+"""
+
+
+def test_simulate_is_a_balancerd_sub_command() -> None:
+    args = build_parser().parse_args(["simulate", "--trace", "planetlab:x", "--config", "c.toml", "--out", "o",
+                                      "--preset", "cloudsim-planetlab", "--days", "0.5", "--strategy", "balance"])
+    assert (args.trace, args.preset, args.days, args.strategy) == ("planetlab:x", "cloudsim-planetlab", 0.5,
+                                                                    "balance")
+
+
+def test_a_tiny_run_prints_the_summary_and_writes_the_report(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG)
+    trace = tmp_path / "t.csv"
+    trace.write_text("step,a,b,c\n" + "".join(f"{i},{10 + i},20,5\n" for i in range(6)))
+    code = main(["simulate", "--trace", f"wide-csv:{trace}", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["vms"] == 3 and summary["hosts"] == 3 and summary["simulated_seconds"] == 1800
+    assert (tmp_path / "o" / "report.html").exists()
+
+
+def test_a_bad_trace_exits_with_the_config_error_code(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG)
+    assert main(["simulate", "--trace", "nope:x", "--config", str(config), "--out", str(tmp_path / "o")]) == 78
