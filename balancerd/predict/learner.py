@@ -68,7 +68,7 @@ def predict(learned: Learned, x: Array, last: Array) -> tuple[Array, Array]:
 
 def _model(loss: str, quantile: float, seed: int) -> HistGradientBoostingRegressor:
     return HistGradientBoostingRegressor(
-        loss=loss, quantile=quantile if loss == "quantile" else None, max_iter=200, learning_rate=0.1,
+        loss=loss, quantile=quantile if loss == "quantile" else None, max_iter=100, learning_rate=0.2,
         max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0, early_stopping=False, random_state=seed,
     )
 
