@@ -72,3 +72,17 @@ def test_names_are_escaped() -> None:
 def test_unknown_virt_is_rejected() -> None:
     with pytest.raises(ValueError, match="virt"):
         domain.domain_xml(_spec(virt="xen"))
+
+
+def test_data_disk_and_policy_metadata() -> None:
+    spec = domain.GuestSpec("g", Path("/k"), Path("/i"), Path("/c.log"), data_disk=Path("/var/lib/libvirt/images/g.img"),
+                            policy="live='no' max_downtime_ms='50'")
+    root = ET.fromstring(domain.domain_xml(spec))
+    disk = root.find("devices/disk[serial='balancerd-data']")
+    assert disk is not None and disk.find("readonly") is None
+    assert disk.find("source").attrib["file"] == "/var/lib/libvirt/images/g.img"  # type: ignore[union-attr]
+    assert disk.find("target").attrib["dev"] == "vda"  # type: ignore[union-attr]
+    policy = root.find("metadata/{https://balancerd.dev/1}policy")
+    assert policy is not None and policy.attrib == {"live": "no", "max_downtime_ms": "50"}
+    plain = ET.fromstring(domain.domain_xml(domain.GuestSpec("g", Path("/k"), Path("/i"), Path("/c.log"))))
+    assert plain.find("metadata") is None and plain.find("devices/disk") is None

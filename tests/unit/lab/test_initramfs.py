@@ -56,3 +56,9 @@ def test_data_is_padded_to_four_bytes() -> None:
     archive = initramfs.cpio_newc([initramfs.Entry("a", stat.S_IFREG | 0o644, b"12345")])
     assert len(archive) % 4 == 0
     assert _members(archive)["a"][1] == b"12345"
+
+
+def test_init_writes_ticks_to_a_data_disk_found_by_serial() -> None:
+    script = initramfs.init_script()
+    assert f"= {initramfs.DATA_SERIAL} ]" in script
+    assert 'dd of=$data bs=512 count=1 conv=notrunc,sync oflag=direct' in script
