@@ -75,8 +75,8 @@ def test_unknown_virt_is_rejected() -> None:
 
 
 def test_data_disk_and_policy_metadata() -> None:
-    spec = domain.GuestSpec("g", Path("/k"), Path("/i"), Path("/c.log"), data_disk=Path("/var/lib/libvirt/images/g.img"),
-                            policy="live='no' max_downtime_ms='50'")
+    spec = domain.GuestSpec("g", Path("/k"), Path("/i"), Path("/c.log"),
+                            data_disk=Path("/var/lib/libvirt/images/g.img"), policy="live='no' max_downtime_ms='50'")
     root = ET.fromstring(domain.domain_xml(spec))
     disk = root.find("devices/disk[serial='balancerd-data']")
     assert disk is not None and disk.find("readonly") is None
