@@ -64,6 +64,9 @@ def decide(move: Move, facts: MoveFacts, settings: Settings, incoming_mib: int, 
     """The request to start (or the reasons not to), from the backend's facts, the config and the clock."""
     conv = convergence.resolve(settings.migration, settings.throttle, facts.policy)
     kind, kind_check = _kind(move, facts, conv, settings.migration, now)
+    if kind is MoveKind.COLD and facts.local_disks and kind_check.ok:
+        kind_check = Check("kind", False, f"{kind_check.detail}; but an offline move cannot copy the local "
+                                          f"disks {', '.join(facts.local_disks)} (not supported yet)")
     checks = [*facts.checks, kind_check, _capacity(facts, incoming_mib)]
     if kind is not MoveKind.COLD:
         checks.append(_tolerance(conv, facts))

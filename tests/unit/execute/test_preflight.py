@@ -75,3 +75,8 @@ def test_network_map_applies_per_destination_host_group() -> None:
     assert network_pairs(rows, "h9") == (("site-h1", "other"),)
     assert network_pairs(rows, "x1") == (("site-h1", "other"), ("br0", "br1"))
     assert probe_request(MOVE, Settings(network_map=rows)).network_map == (("site-h1", "site-h2"),)
+
+
+def test_cold_move_with_local_disks_is_refused() -> None:
+    decision = decide(MOVE, facts(running=False, local_disks=("vda",)), Settings(), 0, NOON)
+    assert decision.request is None and "cannot copy the local disks vda" in str(decision.skip_reason)
