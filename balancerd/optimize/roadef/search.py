@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from balancerd.optimize.roadef.anneal import shift_step
 from balancerd.optimize.roadef.instance import Instance, IntArray
 from balancerd.optimize.roadef.lns import reassign
 from balancerd.optimize.roadef.moves import best_shift, best_swap
@@ -33,6 +34,10 @@ class SearchParams:
     lns_start_procs: int = 30
     lns_max_machines: int = 8
     descend_every: int = 200  # LNS steps between two shift/swap descents
+    anneal_share: float = 0.6  # share of the time spent annealing
+    anneal_start: float = 5.0  # start temperature, in units of the cost per process
+    anneal_drop: float = 1e-4  # end temperature / start temperature
+    anneal_partners: int = 300  # swap partners screened per annealing step
 
 
 class _Search:
@@ -76,24 +81,29 @@ class _Search:
         return best_swap(st, p, partners)
 
     def pick_machines(self) -> IntArray:
-        """Machines to re-optimise together: costly ones (drawn by cost) and roomy ones (drawn by spare room)."""
+        """A costly machine (drawn by cost) and roomy ones (drawn by spare room), mostly from its neighbourhood."""
         st, rng = self.st, self.rng
         n_m = st.inst.n_machines
-        k = min(n_m, int(rng.integers(2, self.params.lns_max_machines + 1)))
         hot = st.mcost.astype(np.float64) + 1.0
+        first = int(rng.choice(n_m, p=hot / hot.sum()))
         room = (np.maximum(st.inst.safety - st.use, 0) / (st.inst.safety.sum(axis=0) + 1.0)).sum(axis=1) + 1e-3
-        chosen: set[int] = set()
-        while len(chosen) < k:
-            weights = hot if len(chosen) % 2 == 0 else room
-            chosen.add(int(rng.choice(n_m, p=weights / weights.sum())) if rng.random() < 0.7 else int(
-                rng.integers(n_m)))
-        return np.array(sorted(chosen), dtype=np.int64)
+        if rng.random() < 0.7:
+            room = room * np.where(st.inst.neighborhood == st.inst.neighborhood[first], 1.0, 1e-3)
+        room[first] = 0.0
+        k = min(n_m - 1, int(rng.integers(1, self.params.lns_max_machines)))
+        others = rng.choice(n_m, size=k, replace=False, p=room / room.sum())
+        return np.array(sorted({first, *map(int, others)}), dtype=np.int64)
 
     def pick_processes(self, machines: IntArray) -> IntArray:
-        procs = np.flatnonzero(np.isin(self.st.assign, machines))
-        if procs.shape[0] > self.sub_size:
-            procs = np.sort(self.rng.choice(procs, size=self.sub_size, replace=False))
-        return procs
+        """Every process of the costliest chosen machine, and a random share of the others' up to the size."""
+        st = self.st
+        first = int(machines[np.argmax(st.mcost[machines])])
+        mine = np.flatnonzero(st.assign == first)
+        rest = np.flatnonzero(np.isin(st.assign, machines) & (st.assign != first))
+        room = max(0, self.sub_size - mine.shape[0])
+        if rest.shape[0] > room:
+            rest = self.rng.choice(rest, size=room, replace=False)
+        return np.sort(np.concatenate([mine, rest]))
 
     def lns_step(self) -> None:
         seconds = min(self.params.lns_seconds, max(0.0, self.deadline - time.monotonic()))
@@ -104,6 +114,23 @@ class _Search:
             self.sub_size = min(self.params.lns_max_procs, self.sub_size + 1)
         else:
             self.sub_size = max(self.params.lns_min_procs, self.sub_size - 2)
+
+    def anneal(self, until: float, on_improve: Improve | None) -> None:
+        """Heat-bath annealing from temperature ``anneal_start`` x cost per process down by ``anneal_drop``."""
+        st, rng, params = self.st, self.rng, self.params
+        n = st.inst.n_processes
+        start = time.monotonic()
+        span = until - start
+        if span <= 0:
+            return
+        t0 = params.anneal_start * max(st.total, 1) / n
+        k = min(n, params.anneal_partners)
+        while (now := time.monotonic()) < until:
+            temperature = t0 * params.anneal_drop ** ((now - start) / span)
+            for p in rng.permutation(n)[:64]:
+                shift_step(st, int(p), temperature, rng)
+                best_swap(st, int(p), rng.choice(n, size=k, replace=False) if k < n else np.arange(n))
+            self.record(on_improve)
 
     def record(self, on_improve: Improve | None) -> bool:
         if self.st.total >= self.best_total:
@@ -123,8 +150,17 @@ def solve(
     on_improve: Improve | None = None,
     params: SearchParams | None = None,
 ) -> tuple[IntArray, int]:
-    """Best feasible assignment found before ``deadline`` (a ``time.monotonic()`` value) and its objective."""
+    """Best feasible assignment found before ``deadline`` (a ``time.monotonic()`` value) and its objective.
+
+    Phase 1 anneals (heat-bath shifts, improving swaps) for ``anneal_share`` of the time; phase 2 restarts
+    from the best and alternates CP-SAT neighbourhoods with shift/swap descents.
+    """
     search = _Search(State(inst, original), deadline, np.random.default_rng(seed), params or SearchParams())
+    start = time.monotonic()
+    search.one_pass()
+    search.record(on_improve)
+    search.anneal(start + search.params.anneal_share * (deadline - start), on_improve)
+    search.st.reset(search.best.copy())
     search.descend()
     search.record(on_improve)
     steps = 0
