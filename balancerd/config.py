@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 from balancerd.errors import ConfigError
 from balancerd.windows import parse_window
-from balancerd.windows import parse_window
 
 DEFAULT_CONFIG_PATH = Path("/etc/balancerd/balancerd.toml")
 
@@ -167,39 +166,6 @@ class NetworkMapConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class MigrationConfig:
-    """How each migration converges, when cold moves may happen, and which disks count as shared (issue 6).
-
-    Per-VM overrides come from the domain's ``<balancerd:policy .../>`` metadata (see config/balancerd.toml).
-    """
-
-    downtime_schedule_ms: tuple[int, ...] = _opt((100, 200, 300, 500))
-    stall_iterations: int = _opt(3, lo=1, hi=1000)
-    auto_converge: bool = _opt(True)
-    auto_converge_initial_pct: int = _opt(20, lo=1, hi=99)
-    auto_converge_increment_pct: int = _opt(10, lo=1, hi=99)
-    postcopy: bool = _opt(False)
-    deadline_factor: float = _opt(3.0, lo=1.0, hi=100.0)
-    deadline_min_s: float = _opt(30.0, lo=0.1)
-    downtime_tolerance_ms: int = _opt(0, lo=0, hi=3_600_000)
-    cold_in_window: bool = _opt(False)
-    maintenance_windows: tuple[str, ...] = _opt(())
-    cold_shutdown_timeout_s: float = _opt(60.0, lo=0.1, hi=3600.0)
-    shared_paths: tuple[str, ...] = _opt(())
-    dirty_rate_calc_s: int = _opt(1, lo=0, hi=60)
-    link_mib_s: int = _opt(1000, lo=1)
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkMapConfig:
-    """One ``[[network_map]]`` row: guests on ``source`` (network or bridge) use ``dest`` on ``hosts``."""
-
-    source: str = _opt("")
-    dest: str = _opt("")
-    hosts: tuple[str, ...] = _opt(("*",))
-
-
-@dataclass(frozen=True, slots=True)
 class PredictConfig:
     """How load is predicted from history.
 
@@ -257,8 +223,6 @@ class Config:
     throttle: ThrottleConfig = _opt(ThrottleConfig())
     migration: MigrationConfig = _opt(MigrationConfig())
     network_map: tuple[NetworkMapConfig, ...] = _opt(())
-    migration: MigrationConfig = _opt(MigrationConfig())
-    network_map: tuple[NetworkMapConfig, ...] = _opt(())
     predict: PredictConfig = _opt(PredictConfig())
     collect: CollectConfig = _opt(CollectConfig())
     paths: PathsConfig = _opt(PathsConfig())
@@ -312,27 +276,10 @@ def _convert(hint: Any, spec: dataclasses.Field[Any], value: object, key: str, b
             return _strings(value, key)
         if item_cls is int:
             return _integers(value, key)
-        if item_cls is str:
-            return _strings(value, key)
-        if item_cls is int:
-            return _integers(value, key)
         if not isinstance(value, list):
             raise ConfigError(key, value, "expected an array of tables ([[" + key + "]])")
         return tuple(_build(item_cls, item, f"{key}[{i}].", base) for i, item in enumerate(value))
     return _scalar(hint, spec.metadata, value, key, base)
-
-
-def _strings(value: object, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
-        raise ConfigError(key, value, "expected an array of non-empty strings")
-    return tuple(value)
-
-
-def _integers(value: object, key: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0
-                                              for i in value):
-        raise ConfigError(key, value, "expected an array of positive integers")
-    return tuple(value)
 
 
 def _strings(value: object, key: str) -> tuple[str, ...]:
@@ -415,22 +362,7 @@ def _check_rules(policy: PolicyConfig) -> None:
             raise ConfigError(f"policy.domains[{i}].name", domain.name, "every domain needs a non-empty name")
 
 
-def _check_migration(config: Config) -> None:
-    if not config.migration.downtime_schedule_ms:
-        raise ConfigError("migration.downtime_schedule_ms", [], "expected at least one downtime in ms")
-    for i, window in enumerate(config.migration.maintenance_windows):
-        try:
-            parse_window(window)
-        except ValueError as exc:
-            raise ConfigError(f"migration.maintenance_windows[{i}]", window, str(exc)) from exc
-    for i, row in enumerate(config.network_map):
-        if not row.source or not row.dest:
-            raise ConfigError(f"network_map[{i}]", f"{row.source!r} -> {row.dest!r}",
-                              "source and dest must both name a network or bridge")
-
-
 def _check_cross(config: Config) -> None:
-    _check_migration(config)
     _check_rules(config.policy)
     _check_migration(config)
     names = [h.name for h in config.hosts]
