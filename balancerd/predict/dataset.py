@@ -74,11 +74,12 @@ def training_rows(series: SeriesSet, horizon: int, min_history: int, max_rows: i
     candidates = [candidate_origins(v, horizon, min_history) for v in series.values]
     counts = np.array([len(c) for c in candidates], dtype=np.int64)
     chosen = _draw(counts, max_rows, seed)
-    parts = [_rows_of(series, i, candidates[i][picks], horizon) for i, picks in chosen]
-    if not parts:
+    if not chosen:
         empty = np.zeros(0)
         return Rows(np.zeros((0, len(FEATURE_NAMES))), empty, empty, empty)
-    return Rows(*(np.concatenate(p) for p in zip(*parts, strict=True)))
+    parts = [_windows_of(series, i, candidates[i][picks], horizon) for i, picks in chosen]
+    windows, times, sizes, target, lateness = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return Rows(features(windows, times, sizes), windows[:, -1], target, lateness)
 
 
 def _draw(counts: IntArray, max_rows: int, seed: int) -> list[tuple[int, IntArray]]:
@@ -92,10 +93,9 @@ def _draw(counts: IntArray, max_rows: int, seed: int) -> list[tuple[int, IntArra
     return [(int(i), picked[which == i] - starts[i]) for i in np.unique(which)]
 
 
-def _rows_of(series: SeriesSet, index: int, origins: IntArray, horizon: int) -> tuple[Array, Array, Array, Array]:
+def _windows_of(series: SeriesSet, index: int, origins: IntArray, horizon: int) -> tuple[Array, ...]:
+    """Windows, times, sizes, targets and lateness of the rows of one series (features come later, at once)."""
     values = series.values[index]
-    windows = windows_at(values, origins)
-    times = series.times[index][origins]
-    sizes = np.full(len(origins), series.log_sizes[index])
     lateness = origins / max(1, len(values) - horizon)
-    return features(windows, times, sizes), windows[:, -1], values[origins + horizon], lateness
+    size = np.full(len(origins), series.log_sizes[index])
+    return windows_at(values, origins), series.times[index][origins], size, values[origins + horizon], lateness
