@@ -41,8 +41,12 @@ class SearchParams:
 
 
 class _Search:
-    def __init__(self, st: State, deadline: float, rng: np.random.Generator, params: SearchParams) -> None:
+    def __init__(
+        self, st: State, deadline: float, rng: np.random.Generator, params: SearchParams,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.st = st
+        self.now = now
         self.deadline = deadline
         self.rng = rng
         self.params = params
@@ -51,7 +55,7 @@ class _Search:
         self.sub_size = params.lns_start_procs
 
     def expired(self) -> bool:
-        return time.monotonic() >= self.deadline
+        return self.now() >= self.deadline
 
     def descend(self) -> None:
         """Shift and swap moves until a pass over all processes improves nothing (or time is up)."""
@@ -106,7 +110,7 @@ class _Search:
         return np.sort(np.concatenate([mine, rest]))
 
     def lns_step(self) -> None:
-        seconds = min(self.params.lns_seconds, max(0.0, self.deadline - time.monotonic()))
+        seconds = min(self.params.lns_seconds, max(0.0, self.deadline - self.now()))
         seed = int(self.rng.integers(1 << 30))
         machines = self.pick_machines()
         _, optimal = reassign(self.st, machines, seconds, seed, self.pick_processes(machines))
@@ -119,13 +123,13 @@ class _Search:
         """Heat-bath annealing from temperature ``anneal_start`` x cost per process down by ``anneal_drop``."""
         st, rng, params = self.st, self.rng, self.params
         n = st.inst.n_processes
-        start = time.monotonic()
+        start = self.now()
         span = until - start
         if span <= 0:
             return
         t0 = params.anneal_start * max(st.total, 1) / n
         k = min(n, params.anneal_partners)
-        while (now := time.monotonic()) < until:
+        while (now := self.now()) < until:
             temperature = t0 * params.anneal_drop ** ((now - start) / span)
             for p in rng.permutation(n)[:64]:
                 shift_step(st, int(p), temperature, rng)
@@ -149,14 +153,16 @@ def solve(
     seed: int = 0,
     on_improve: Improve | None = None,
     params: SearchParams | None = None,
+    now: Callable[[], float] = time.monotonic,
 ) -> tuple[IntArray, int]:
-    """Best feasible assignment found before ``deadline`` (a ``time.monotonic()`` value) and its objective.
+    """Best feasible assignment found before ``deadline`` (a value of ``now()``) and its objective.
 
     Phase 1 anneals (heat-bath shifts, improving swaps) for ``anneal_share`` of the time; phase 2 restarts
     from the best and alternates CP-SAT neighbourhoods with shift/swap descents.
     """
-    search = _Search(State(inst, original), deadline, np.random.default_rng(seed), params or SearchParams())
-    start = time.monotonic()
+    rng = np.random.default_rng(seed)
+    search = _Search(State(inst, original), deadline, rng, params or SearchParams(), now)
+    start = now()
     search.one_pass()
     search.record(on_improve)
     search.anneal(start + search.params.anneal_share * (deadline - start), on_improve)
