@@ -70,12 +70,12 @@ def reference_for(trace: str) -> dict[str, Any] | None:
 def acceptance(doc: Mapping[str, Any], ref: Mapping[str, Any]) -> dict[str, Any]:
     """The issue's targets for that day and whether this replay meets them."""
     checks = {
-        "slav_le_reference": doc["slav"] <= ref["slav"],
-        "migrations_le_half_reference": doc["migrations"] <= 0.5 * ref["migrations"],
-        "energy_le_1.1x_reference": doc["energy_kwh"] <= 1.1 * ref["energy_kwh"],
-        "energy_le_reference (stretch)": doc["energy_kwh"] <= ref["energy_kwh"],
-        "no_ping_pong": doc["ping_pong_moves"] == 0,
-        "day_within_60s": doc["wall_seconds"] <= 60.0 * max(1.0, doc["simulated_seconds"] / 86_400),
+        "slav_le_reference": bool(doc["slav"] <= ref["slav"]),
+        "migrations_le_half_reference": bool(doc["migrations"] <= 0.5 * ref["migrations"]),
+        "energy_le_1.1x_reference": bool(doc["energy_kwh"] <= 1.1 * ref["energy_kwh"]),
+        "energy_le_reference (stretch)": bool(doc["energy_kwh"] <= ref["energy_kwh"]),
+        "no_ping_pong": bool(doc["ping_pong_moves"] == 0),
+        "day_within_60s": bool(doc["wall_seconds"] <= 60.0 * max(1.0, doc["simulated_seconds"] / 86_400)),
     }
     return {**checks, "all": all(v for k, v in checks.items() if "stretch" not in k)}
 
@@ -86,8 +86,12 @@ def series(result: ReplayResult) -> dict[str, list[float | None]]:
     step_s = acc.step_s
     out: dict[str, list[float | None]] = {"hours": [i * step_s / 3600 for i in range(len(acc.energy_j))]}
     out.update({k: list(v) for k, v in acc.series().items()})
-    out["forecast_mae_cpu"] = [r.forecast_mae_cpu for r in result.steps]
-    out["moves_planned"] = [float(r.planned) for r in result.steps]
+    mae: list[float | None] = [None] * len(acc.energy_j)
+    planned: list[float | None] = [None] * len(acc.energy_j)
+    for record in result.steps:
+        mae[record.step], planned[record.step] = record.forecast_mae_cpu, float(record.planned)
+    out["forecast_mae_cpu"] = mae
+    out["moves_planned"] = planned
     hourly = [0.0] * max(1, math.ceil(len(acc.energy_j) * step_s / 3600))
     cumulative: list[float | None] = []
     moved = 0.0

@@ -50,7 +50,10 @@ class StepRecord:
 
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
-    """The figures, the per-step records and the accountant (for per-step series and migrations)."""
+    """The figures, the per-step records and the accountant (for per-step series and migrations).
+
+    ``late_cycles`` counts the steps that got no cycle because the previous cycle's moves were still running.
+    """
 
     totals: Totals
     steps: tuple[StepRecord, ...]
@@ -103,9 +106,11 @@ class Replay:
         stop = threading.Event()
         try:
             for step in range(steps):
-                late += self._to_step_start(step)
-                self._maybe_retrain()
-                records.append(self._cycle(step, stop))
+                if self._to_step_start(step):
+                    self._maybe_retrain()
+                    records.append(self._cycle(step, stop))
+                else:
+                    late += 1
                 if self._progress is not None:
                     self._progress(step + 1, steps)
             self.accountant.advance_to(self.accountant.end)
@@ -114,15 +119,19 @@ class Replay:
         return ReplayResult(self.accountant.totals(), tuple(records), self.accountant, time.monotonic() - wall0,
                             self.trainings, late)
 
-    def _to_step_start(self, step: int) -> int:
-        """Advance the clock to the start of ``step``; 1 if the previous cycle's moves ran past it."""
+    def _to_step_start(self, step: int) -> bool:
+        """Advance the clock to the start of ``step``; False when the previous cycle's moves ran past it.
+
+        A step whose start has passed gets no cycle of its own (the daemon's scheduler also skips missed
+        runs); its demand still holds and is accounted.
+        """
         start = self._cluster.origin + step * self._cluster.step_s
         now = self.clock.now()
         self.accountant.advance_to(max(now, start))
         if now > start:
-            return 1
+            return False
         self.clock.advance(start - now)
-        return 0
+        return True
 
     def _maybe_retrain(self) -> None:
         predict = self._config.predict

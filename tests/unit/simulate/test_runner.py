@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,16 @@ def test_both_modes_replay(tmp_path: Path, strategy: str) -> None:
     c = build(workload(percent), tiny_preset(hosts=hosts), START)
     result = Replay(c, replay_config(_config(tmp_path), c, strategy, tmp_path)).run()
     assert result.totals.energy_kwh > 0 and len(result.steps) == 12
+
+
+def test_a_step_whose_start_passed_during_the_moves_gets_no_cycle(tmp_path: Path) -> None:
+    # 4 big VMs at 90 % spread over hosts, then idle: consolidation moves take longer than a 10-second step
+    percent = [[90.0] * 2 + [10.0] * 10 for _ in range(4)]
+    c = build(workload(percent, step_s=10), tiny_preset(hosts=4), START)
+    config = replay_config(_config(tmp_path), c, "consolidate", tmp_path)
+    result = Replay(c, dataclasses.replace(config, throttle=dataclasses.replace(config.throttle, cluster_max=1))).run()
+    assert result.late_cycles >= 1
+    assert len(result.steps) + result.late_cycles == 12
+    starts = [r.at for r in result.steps]
+    assert starts == sorted(set(starts))  # never two cycles at the same instant
+    assert all((at - START) % 10 == 0 for at in starts)
