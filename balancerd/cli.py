@@ -12,13 +12,16 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from balancerd import config as config_mod
 from balancerd import optimize
 from balancerd.errors import BalancerdError, ConfigError
 from balancerd.model import Plan
 from balancerd.observability import logging as logsetup
+
+if TYPE_CHECKING:
+    from balancerd.service.oneshot import Preflight
 
 EX_CONFIG = ConfigError.exit_code
 
@@ -67,14 +70,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     config = config_mod.load(args.config)
     logsetup.configure("warning", "console")
-    from balancerd.service.oneshot import propose_once
+    from balancerd.service.oneshot import explain_once, propose_once
 
-    proposal, forecast = propose_once(config)
-    snapshot = proposal.collected.snapshot
     if args.explain:
-        reasons = optimize.explain(snapshot, forecast, config.policy, args.explain)
-        _print_explain(args.explain, reasons, args.json)
+        proposal, forecast, checked = explain_once(config, args.explain)
+        reasons = optimize.explain(proposal.collected.snapshot, forecast, config.policy, args.explain)
+        _print_explain(args.explain, reasons, args.json, checked)
         return 0
+    proposal, forecast = propose_once(config)
     if args.json:
         print(json.dumps(plan_document(proposal.plan, proposal.collected.errors), indent=2))
     else:
@@ -123,13 +126,45 @@ def plan_text(plan: Plan, errors: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def _print_explain(vm: str, reasons: Sequence[str], as_json: bool) -> None:
+def _print_explain(vm: str, reasons: Sequence[str], as_json: bool, checked: Sequence[Preflight] = ()) -> None:
     if as_json:
-        print(json.dumps({"vm": vm, "reasons": list(reasons)}, indent=2))
+        doc = {"vm": vm, "reasons": list(reasons), "preflight": [preflight_document(p) for p in checked]}
+        print(json.dumps(doc, indent=2))
         return
     print(f"{vm}:")
     for reason in reasons:
         print(f"  - {reason}")
+    for line in (line for p in checked for line in preflight_text(p)):
+        print(line)
+
+
+def preflight_document(checked: Preflight) -> dict[str, Any]:
+    """The JSON form of a planned move's pre-flight (``plan --explain VM --json``)."""
+    move, decision = checked.move, checked.decision
+    return {
+        "source": move.source, "dest": move.dest, "planned_kind": move.kind.value,
+        "kind": _preflight_kind(checked), "error": checked.error,
+        "skip_reason": decision.skip_reason if decision else None,
+        "deadline_s": decision.deadline_s if decision else None,
+        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in decision.checks] if decision else [],
+    }
+
+
+def preflight_text(checked: Preflight) -> list[str]:
+    """The human form of a planned move's pre-flight: a headline, then one line per check."""
+    move, decision = checked.move, checked.decision
+    head = f"  pre-flight of {move.source} -> {move.dest}: "
+    if decision is None:
+        return [head + (checked.error or "not run")]
+    verdict = f"would start as {_preflight_kind(checked)}" if decision.request else "would be skipped"
+    lines = [head + f"{verdict} (deadline {decision.deadline_s:.0f} s)"]
+    lines += [f"    [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in decision.checks]
+    return lines
+
+
+def _preflight_kind(checked: Preflight) -> str | None:
+    request = checked.decision.request if checked.decision else None
+    return request.kind.value if request else None
 
 
 if __name__ == "__main__":
