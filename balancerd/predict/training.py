@@ -65,7 +65,10 @@ def train(window: Window, horizon: int, min_history: int, max_rows: int,
         if len(data.target) < _MIN_ROWS:
             detail = f"{len(data.target)} training rows for {resource}; at least {_MIN_ROWS} needed"
             return None, TrainReport(False, detail, horizon, len(window.names))
-        fitted.append((resource, learner.fit(data, quantile)))
+        try:
+            fitted.append((resource, learner.fit(data, quantile)))
+        except ValueError as exc:
+            return None, TrainReport(False, f"{resource}: {exc}", horizon, len(window.names))
         rows += len(data.target)
     report = TrainReport(True, "trained", horizon, len(window.names), rows)
     return Models(horizon, tuple(fitted)), report

@@ -9,7 +9,9 @@ import numpy as np
 from balancerd.config import PredictConfig
 from balancerd.model import ClusterSnapshot, Host, Resources, Vm
 from balancerd.predict import Predictor
+from balancerd.predict.history import Window
 from balancerd.predict.inference import horizon_steps
+from balancerd.predict.training import train
 
 SIZE = Resources(4000, 8192)
 
@@ -114,3 +116,12 @@ def test_forecast_errors_come_due_after_the_horizon() -> None:
     errors = {e.resource: e for e in predictor.errors()}
     assert errors["cpu"].mae == 0 and errors["cpu"].coverage == 1.0 and errors["cpu"].horizon_s == 120
     assert errors["memory"].vms == 2
+
+
+def test_a_failed_fit_is_reported_not_raised() -> None:
+    flat = np.full((1, 400), 50.0)
+    window = Window(("a",), flat, flat, np.arange(400.0), np.array([100.0]), np.array([100.0]))
+    models, report = train(window, 1, 12, 1000, 0.95)
+    assert models is not None and report.trained
+    models, report = train(window, 1, 12, 1000, 1.5)
+    assert models is None and not report.trained and "cpu" in report.detail
