@@ -76,7 +76,7 @@ class Daemon:
         return 0
 
     def _start(self) -> None:
-        for message in journal_mod.reconcile(self.journal, self.backend.locate, self.clock.now()):
+        for message in journal_mod.reconcile(self.journal, self.backend, self.clock.now(), self.clock):
             log.warning("reconciled", detail=message)
         if self.config.metrics.enabled:
             self.metrics_port = self.metrics.serve(self.config.metrics.address, self.config.metrics.port)
