@@ -20,7 +20,7 @@ from balancerd.bench import forecast_io
 from balancerd.config import PredictConfig
 from balancerd.errors import BalancerdError
 from balancerd.predict import backtest, learner
-from balancerd.predict.dataset import training_rows
+from balancerd.predict.dataset import SeriesSet, training_rows
 from balancerd.predict.features import Array
 
 COVERAGE_BAND = (0.93, 0.97)
@@ -57,21 +57,15 @@ def _run(args: argparse.Namespace) -> int:
 def run(fmt: str, path: Path, horizon: int) -> tuple[dict[str, Any], Iterator[tuple[str, str, float, float, float]]]:
     """The backtest of one data set: the JSON-ready result and the prediction rows."""
     traces = forecast_io.load(fmt, path)
-    defaults = PredictConfig()
     test = backtest.test_set(traces.series, horizon)
     if len(test.actual) == 0:
         raise forecast_io.TraceError(f"{path}: no step to evaluate (series too short for horizon {horizon})")
     train = backtest.training_part(traces.series)
-    wall, cpu = time.perf_counter(), time.process_time()
-    rows = training_rows(train, horizon, defaults.min_history, defaults.max_train_rows)
-    try:
-        model = learner.fit(rows, defaults.upper_quantile)
-    except ValueError as exc:
-        raise forecast_io.TraceError(f"{path}: cannot train ({exc})") from exc
-    train_s, train_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+    model, rows, seconds = _train(train, horizon, path)
     wall = time.perf_counter()
     point, upper = learner.predict(model, test.x, test.last)
-    predict_s = time.perf_counter() - wall
+    seconds["predict"] = round(time.perf_counter() - wall, 3)
+    seconds["predict_per_row_us"] = round(1e6 * seconds["predict"] / len(point), 2)
     predicted = {
         "persistence": backtest.persistence(test),
         "mean12": backtest.mean_of_last(test),
@@ -79,10 +73,22 @@ def run(fmt: str, path: Path, horizon: int) -> tuple[dict[str, Any], Iterator[tu
         "ours": point,
     }
     result = _result(fmt, path, horizon, traces, test, predicted, upper)
-    result["training_rows"] = len(rows.target)
-    result["seconds"] = {"train": round(train_s, 2), "train_cpu": round(train_cpu_s, 2),
-                         "predict": round(predict_s, 3), "predict_per_row_us": round(1e6 * predict_s / len(point), 2)}
+    result["training_rows"] = rows
+    result["seconds"] = seconds
     return result, _prediction_rows(traces, test, point, upper)
+
+
+def _train(train: SeriesSet, horizon: int, path: Path) -> tuple[learner.Learned, int, dict[str, float]]:
+    """Our model with the daemon's defaults, and how long building the rows and fitting took."""
+    defaults = PredictConfig()
+    wall, cpu = time.perf_counter(), time.process_time()
+    rows = training_rows(train, horizon, defaults.min_history, defaults.max_train_rows)
+    try:
+        model = learner.fit(rows, defaults.upper_quantile)
+    except ValueError as exc:
+        raise forecast_io.TraceError(f"{path}: cannot train ({exc})") from exc
+    seconds = {"train": round(time.perf_counter() - wall, 2), "train_cpu": round(time.process_time() - cpu, 2)}
+    return model, len(rows.target), seconds
 
 
 def _result(fmt: str, path: Path, horizon: int, traces: forecast_io.Traces, test: backtest.TestSet,

@@ -1,8 +1,9 @@
-"""Baseline forecasters: last value and EWMA, each with an upper band.
+"""Baseline forecasters of one VM: last value and EWMA, each with an upper band.
 
-Pure functions over a VM's recent samples, called by :mod:`balancerd.predict.predictor`. The upper value
-is what capacity is planned on: for EWMA, the mean plus two exponentially weighted standard deviations,
-never below the last sample.
+The scalar reference of the baselines: the predictor uses the vectorised versions in
+:mod:`balancerd.predict.inference` (over every VM at once), which the unit tests check against these. The
+upper value is what capacity is planned on: for EWMA, the mean plus two exponentially weighted standard
+deviations, never below the last sample.
 """
 
 from __future__ import annotations

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from balancerd.config import PredictConfig
 from balancerd.model import ClusterSnapshot, Host, Resources, Vm
-from balancerd.predict import Predictor
+from balancerd.predict import Predictor, inference
 from balancerd.predict.baseline import ewma, last_value
-from balancerd.predict.history import History
+from balancerd.predict.history import History, Window
 
 
 def _r(cpu: int, mem: int = 100) -> Resources:
@@ -55,3 +56,13 @@ def test_predictor_methods() -> None:
     forecast = predictor.forecast()
     assert forecast.method == "ewma"
     assert forecast.as_mapping()["a"].point.cpu_m == 200
+
+
+def test_vectorised_ewma_fallback_matches_the_scalar_reference() -> None:
+    cpu, mem = [120, 480, 300, 900, 150], [1000, 1100, 900, 1500, 1200]
+    point, upper = ewma([_r(c, m) for c, m in zip(cpu, mem, strict=True)], 0.3)
+    window = Window(("a",), np.array([cpu], dtype=float), np.array([mem], dtype=float), np.zeros(5),
+                    np.array([1000.0]), np.array([2048.0]))
+    settings = inference.Settings("ewma", 0.3, 12, 1)
+    (got,) = inference.vm_forecasts(("a",), inference.predict(window, None, settings))
+    assert (got.point, got.upper) == (point, upper)
