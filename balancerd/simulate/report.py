@@ -27,6 +27,8 @@ LR_MMT_12_PER_DAY = {"20110303": (168.0, 27_649), "20110306": (128.0, 21_661), "
 """CloudSim 3.0.3 LR-MMT-1.2 on the PlanetLab days: energy kWh, migrations (data README)."""
 LR_MMT_12_SLAV = 5.10e-5
 """LR-MMT-1.2's SLAV, mean over the 10 days of the CloudSim PlanetLab set."""
+LR_MMT_12_SLATAH = 0.0621
+"""LR-MMT-1.2's SLATAH, 10-day mean (shown for information: the targets are on SLAV)."""
 
 PLOTS = (
     ("utilisation.png", "Host CPU utilisation (active hosts)"),
@@ -63,7 +65,7 @@ def reference_for(trace: str) -> dict[str, Any] | None:
     for day, (energy, migrations) in LR_MMT_12_PER_DAY.items():
         if day in trace:
             return {"policy": "LR-MMT-1.2 (CloudSim 3.0.3)", "day": day, "energy_kwh": energy,
-                    "migrations": migrations, "slav": LR_MMT_12_SLAV}
+                    "migrations": migrations, "slav": LR_MMT_12_SLAV, "slatah": LR_MMT_12_SLATAH}
     return None
 
 
@@ -76,8 +78,9 @@ def acceptance(doc: Mapping[str, Any], ref: Mapping[str, Any]) -> dict[str, Any]
         "energy_le_reference (stretch)": bool(doc["energy_kwh"] <= ref["energy_kwh"]),
         "no_ping_pong": bool(doc["ping_pong_moves"] == 0),
         "day_within_60s": bool(doc["wall_seconds"] <= 60.0 * max(1.0, doc["simulated_seconds"] / 86_400)),
+        "slatah_le_reference (info)": bool(doc["slatah"] <= ref.get("slatah", LR_MMT_12_SLATAH)),
     }
-    return {**checks, "all": all(v for k, v in checks.items() if "stretch" not in k)}
+    return {**checks, "all": all(v for k, v in checks.items() if "(" not in k)}
 
 
 def series(result: ReplayResult) -> dict[str, list[float | None]]:
@@ -182,7 +185,8 @@ def _gib(ax: Any, hours: list[float], data: Mapping[str, Sequence[float | None]]
 
 
 def _forecast(ax: Any, hours: list[float], data: Mapping[str, Sequence[float | None]]) -> None:
-    ax.plot(hours, _nums(data["forecast_mae_cpu"]))
+    points = [(h, float(v)) for h, v in zip(hours, data["forecast_mae_cpu"], strict=True) if v is not None]
+    ax.plot([h for h, _ in points], [v for _, v in points], marker=".", markersize=3, linewidth=0.8)
     ax.set_ylabel("MAE (MIPS)")
 
 
