@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 from balancerd.cli import build_parser, main
+from balancerd.config import SimConfig, from_table
+from balancerd.simulate.cli import simulate
+from balancerd.simulate.preset import preset_from_config
 
 CONFIG = """
 [sim]
@@ -47,3 +51,20 @@ def test_a_bad_trace_exits_with_the_config_error_code(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text(CONFIG)
     assert main(["simulate", "--trace", "nope:x", "--config", str(config), "--out", str(tmp_path / "o")]) == 78
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_bar_only_on_a_tty(tmp_path: Path, tty: bool) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text("step,a,b\n0,10,20\n1,30,20\n")
+    stream = _Tty() if tty else io.StringIO()
+    config = from_table({"predict": {"method": "ewma"}}, base=tmp_path)
+    preset = preset_from_config(SimConfig(hosts=2, host_cpu_m=4000, host_mem_mib=16384))
+    result, meta = simulate(config, preset, f"wide-csv:{trace}", tmp_path / "o", progress_to=stream)
+    assert meta["trace"] == f"wide-csv:{trace}" and result.totals.vms == 2
+    assert ("\r[" in stream.getvalue() and "2/2 steps" in stream.getvalue()) is tty
