@@ -3,18 +3,21 @@
 The daemon builds a :class:`LibvirtCluster` from the config (``LibvirtCluster.from_config``) and hands it to
 the collector (``hosts``, ``node_stats``, ``domain_stats``: one bulk ``getAllDomainStats`` per host), the
 executor (``start_migration``, ``job_stats``, ``abort``: peer-to-peer ``migrateToURI3`` in a worker thread)
-and the journal's reconciliation (``locate``). Every ``libvirtError`` leaves this module as
+and the journal's reconciliation (``locate``, ``inspect``, ``resume``, ``undefine``). Every ``libvirtError``
+leaves this module as
 :class:`TransientBackendError` or :class:`PermanentBackendError` (``raise ... from exc``) with a message that
 names the host and the VM. Connections (one per host, keepalive on a shared event-loop thread, re-opened with
 back-off) live in ``libvirt_pool``, the event thread in ``libvirt_events``, the error table in
-``libvirt_errors``, parsing in ``libvirt_parse`` and job threads in ``libvirt_jobs``.
+``libvirt_errors``, parsing in ``libvirt_parse``, job threads in ``libvirt_jobs``, inventory, counters, VM
+policies and reconciliation reads in ``libvirt_inventory`` (through this class's :class:`Calls` methods),
+and the pre-flight checks, cold moves and disk moves in ``libvirt_moves``. What stays here is what needs
+``libvirt`` itself: connections, error mapping, and starting, steering and aborting migration jobs.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 import libvirt
@@ -22,10 +25,7 @@ import libvirt
 from balancerd.backends import libvirt_errors as errors
 from balancerd.backends import libvirt_moves as moves
 from balancerd.backends import libvirt_parse as parse
-from balancerd.backends import libvirt_xml as dxml
 from balancerd.backends.base import (
-    Check,
-    DomainState,
     DomainStats,
     HostInfo,
     JobState,
@@ -35,9 +35,9 @@ from balancerd.backends.base import (
     NodeStats,
     Placement,
     PoolInfo,
-    VmPolicy,
 )
 from balancerd.backends.libvirt_events import EventLoop
+from balancerd.backends.libvirt_inventory import Inventory
 from balancerd.backends.libvirt_jobs import JobTable, MigrationJob, call_with_timeout
 from balancerd.backends.libvirt_pool import ConnectionHooks, ConnectionPool
 from balancerd.clock import Clock
@@ -52,17 +52,11 @@ from balancerd.model import MoveKind
 
 _T = TypeVar("_T")
 
-STATS_FLAGS = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
-               | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_VCPU
-               | libvirt.VIR_DOMAIN_STATS_INTERFACE | libvirt.VIR_DOMAIN_STATS_BLOCK
-               | libvirt.VIR_DOMAIN_STATS_DIRTYRATE)
 LIVE_FLAGS = moves.LIVE_FLAGS
 COLD_FLAGS = moves.COLD_FLAGS
-DIRTY_CALC_EVERY_S = 30.0
 KEEPALIVE_INTERVAL_S = 5
 KEEPALIVE_COUNT = 3
 ABORT_TIMEOUT_S = 10.0
-POLICY_CACHE_S = 60.0
 
 
 # ----------------------------------------------------------------------------------------- error mapping
@@ -122,10 +116,6 @@ def _close(conn: Any) -> None:
 LIBVIRT_HOOKS = ConnectionHooks(open=_open, close=_close, alive=_alive)
 
 
-_STATES = {libvirt.VIR_DOMAIN_RUNNING: DomainState.RUNNING, libvirt.VIR_DOMAIN_BLOCKED: DomainState.RUNNING,
-           libvirt.VIR_DOMAIN_PAUSED: DomainState.PAUSED, libvirt.VIR_DOMAIN_SHUTOFF: DomainState.SHUTOFF}
-
-
 # ----------------------------------------------------------------------------------------- the cluster
 
 class LibvirtCluster:
@@ -142,12 +132,8 @@ class LibvirtCluster:
         self._allow_unsafe = allow_unsafe
         self._p2p = {h.name: (p2p_uris or {}).get(h.name) or h.p2p_uri or h.uri for h in hosts}
         self._jobs = JobTable()
-        self._info: dict[str, tuple[int, int]] = {}
-        self._policy: dict[str, tuple[float, VmPolicy]] = {}
         self._shared = tuple(shared_paths)
-        self._dirty_calc_s = dirty_rate_calc_s
-        self._dirty_kicked: dict[str, float] = {}
-        self._dirty: dict[str, int] = {}
+        self._inventory = Inventory(self._hosts, clock, self, self._jobs.incoming, dirty_rate_calc_s)
         EVENT_LOOP.acquire()
         self._closed = False
         self._pool = ConnectionPool({h.name: h.uri for h in hosts}, hooks, clock,
@@ -167,123 +153,16 @@ class LibvirtCluster:
     # ------------------------------------------------------------------ inventory and counters
 
     def hosts(self) -> tuple[HostInfo, ...]:
-        conns = self._pool.get_many(self._hosts)
-        return tuple(self._host_info(name, conn) for name, conn in conns.items())
-
-    def _host_info(self, name: str, conn: Any) -> HostInfo:
-        reachable = not isinstance(conn, BackendError)
-        if reachable:
-            try:
-                info = self._call(name, f"host {name}: getInfo", conn.getInfo)
-                self._info[name] = (int(info[2]), int(info[1]))
-            except BackendError:
-                reachable = False
-        cpus, memory = self._info.get(name, (0, 0))
-        config = self._hosts[name]
-        cpus = max(1, config.cpu_m // 1000) if config.cpu_m else cpus
-        memory = config.mem_mib or memory
-        return HostInfo(name, cpus, memory, reachable)
+        return self._inventory.hosts()
 
     def node_stats(self, host: str) -> NodeStats:
-        conn = self._conn(host)
-        where = f"host {host}: node stats"
-        at = self._clock.now()
-        busy = parse.node_busy_ns(self._call(host, where, lambda: conn.getCPUStats(-1, 0)))
-        total, free = self._node_memory(host, conn)
-        return NodeStats(host, at, busy, total, free)
-
-    def _node_memory(self, host: str, conn: Any) -> tuple[int, int]:
-        """(total, free) MiB from getMemoryStats, or getInfo + getFreeMemory where it is unsupported."""
-        where = f"host {host}: node memory"
-        try:
-            stats = self._call(host, where, lambda: conn.getMemoryStats(-1, 0))
-            return parse.kib_to_mib(int(stats["total"])), parse.kib_to_mib(int(stats["free"]))
-        except PermanentBackendError:
-            total = int(self._call(host, where, conn.getInfo)[1])
-            return total, int(self._call(host, where, conn.getFreeMemory)) // parse.MIB
+        return self._inventory.node_stats(host)
 
     def domain_stats(self, host: str) -> tuple[DomainStats, ...]:
-        conn = self._conn(host)
-        at = self._clock.now()
-        records = self._call(host, f"host {host}: getAllDomainStats",
-                             lambda: conn.getAllDomainStats(STATS_FLAGS, 0))
-        persistent = self._persistent_names(host, conn)
-        skip = self._jobs.incoming(host)
-        rows = (self._domain_row(host, at, dom, record, persistent) for dom, record in records
-                if dom.name() not in skip)
-        result = tuple(row for row in rows if row is not None)
-        self._kick_dirty_rate(host, records, at)
-        return result
-
-    def _kick_dirty_rate(self, host: str, records: Sequence[tuple[Any, Mapping[str, object]]], now: float) -> None:
-        """Start libvirt's dirty-rate calculation on running domains (read by the next collection)."""
-        if self._dirty_calc_s <= 0:
-            return
-        for dom, record in records:
-            key = dom.UUIDString()
-            if record.get("state.state") != parse.STATE_RUNNING or now - self._dirty_kicked.get(key, -1e18) < \
-                    DIRTY_CALC_EVERY_S:
-                continue
-            self._dirty_kicked[key] = now
-            try:
-                dom.startDirtyRateCalc(self._dirty_calc_s, 0)
-            except libvirt.libvirtError as exc:
-                if exc.get_error_code() in (errors.NO_SUPPORT, errors.OPERATION_UNSUPPORTED):
-                    self._dirty_calc_s = 0  # this daemon cannot: job stats are the fallback
-                    return
-
-    def _persistent_names(self, host: str, conn: Any) -> frozenset[str]:
-        flag = libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT
-        doms = self._call(host, f"host {host}: listAllDomains", lambda: conn.listAllDomains(flag))
-        return frozenset(d.name() for d in doms)
-
-    def _domain_row(self, host: str, at: float, dom: Any, record: Mapping[str, object],
-                    persistent: frozenset[str]) -> DomainStats | None:
-        """One DomainStats, or None when the domain vanished meanwhile (migrated, undefined)."""
-        name = dom.name()
-        where = f"host {host}: VM {name}"
-        try:
-            info = self._call(host, where, dom.info) if parse.needs_info(record) else None
-            live = self._vm_policy(host, dom, at).live
-        except PermanentBackendError:
-            return None
-        facts = parse.DomainFacts(name, host, at, name in persistent, live, parse.info_tuple(info))
-        row = parse.domain_stats(record, facts)
-        if row.dirty_rate_mib_s:
-            self._dirty[name] = row.dirty_rate_mib_s
-        elif self._dirty.get(name):
-            row = replace(row, dirty_rate_mib_s=self._dirty[name])  # measured by the last migration's job
-        return row
-
-    def _vm_policy(self, host: str, dom: Any, now: float) -> VmPolicy:
-        """The ``<balancerd:policy .../>`` metadata, cached per domain UUID for a minute."""
-        key = dom.UUIDString()
-        cached = self._policy.get(key)
-        if cached is not None and now - cached[0] < POLICY_CACHE_S:
-            return cached[1]
-        kind = libvirt.VIR_DOMAIN_METADATA_ELEMENT
-        try:
-            xml = dom.metadata(kind, parse.POLICY_NS, 0)
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() != errors.NO_DOMAIN_METADATA:
-                raise map_error(exc, f"host {host}: VM {dom.name()}: metadata") from exc
-            xml = None
-        policy = dxml.vm_policy(xml)
-        self._policy[key] = (now, policy)
-        return policy
+        return self._inventory.domain_stats(host)
 
     def locate(self, vm: str) -> tuple[str, ...]:
-        conns = self._pool.get_many(self._hosts)
-        found = (name for name, conn in conns.items()
-                 if not isinstance(conn, BackendError) and self._defined_on(name, conn, vm))
-        return tuple(found)
-
-    def _defined_on(self, host: str, conn: Any, vm: str) -> bool:
-        try:
-            self._call(host, f"host {host}: VM {vm}", lambda: conn.lookupByName(vm))
-        except BackendError:
-            return False
-        return True
+        return self._inventory.locate(vm)
 
     # ------------------------------------------------------------------ migration
 
@@ -294,7 +173,7 @@ class LibvirtCluster:
             raise PermanentBackendError(f"{where}: source and destination are the same host")
         if self._jobs.running(request.vm) is not None:
             raise PermanentBackendError(f"{where}: a migration of this VM is already running")
-        dom = self._source_domain(request, where)
+        dom = moves.source_domain(self, self._inventory, request, where, self._clock.now())
         self._conn(dest)
         if request.kind is MoveKind.COLD:
             job = MigrationJob(request, self._clock.now(), dom, self._cold)
@@ -303,22 +182,6 @@ class LibvirtCluster:
             job = MigrationJob(request, self._clock.now(), dom, lambda j: self._migrate(j, flags, params))
         self._jobs.add(job)
         job.start()
-
-    def _source_domain(self, request: MigrationRequest, where: str) -> Any:
-        """The domain on the source, checked to be in the state the kind of move needs."""
-        conn = self._conn(request.source)
-        dom = self._call(request.source, where, lambda: conn.lookupByName(request.vm))
-        active = bool(self._call(request.source, where, dom.isActive))
-        if request.kind is MoveKind.COLD:
-            if active and request.shutdown_timeout_s <= 0:
-                raise PermanentBackendError(f"{where}: a cold migration needs a shut-off VM; it is running")
-            if not self._call(request.source, where, dom.isPersistent):
-                raise PermanentBackendError(f"{where}: a cold migration needs a persistent (defined) VM")
-        elif not active:
-            raise PermanentBackendError(f"{where}: a live migration needs a running VM; it is shut off")
-        elif not self._vm_policy(request.source, dom, self._clock.now()).live:
-            raise PermanentBackendError(f"{where}: the VM's policy forbids live migration (use a cold move)")
-        return dom
 
     def _migration_args(self, request: MigrationRequest, dom: Any, where: str) -> tuple[int, dict[str, Any]]:
         """Flags and typed parameters for migrateToURI3; sets the max downtime on the domain first."""
@@ -334,11 +197,8 @@ class LibvirtCluster:
 
         A driver that does not support it (the test driver) migrates with its default.
         """
-        try:
-            dom.migrateSetMaxDowntime(request.max_downtime_ms, 0)
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() != errors.NO_SUPPORT:
-                raise map_error(exc, f"{where}: set max downtime") from exc
+        self.tolerate(f"{where}: set max downtime", lambda: dom.migrateSetMaxDowntime(request.max_downtime_ms, 0),
+                      (errors.NO_SUPPORT,))
 
     def _migrate(self, job: MigrationJob, flags: int, params: dict[str, Any]) -> JobStats:
         """The worker: the blocking migrateToURI3, then the destination's completed-job stats."""
@@ -394,8 +254,7 @@ class LibvirtCluster:
         if not stats or stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
             return JobStats(vm, JobState.RUNNING, elapsed_ms=self._elapsed_ms(job))
         running = parse.running_job(vm, stats)
-        if running.dirty_rate_mib_s:
-            self._dirty[vm] = running.dirty_rate_mib_s
+        self._inventory.note_dirty_rate(vm, running.dirty_rate_mib_s)
         return running
 
     def abort(self, vm: str) -> None:
@@ -424,35 +283,10 @@ class LibvirtCluster:
     # ------------------------------------------------------------------ pre-flight and steering
 
     def preflight(self, request: MigrationRequest) -> MoveFacts:
-        source, dest = self._known(request.source), self._known(request.dest)
-        where = f"pre-flight of VM {request.vm} {source} -> {dest}"
-        conn = self._conn(source)
-        dom = self._call(source, where, lambda: conn.lookupByName(request.vm))
-        xml = self._call(source, where, lambda: dom.XMLDesc(0))
-        running = bool(self._call(source, where, dom.isActive))
-        policy = self._vm_policy(source, dom, self._clock.now())
-        try:
-            dest_conn = self._conn(dest)
-        except TransientBackendError as exc:
-            unreachable = Check("destination reachable", False, str(exc))
-            return moves.facts(request, dom, xml, policy, self._dirty.get(request.vm, 0), running, 0,
-                               (unreachable,), self._shared)
-        checks = (
-            moves.check_reachable(self._call, dest, dest_conn),
-            moves.check_migration_network(self._call, dest, dest_conn, self._hosts[dest].migration_uri),
-            moves.check_cpu(self._call, dest, dest_conn, xml),
-            moves.check_networks(self._call, dest, dest_conn, xml, dict(request.network_map)),
-            moves.check_storage(self._call, dest, dest_conn, dom, xml, self._shared),
-        )
-        free = self._capacity_mib(dest) - moves.committed_mib(self._call, dest, dest_conn)
-        return moves.facts(request, dom, xml, policy, self._dirty.get(request.vm, 0), running, free, checks,
-                           self._shared)
-
-    def _capacity_mib(self, host: str) -> int:
-        if self._hosts[host].mem_mib:
-            return self._hosts[host].mem_mib
-        conn = self._conn(host)
-        return int(self._call(host, f"host {host}: getInfo", conn.getInfo)[1])
+        dest = self._known(request.dest)
+        self._known(request.source)
+        return moves.preflight(self, self._inventory, request, self._hosts[dest].migration_uri, self._shared,
+                               self._clock.now())
 
     def set_max_downtime(self, vm: str, downtime_ms: int) -> None:
         job = self._running_job(vm, "set the max downtime")
@@ -498,35 +332,13 @@ class LibvirtCluster:
     # ------------------------------------------------------------------ reconciliation
 
     def inspect(self, vm: str) -> tuple[Placement, ...]:
-        conns = self._pool.get_many(self._hosts)
-        found = (self._placement(name, conn, vm) for name, conn in conns.items()
-                 if not isinstance(conn, BackendError))
-        return tuple(p for p in found if p is not None)
-
-    def _placement(self, host: str, conn: Any, vm: str) -> Placement | None:
-        where = f"host {host}: VM {vm}"
-        try:
-            dom = self._call(host, where, lambda: conn.lookupByName(vm))
-            state = int(self._call(host, where, dom.state)[0])
-            persistent = bool(self._call(host, where, dom.isPersistent))
-            job = self._call(host, where, dom.jobInfo)
-        except PermanentBackendError:
-            return None
-        kind = _STATES.get(state, DomainState.OTHER)
-        return Placement(host, kind, persistent, int(job[0]) != libvirt.VIR_DOMAIN_JOB_NONE)
+        return self._inventory.inspect(vm)
 
     def resume(self, vm: str, host: str) -> None:
-        conn = self._conn(host)
-        dom = self._call(host, f"host {host}: VM {vm}", lambda: conn.lookupByName(vm))
-        self._call(host, f"host {host}: resume VM {vm}", dom.resume)
+        self._inventory.resume(vm, host)
 
     def undefine(self, vm: str, host: str) -> None:
-        conn = self._conn(host)
-        where = f"host {host}: undefine VM {vm}"
-        dom = self._call(host, where, lambda: conn.lookupByName(vm))
-        if self._call(host, where, dom.isActive):
-            raise PermanentBackendError(f"{where}: it runs there; only inactive copies are removed")
-        self._call(host, where, dom.undefine)
+        self._inventory.undefine(vm, host)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -551,6 +363,28 @@ class LibvirtCluster:
 
     def _conn(self, host: str) -> Any:
         return self._pool.get(self._known(host))
+
+    # The libvirt_inventory.Calls methods (public for the helper modules; not part of the Hypervisor protocol).
+
+    def conn(self, host: str) -> Any:
+        return self._conn(host)
+
+    def conns(self) -> Mapping[str, Any]:
+        return self._pool.get_many(self._hosts)
+
+    def call(self, host: str, where: str, fn: Callable[[], _T]) -> _T:
+        return self._call(host, where, fn)
+
+    def tolerate(self, where: str, fn: Callable[[], _T],
+                 codes: Collection[int] | None) -> tuple[_T | None, int | None]:
+        """``(fn(), None)``, or ``(None, code)`` when libvirt fails with a code in ``codes`` (any, if None)."""
+        try:
+            return fn(), None
+        except libvirt.libvirtError as exc:
+            code = exc.get_error_code()
+            if codes is None or code in codes:
+                return None, code
+            raise map_error(exc, where) from exc
 
     def _call(self, host: str, where: str, fn: Callable[[], _T]) -> _T:
         """Run one libvirt call for ``host``, mapping its error (and dropping a dead connection)."""

@@ -1,5 +1,6 @@
 """What the libvirt backend does around a migration beyond starting it: flags and typed parameters, the
-pre-flight checks, cold moves, moving a disk between pools on one host, and pool inventory (issue 6).
+pre-flight (the VM's facts and the destination's checks), cold moves, moving a disk between pools on one
+host, and pool inventory (issue 6).
 
 Called only by ``backends.libvirt``, which hands in connection and domain handles and ``call(host, where,
 fn)`` (it runs one libvirt call and maps a ``libvirtError`` to our errors). So this module needs no
@@ -17,8 +18,9 @@ from urllib.parse import urlsplit
 
 from balancerd.backends import libvirt_xml as dxml
 from balancerd.backends.base import Check, JobState, JobStats, MigrationRequest, MoveFacts, PoolInfo, VmPolicy
+from balancerd.backends.libvirt_inventory import Calls, Inventory
 from balancerd.clock import Clock
-from balancerd.errors import BackendError, PermanentBackendError
+from balancerd.errors import BackendError, PermanentBackendError, TransientBackendError
 from balancerd.model import MoveKind
 
 _T = TypeVar("_T")
@@ -85,7 +87,54 @@ def params_for(request: MigrationRequest, migration_uri: str, dom: Any) -> dict[
     return params
 
 
+def source_domain(calls: Calls, inventory: Inventory, request: MigrationRequest, where: str, now: float) -> Any:
+    """The domain on the source, checked to be in the state the kind of move needs."""
+    source = request.source
+    conn = calls.conn(source)
+    dom = calls.call(source, where, lambda: conn.lookupByName(request.vm))
+    active = bool(calls.call(source, where, dom.isActive))
+    if request.kind is MoveKind.COLD:
+        if active and request.shutdown_timeout_s <= 0:
+            raise PermanentBackendError(f"{where}: a cold migration needs a shut-off VM; it is running")
+        if not calls.call(source, where, dom.isPersistent):
+            raise PermanentBackendError(f"{where}: a cold migration needs a persistent (defined) VM")
+    elif not active:
+        raise PermanentBackendError(f"{where}: a live migration needs a running VM; it is shut off")
+    elif not inventory.vm_policy(source, dom, now).live:
+        raise PermanentBackendError(f"{where}: the VM's policy forbids live migration (use a cold move)")
+    return dom
+
+
 # ----------------------------------------------------------------------------------------- pre-flight
+
+def preflight(calls: Calls, inventory: Inventory, request: MigrationRequest, migration_uri: str,
+              shared: tuple[str, ...], now: float) -> MoveFacts:
+    """The VM's facts on its source and every check of the destination (a destination without a connection
+    fails only the reachability check)."""
+    source, dest = request.source, request.dest
+    where = f"pre-flight of VM {request.vm} {source} -> {dest}"
+    conn = calls.conn(source)
+    dom = calls.call(source, where, lambda: conn.lookupByName(request.vm))
+    xml = calls.call(source, where, lambda: dom.XMLDesc(0))
+    running = bool(calls.call(source, where, dom.isActive))
+    policy = inventory.vm_policy(source, dom, now)
+    dirty = inventory.dirty_rate(request.vm)
+    try:
+        dest_conn = calls.conn(dest)
+    except TransientBackendError as exc:
+        unreachable = Check("destination reachable", False, str(exc))
+        return facts(request, dom, xml, policy, dirty, running, 0, (unreachable,), shared)
+    call = calls.call
+    checks = (
+        check_reachable(call, dest, dest_conn),
+        check_migration_network(call, dest, dest_conn, migration_uri),
+        check_cpu(call, dest, dest_conn, xml),
+        check_networks(call, dest, dest_conn, xml, dict(request.network_map)),
+        check_storage(call, dest, dest_conn, dom, xml, shared),
+    )
+    free = inventory.capacity_mib(dest) - committed_mib(call, dest, dest_conn)
+    return facts(request, dom, xml, policy, dirty, running, free, checks, shared)
+
 
 def _attempt(call: Call[Any], host: str, where: str, fn: Callable[[], _T]) -> tuple[_T | None, str]:
     try:
