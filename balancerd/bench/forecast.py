@@ -20,7 +20,7 @@ from balancerd.bench import forecast_io
 from balancerd.config import PredictConfig
 from balancerd.errors import BalancerdError
 from balancerd.predict import backtest, learner
-from balancerd.predict.dataset import SeriesSet, training_rows
+from balancerd.predict.dataset import SeriesSet, spans_days, training_rows, without_clock
 from balancerd.predict.features import Array
 
 COVERAGE_BAND = (0.93, 0.97)
@@ -57,6 +57,8 @@ def _run(args: argparse.Namespace) -> int:
 def run(fmt: str, path: Path, horizon: int) -> tuple[dict[str, Any], Iterator[tuple[str, str, float, float, float]]]:
     """The backtest of one data set: the JSON-ready result and the prediction rows."""
     traces = forecast_io.load(fmt, path)
+    if not spans_days(backtest.training_part(traces.series)):
+        traces = forecast_io.Traces(traces.names, traces.steps, without_clock(traces.series))
     test = backtest.test_set(traces.series, horizon)
     if len(test.actual) == 0:
         raise forecast_io.TraceError(f"{path}: no step to evaluate (series too short for horizon {horizon})")

@@ -31,6 +31,23 @@ class SeriesSet:
         return len(self.values)
 
 
+MIN_CLOCK_SPAN_S = 2 * 86_400.0
+"""Time of day and of week are features only when the training data spans at least two days: over a few hours
+the model would learn the clock as a proxy for "recently" and extrapolate it."""
+
+
+def spans_days(series: SeriesSet) -> bool:
+    """True when the series' times cover at least :data:`MIN_CLOCK_SPAN_S`."""
+    known = [t[~np.isnan(t)] for t in series.times]
+    known = [t for t in known if len(t)]
+    return bool(known) and max(t.max() for t in known) - min(t.min() for t in known) >= MIN_CLOCK_SPAN_S
+
+
+def without_clock(series: SeriesSet) -> SeriesSet:
+    """The same series with unknown times (the clock features become "unknown")."""
+    return SeriesSet(series.values, tuple(np.full(len(t), np.nan) for t in series.times), series.log_sizes)
+
+
 @dataclass(frozen=True, slots=True)
 class Rows:
     """Feature rows, the last value each row saw, the target, and how late in its series the origin lies."""

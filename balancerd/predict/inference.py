@@ -50,7 +50,8 @@ def predict(window: Window, models: Models | None, settings: Settings) -> Predic
     if models is not None and learned.any():
         sizes = (window.size_cpu, window.size_mem)
         for i, resource in enumerate(("cpu", "memory")):
-            p, u = _learned(models.get(resource), filled[i][learned], sizes[i][learned], window.times[-1])
+            now = window.times[-1] if models.clock else np.nan
+            p, u = _learned(models.get(resource), filled[i][learned], sizes[i][learned], now)
             point[i][learned], upper[i][learned] = p, u
     return Predicted((point[0], point[1]), (upper[0], upper[1]), learned)
 

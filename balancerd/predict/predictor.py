@@ -10,6 +10,7 @@ uses the learned models with EWMA as the fallback.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from balancerd.config import PredictConfig
@@ -92,5 +93,4 @@ class Predictor:
         if models is not None:
             self._models = models
             self._trained_at = observations
-        return TrainReport(report.trained, report.detail, report.horizon_steps, report.vms, report.rows,
-                           observations)
+        return dataclasses.replace(report, observations=observations)

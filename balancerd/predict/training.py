@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from balancerd.predict import learner
-from balancerd.predict.dataset import SeriesSet, training_rows
+from balancerd.predict.dataset import SeriesSet, spans_days, training_rows, without_clock
 from balancerd.predict.features import Array
 from balancerd.predict.history import Window
 
@@ -25,6 +25,8 @@ class Models:
 
     horizon: int
     by_resource: tuple[tuple[str, learner.Learned], ...]
+    clock: bool = True
+    """Whether time of day / week were features (see :data:`~balancerd.predict.dataset.MIN_CLOCK_SPAN_S`)."""
 
     def get(self, resource: str) -> learner.Learned:
         return dict(self.by_resource)[resource]
@@ -40,6 +42,7 @@ class TrainReport:
     vms: int = 0
     rows: int = 0
     observations: int = 0
+    clock: bool = False
 
 
 def percent_of_size(usage: Array, size: Array) -> Array:
@@ -52,7 +55,8 @@ def series_of(window: Window, resource: str) -> SeriesSet:
     usage, size = (window.cpu, window.size_cpu) if resource == "cpu" else (window.mem, window.size_mem)
     values = percent_of_size(usage, size)
     times = np.broadcast_to(window.times, values.shape)
-    return SeriesSet(tuple(values), tuple(times), np.log(np.maximum(size, 1.0)))
+    series = SeriesSet(tuple(values), tuple(times), np.log(np.maximum(size, 1.0)))
+    return series if spans_days(series) else without_clock(series)
 
 
 def train(window: Window, horizon: int, min_history: int, max_rows: int,
@@ -60,8 +64,11 @@ def train(window: Window, horizon: int, min_history: int, max_rows: int,
     """Fit both resources' models, or say why not (too little history)."""
     fitted: list[tuple[str, learner.Learned]] = []
     rows = 0
+    clock = True
     for resource in RESOURCES:
-        data = training_rows(series_of(window, resource), horizon, min_history, max_rows)
+        series = series_of(window, resource)
+        clock = spans_days(series)
+        data = training_rows(series, horizon, min_history, max_rows)
         if len(data.target) < _MIN_ROWS:
             detail = f"{len(data.target)} training rows for {resource}; at least {_MIN_ROWS} needed"
             return None, TrainReport(False, detail, horizon, len(window.names))
@@ -70,8 +77,8 @@ def train(window: Window, horizon: int, min_history: int, max_rows: int,
         except ValueError as exc:
             return None, TrainReport(False, f"{resource}: {exc}", horizon, len(window.names))
         rows += len(data.target)
-    report = TrainReport(True, "trained", horizon, len(window.names), rows)
-    return Models(horizon, tuple(fitted)), report
+    report = TrainReport(True, "trained", horizon, len(window.names), rows, clock=clock)
+    return Models(horizon, tuple(fitted), clock), report
 
 
 _MIN_ROWS = 200

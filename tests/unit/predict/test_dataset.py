@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from balancerd.predict.dataset import SeriesSet, candidate_origins, padded, training_rows, windows_at
+from balancerd.predict.dataset import (
+    SeriesSet,
+    candidate_origins,
+    padded,
+    spans_days,
+    training_rows,
+    windows_at,
+    without_clock,
+)
 from balancerd.predict.features import FEATURE_NAMES, WINDOW
 
 
@@ -45,3 +53,13 @@ def test_rows_are_capped_and_deterministic() -> None:
 def test_no_rows_from_too_short_series() -> None:
     rows = training_rows(_set([1.0, 2.0]), 5, 1, 100)
     assert rows.x.shape == (0, len(FEATURE_NAMES))
+
+
+def test_clock_features_only_over_two_days_of_data() -> None:
+    short = _set([1.0] * 100)  # 100 steps of 300 s: under a day
+    assert not spans_days(short)
+    long = SeriesSet((np.ones(600),), (np.arange(600) * 300.0,), np.zeros(1))
+    assert spans_days(long)
+    stripped = without_clock(long)
+    assert np.isnan(stripped.times[0]).all() and not spans_days(stripped)
+    assert stripped.values is long.values

@@ -49,6 +49,7 @@ def test_ewma_until_trained_then_model_and_upper_above_point() -> None:
     assert before.method == "ewma" and before.horizon_s == 300
     report = predictor.retrain()
     assert report.trained and report.rows > 0 and report.horizon_steps == 5 and report.observations == 150
+    assert not report.clock  # 150 minutes of data: time of day is not a feature
     assert not predictor.needs_training()
     after = predictor.forecast()
     assert after.method == "model" and len(after.vms) == 40
@@ -123,5 +124,19 @@ def test_a_failed_fit_is_reported_not_raised() -> None:
     window = Window(("a",), flat, flat, np.arange(400.0), np.array([100.0]), np.array([100.0]))
     models, report = train(window, 1, 12, 1000, 0.95)
     assert models is not None and report.trained
+    assert not models.clock  # 400 s of data: time of day is not a feature
     models, report = train(window, 1, 12, 1000, 1.5)
     assert models is None and not report.trained and "cpu" in report.detail
+
+
+def test_days_of_history_make_the_clock_a_feature() -> None:
+    predictor = Predictor(_config(horizon_s=3600 * 5), step_s=3600)
+    rng = np.random.default_rng(3)
+    for t in range(150):  # hourly samples over six days
+        daily = 1000 + 800 * np.sin(2 * np.pi * t / 24)
+        cpu = np.clip(daily + rng.normal(0, 50, 30), 0, 4000).astype(int).tolist()
+        predictor.observe(ClusterSnapshot(t, 3600.0 * t, (Host("h", Resources(10**6, 10**6)),), tuple(
+            Vm(f"vm{i}", "h", SIZE, Resources(c, 1000)) for i, c in enumerate(cpu))))
+    report = predictor.retrain()
+    assert report.trained and report.clock
+    assert predictor.forecast().method == "model"
