@@ -126,13 +126,14 @@ def _dependencies(
 def format_model(inst: Instance) -> str:
     """The model in the challenge's text format."""
     lines = [str(inst.n_resources)]
-    lines += [f"{int(t)} {w}" for t, w in zip(inst.transient, inst.weight_load)]
+    lines += [f"{int(t)} {w}" for t, w in zip(inst.transient, inst.weight_load, strict=True)]
     lines.append(str(inst.n_machines))
     rows = np.hstack([inst.neighborhood[:, None], inst.location[:, None], inst.capacity, inst.safety,
                       inst.machine_move_cost])
     lines += [" ".join(map(str, row)) for row in rows.tolist()]
     lines.append(str(inst.n_services))
-    lines += [" ".join(map(str, [sm, len(d), *d])) for sm, d in zip(inst.spread_min.tolist(), inst.dependencies)]
+    services = zip(inst.spread_min.tolist(), inst.dependencies, strict=True)
+    lines += [" ".join(map(str, [sm, len(d), *d])) for sm, d in services]
     lines.append(str(inst.n_processes))
     procs = np.hstack([inst.service[:, None], inst.requirement, inst.process_move_cost[:, None]])
     lines += [" ".join(map(str, row)) for row in procs.tolist()]

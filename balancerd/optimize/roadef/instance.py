@@ -188,6 +188,7 @@ def write_solution(path: Path, assignment: IntArray) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes it 0600; a solution is for anyone to read
         with os.fdopen(fd, "w") as out:
             out.write(format_solution(assignment))
         os.replace(tmp, path)

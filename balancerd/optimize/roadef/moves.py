@@ -90,7 +90,4 @@ def best_swap(st: State, p: int, partners: IntArray, tries: int = 3) -> bool:
         return False
     order = good[np.argsort(delta[good], kind="stable")[:tries]]
     a = int(st.assign[p])
-    for q in cands[order]:
-        if try_moves(st, [(p, int(st.assign[q])), (int(q), a)]):
-            return True
-    return False
+    return any(try_moves(st, [(p, int(st.assign[q])), (int(q), a)]) for q in cands[order])

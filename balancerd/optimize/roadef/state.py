@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from balancerd.optimize.roadef.instance import Instance, IntArray
+from balancerd.optimize.roadef.instance import BoolArray, Instance, IntArray
 from balancerd.optimize.roadef.objective import machine_costs, objective, service_neighborhoods, usage
 
 
@@ -121,10 +121,7 @@ class State:
         if (self.free[machines] < 0).any():
             return False
         nbs = {int(inst.neighborhood[m]) for m in machines}
-        for s in {int(inst.service[p]) for p in procs}:
-            if not self._service_ok(s, nbs):
-                return False
-        return True
+        return all(self._service_ok(s, nbs) for s in {int(inst.service[p]) for p in procs})
 
     def _service_ok(self, s: int, nbs: set[int]) -> bool:
         machines = self.assign[self.svc_procs[s]]
@@ -157,21 +154,21 @@ class State:
         self._mask_dependency(ok, s, a)
         return np.flatnonzero(ok)
 
-    def _mask_spread(self, ok: IntArray, s: int, a: int) -> None:
+    def _mask_spread(self, ok: BoolArray, s: int, a: int) -> None:
         la = int(self.inst.location[a])
         if self.loc_count[s, la] == 1 and self.n_locs[s] - 1 < self.inst.spread_min[s]:
             allowed = self.loc_count[s] == 0
             allowed[la] = True
             ok &= allowed[self.inst.location]
 
-    def _mask_dependency(self, ok: IntArray, s: int, a: int) -> None:
+    def _mask_dependency(self, ok: BoolArray, s: int, a: int) -> None:
         na = int(self.inst.neighborhood[a])
         nb_of = self.inst.neighborhood
         if self.nb_count[s, na] == 1 and self.rdeps[s].shape[0] and (self.nb_count[self.rdeps[s], na] > 0).any():
             ok &= nb_of == na
             return
         if self.deps[s].shape[0]:
-            allowed = (self.nb_count[self.deps[s]] > 0).all(axis=0)
+            allowed: BoolArray = np.asarray((self.nb_count[self.deps[s]] > 0).all(axis=0))
             allowed[na] = True
             ok &= allowed[nb_of]
 
@@ -185,7 +182,7 @@ class State:
         gain_at = machine_costs(inst, self.use[targets] + req, targets) - self.mcost[targets]
         at_a = machine_costs(inst, (self.use[a] - req)[None, :], np.array([a]))[0] - self.mcost[a]
         mmc = inst.machine_move_cost[o]
-        delta = gain_at + at_a + (mmc[targets] - mmc[a]) * inst.weight_machine_move
+        delta: IntArray = gain_at + at_a + (mmc[targets] - mmc[a]) * inst.weight_machine_move
         if a == o:
             delta += int(self.pmc_w[p]) + self._moved_cost_if(s, 1)
         else:

@@ -1,0 +1,94 @@
+"""Tests for balancerd.optimize.roadef.search (and the moves it uses): feasible, never worse, improves, on time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from balancerd.optimize.roadef.generate import GenSpec, generate
+from balancerd.optimize.roadef.instance import Instance, IntArray
+from balancerd.optimize.roadef.moves import best_shift, swap_deltas, try_moves
+from balancerd.optimize.roadef.objective import is_feasible, objective
+from balancerd.optimize.roadef.search import SearchParams, solve
+from balancerd.optimize.roadef.state import State
+
+
+def ticking(step: float) -> Callable[[], float]:
+    """A fake clock that advances by ``step`` each time it is read (deterministic deadlines, no sleeping)."""
+    now = [0.0]
+
+    def read() -> float:
+        now[0] += step
+        return now[0]
+
+    return read
+
+
+FAST = SearchParams(lns_seconds=0.05)
+
+
+def test_tiny_optimal_original_is_kept(tiny: Instance, tiny_original: IntArray) -> None:
+    seen: list[int] = []
+    best, total = solve(tiny, tiny_original, deadline=2.0, now=ticking(0.01), params=FAST,
+                        on_improve=lambda a, t: seen.append(t))
+    assert is_feasible(tiny, tiny_original, best)
+    assert total == objective(tiny, tiny_original, best) == 63  # the original is optimal (brute force in test_lns)
+    assert seen == []  # nothing better to report
+
+
+def test_generated_instance_improves_and_stays_feasible() -> None:
+    inst, orig = generate(GenSpec(machines=12, processes=120, resources=4, services=30, seed=3))
+    start = objective(inst, orig, orig)
+    seen: list[int] = []
+    best, total = solve(inst, orig, deadline=3.0, now=ticking(0.05), seed=1, params=FAST,
+                        on_improve=lambda a, t: seen.append(t))
+    assert is_feasible(inst, orig, best)
+    assert total == objective(inst, orig, best) < start
+    assert seen == sorted(seen, reverse=True) and seen[-1] == total
+
+
+def test_deadline_already_past_returns_original_or_better() -> None:
+    inst, orig = generate(GenSpec(machines=6, processes=30, services=10, seed=5))
+    best, total = solve(inst, orig, deadline=0.0, now=ticking(1.0))
+    assert is_feasible(inst, orig, best)
+    assert total <= objective(inst, orig, orig)
+
+
+def test_lns_phase_alone_improves() -> None:
+    inst, orig = generate(GenSpec(machines=10, processes=80, resources=3, services=20, seed=9))
+    params = SearchParams(anneal_share=0.0, descend_every=1_000_000, lns_seconds=0.05)
+    best, total = solve(inst, orig, deadline=1.0, now=ticking(0.01), params=params)
+    assert is_feasible(inst, orig, best)
+    assert total < objective(inst, orig, orig)
+
+
+def test_best_shift_improves_exactly() -> None:
+    inst, orig = generate(GenSpec(machines=8, processes=60, services=15, seed=2))
+    state = State(inst, orig)
+    for p in range(inst.n_processes):
+        before = state.total
+        m, delta = best_shift(state, p)
+        if m >= 0:
+            state.move(p, m)
+            assert delta < 0 and state.total == before + delta
+    assert state.total == objective(inst, orig, state.assign)
+    assert is_feasible(inst, orig, state.assign)
+
+
+def test_swap_screen_is_exact_without_service_move_cost() -> None:
+    inst, orig = generate(GenSpec(machines=8, processes=60, services=60, seed=4))
+    inst = Instance(**{**inst.__dict__, "weight_service_move": 0})
+    state = State(inst, orig)
+    cands, deltas = swap_deltas(state, 0, np.arange(inst.n_processes))
+    assert cands.shape[0] > 0
+    for q, d in zip(cands.tolist(), deltas.tolist(), strict=True):
+        trial = orig.copy()
+        trial[0], trial[q] = orig[q], orig[0]
+        assert d == objective(inst, orig, trial) - state.total
+
+
+def test_try_moves_undoes_infeasible_moves(tiny: Instance, tiny_original: IntArray) -> None:
+    state = State(tiny, tiny_original)
+    assert not try_moves(state, [(0, 1), (1, 0)], slack=1 << 40)  # transient overflow on m1
+    assert state.assign.tolist() == tiny_original.tolist() and state.total == 63
