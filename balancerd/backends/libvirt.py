@@ -283,8 +283,7 @@ class LibvirtCluster:
     # ------------------------------------------------------------------ pre-flight and steering
 
     def preflight(self, request: MigrationRequest) -> MoveFacts:
-        dest = self._known(request.dest)
-        self._known(request.source)
+        _source, dest = self._known(request.source), self._known(request.dest)
         return moves.preflight(self, self._inventory, request, self._hosts[dest].migration_uri, self._shared,
                                self._clock.now())
 
