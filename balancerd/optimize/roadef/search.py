@@ -33,6 +33,7 @@ class SearchParams:
     lns_max_procs: int = 120
     lns_start_procs: int = 30
     lns_max_machines: int = 8
+    lns_home_share: float = 0.3  # share of neighbourhoods built around a moved process and its original machine
     descend_every: int = 200  # LNS steps between two shift/swap descents
     anneal_share: float = 0.6  # share of the time spent annealing
     anneal_start: float = 5.0  # start temperature, in units of the cost per process
@@ -81,29 +82,38 @@ class _Search:
             return True
         n = st.inst.n_processes
         k = min(n, self.params.swap_partners)
-        partners = np.arange(n) if k == n else self.rng.choice(n, size=k, replace=False)
+        partners = np.arange(n) if k == n else self.rng.integers(0, n, size=k)
         return best_swap(st, p, partners)
 
-    def pick_machines(self) -> IntArray:
-        """A costly machine (drawn by cost) and roomy ones (drawn by spare room), mostly from its neighbourhood."""
+    def pick_machines(self) -> tuple[IntArray, int]:
+        """(machines, anchor): the anchor is a costly machine (drawn by cost) or the machine of a moved process
+        (then its original machine joins); the others are roomy (drawn by spare room), mostly from its
+        neighbourhood. All the anchor's processes go in the sub-model."""
         st, rng = self.st, self.rng
         n_m = st.inst.n_machines
-        hot = st.mcost.astype(np.float64) + 1.0
-        first = int(rng.choice(n_m, p=hot / hot.sum()))
+        chosen: set[int] = set()
+        moved = np.flatnonzero(st.assign != st.orig)
+        if moved.shape[0] and rng.random() < self.params.lns_home_share:
+            p = int(rng.choice(moved))
+            anchor = int(st.assign[p])
+            chosen.add(int(st.orig[p]))
+        else:
+            hot = st.mcost.astype(np.float64) + 1.0
+            anchor = int(rng.choice(n_m, p=hot / hot.sum()))
+        chosen.add(anchor)
         room = (np.maximum(st.inst.safety - st.use, 0) / (st.inst.safety.sum(axis=0) + 1.0)).sum(axis=1) + 1e-3
         if rng.random() < 0.7:
-            room = room * np.where(st.inst.neighborhood == st.inst.neighborhood[first], 1.0, 1e-3)
-        room[first] = 0.0
+            room = room * np.where(st.inst.neighborhood == st.inst.neighborhood[anchor], 1.0, 1e-3)
+        room[anchor] = 0.0
         k = min(n_m - 1, int(rng.integers(1, self.params.lns_max_machines)))
-        others = rng.choice(n_m, size=k, replace=False, p=room / room.sum())
-        return np.array(sorted({first, *map(int, others)}), dtype=np.int64)
+        chosen.update(int(m) for m in rng.choice(n_m, size=k, replace=False, p=room / room.sum()))
+        return np.array(sorted(chosen), dtype=np.int64), anchor
 
-    def pick_processes(self, machines: IntArray) -> IntArray:
-        """Every process of the costliest chosen machine, and a random share of the others' up to the size."""
+    def pick_processes(self, machines: IntArray, anchor: int) -> IntArray:
+        """Every process of the anchor machine, and a random share of the others' up to the size."""
         st = self.st
-        first = int(machines[np.argmax(st.mcost[machines])])
-        mine = np.flatnonzero(st.assign == first)
-        rest = np.flatnonzero(np.isin(st.assign, machines) & (st.assign != first))
+        mine = np.flatnonzero(st.assign == anchor)
+        rest = np.flatnonzero(np.isin(st.assign, machines) & (st.assign != anchor))
         room = max(0, self.sub_size - mine.shape[0])
         if rest.shape[0] > room:
             rest = self.rng.choice(rest, size=room, replace=False)
@@ -112,8 +122,8 @@ class _Search:
     def lns_step(self) -> None:
         seconds = min(self.params.lns_seconds, max(0.0, self.deadline - self.now()))
         seed = int(self.rng.integers(1 << 30))
-        machines = self.pick_machines()
-        _, optimal = reassign(self.st, machines, seconds, seed, self.pick_processes(machines))
+        machines, anchor = self.pick_machines()
+        _, optimal = reassign(self.st, machines, seconds, seed, self.pick_processes(machines, anchor))
         if optimal:
             self.sub_size = min(self.params.lns_max_procs, self.sub_size + 1)
         else:
@@ -131,9 +141,9 @@ class _Search:
         k = min(n, params.anneal_partners)
         while (now := self.now()) < until:
             temperature = t0 * params.anneal_drop ** ((now - start) / span)
-            for p in rng.permutation(n)[:64]:
+            for p in rng.integers(0, n, size=64):
                 shift_step(st, int(p), temperature, rng)
-                best_swap(st, int(p), rng.choice(n, size=k, replace=False) if k < n else np.arange(n))
+                best_swap(st, int(p), rng.integers(0, n, size=k) if k < n else np.arange(n))
             self.record(on_improve)
 
     def record(self, on_improve: Improve | None) -> bool:
