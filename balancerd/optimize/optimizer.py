@@ -37,7 +37,7 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     before = state.score()
     budget = policy.max_moves_per_cycle
     movable = set(movable_vms(state))
-    bound = bounds.lower_bound(state, movable)
+    bound = bounds.lower_bound(state, movable | _drainable(state))
     drains, skips = strategies.drain(state, budget)
     notes: list[str] = []
     chosen = _strategy_moves(state, budget - len(drains), movable, notes)
@@ -50,6 +50,12 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
                 power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (),
                 migration_mib=sum(sc.migration_mib(m.memory_mib, replay.vms[m.vm].dirty_rate_mib_s, bw)
                                   for m in ordered))
+
+
+def _drainable(state: ClusterState) -> set[str]:
+    """VMs a drain may move off maintenance hosts: the bound must allow for them (a larger set only lowers it)."""
+    return {name for name, where in state.location.items()
+            if state.hosts[where].host.maintenance and name not in state.in_flight}
 
 
 def _strategy_moves(state: ClusterState, room: int, movable: set[str], notes: list[str]) -> list[Move]:
