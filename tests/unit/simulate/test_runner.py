@@ -59,10 +59,10 @@ def test_a_replay_runs_every_step_and_its_accounting_follows_the_simulation(tmp_
 
 def test_consolidation_packs_vms_when_load_drops_and_switches_hosts_off(tmp_path: Path) -> None:
     # 4 VMs of 1000 MIPS at 90 % need 3 hosts (2000 / 4000 MIPS) at first; then load drops to 10 %
-    percent = [[90.0] * 2 + [10.0] * 8 for _ in range(4)]
+    percent = [[90.0] * 2 + [10.0] * 18 for _ in range(4)]
     c = build(workload(percent), tiny_preset(hosts=4, overcommit=4), START)
     assert len(set(c.placement.tolist())) >= 2
-    result = Replay(c, replay_config(_config(tmp_path), c, "consolidate", tmp_path)).run()
+    result = Replay(c, replay_config(_config(tmp_path, cooldown_s=600), c, "consolidate", tmp_path)).run()
     active = result.accountant.series()["active_hosts"]
     assert result.totals.migrations >= 1
     assert active[-1] < active[0]
