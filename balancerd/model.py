@@ -300,3 +300,8 @@ class CycleReport:
     drain_remaining: tuple[tuple[str, int], ...] = ()
     errors: tuple[str, ...] = ()
     forecast_errors: tuple[ForecastError, ...] = ()
+    usage_total: Resources = ZERO
+    """Measured usage of all running VMs now."""
+    forecast_point: Resources = ZERO
+    """Forecast usage of all running VMs one horizon ahead (point), and its upper quantile below."""
+    forecast_upper: Resources = ZERO

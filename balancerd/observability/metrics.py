@@ -77,6 +77,11 @@ class Metrics:
                                         "resource", "horizon_seconds")
         self.forecast_coverage = self._gauge("balancerd_forecast_p95_coverage_ratio", "Share of VMs whose usage "
                                              "stayed at or below the upper forecast", "resource", "horizon_seconds")
+        self.cluster_cpu = self._gauge("balancerd_cluster_cpu_cores", "CPU of all running VMs: measured now "
+                                       "(series=actual) and forecast one horizon ahead (forecast, forecast_p95)",
+                                       "series")
+        self.cluster_mem = self._gauge("balancerd_cluster_memory_bytes", "Memory of all running VMs: measured now "
+                                       "and forecast one horizon ahead", "series")
 
     def observe_forecast(self, errors: tuple[ForecastError, ...]) -> None:
         """Export the latest forecast errors (predicted earlier vs observed now)."""
@@ -125,6 +130,10 @@ class Metrics:
         self.cycle_errors.inc(len(report.errors))
         self.last_cycle.set(report.started_at)
         self.observe_forecast(report.forecast_errors)
+        for series, value in (("actual", report.usage_total), ("forecast", report.forecast_point),
+                              ("forecast_p95", report.forecast_upper)):
+            self.cluster_cpu.labels(series).set(value.cpu_m / 1000)
+            self.cluster_mem.labels(series).set(value.mem_mib * 1024 * 1024)
 
     def _observe_drain_memory(self, report: CycleReport) -> None:
         self.drain_bytes.clear()

@@ -22,8 +22,9 @@ from balancerd.errors import BackendError
 from balancerd.execute import Executor
 from balancerd.execute.preflight import Settings
 from balancerd.journal import Journal
-from balancerd.model import CycleReport, Move, MoveResult, Outcome, Plan
+from balancerd.model import ClusterSnapshot, CycleReport, Forecast, Move, MoveResult, Outcome, Plan, Resources
 from balancerd.predict import Predictor
+from balancerd.predict.hosts import per_host
 from balancerd.service import report as figures
 from balancerd.service.wiring import capacity_overrides
 
@@ -39,6 +40,7 @@ class Proposal:
     collected: CollectResult
     plan: Plan
     maintenance: frozenset[str]
+    forecast: Forecast
 
 
 class CycleRunner:
@@ -79,8 +81,9 @@ class CycleRunner:
         collected = self.collector.collect(self.clock.now(), flags, self.executor.in_flight())
         self.predictor.observe(collected.snapshot)
         cooldown = self._cooldown(collected.snapshot.taken_at)
-        plan = optimize.plan(collected.snapshot, self.predictor.forecast(), self.config.policy, cooldown)
-        return Proposal(collected, plan, flags)
+        forecast = self.predictor.forecast()
+        plan = optimize.plan(collected.snapshot, forecast, self.config.policy, cooldown)
+        return Proposal(collected, plan, flags, forecast)
 
     def run(self, stop: threading.Event) -> CycleReport:
         """One full cycle; executes the plan in mode ``enforce``."""
@@ -101,6 +104,7 @@ class CycleRunner:
             snapshot=snap, plan=proposal.plan, results=results, utilisation=figures.utilisation(snap),
             imbalance=figures.imbalance(snap), drain_remaining=figures.drain_remaining(snap),
             errors=proposal.collected.errors, forecast_errors=self.predictor.errors(),
+            **_totals(snap, proposal.forecast),
         )
         outcomes = [r.outcome.value for r in results]
         log.info("cycle", cycle=self.cycle, mode=self.config.mode, moves=len(proposal.plan.moves),
@@ -133,3 +137,13 @@ class CycleRunner:
             return None
 
         return guard
+
+
+def _totals(snapshot: ClusterSnapshot, forecast: Forecast) -> dict[str, Resources]:
+    """Cluster-wide measured usage and forecast of the running VMs (the dashboard's forecast vs actual)."""
+    hosts = per_host(snapshot, forecast)
+    return {
+        "usage_total": Resources.total(vm.usage for vm in snapshot.vms if vm.running),
+        "forecast_point": Resources.total(h.point for h in hosts),
+        "forecast_upper": Resources.total(h.upper for h in hosts),
+    }

@@ -190,8 +190,8 @@ def test_dashboard_is_well_formed() -> None:
         if panel["type"] != "row":
             assert panel["targets"] and panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
     titles = " | ".join(p["title"].lower() for p in dashboard["panels"])
-    for topic in ("imbalance", "cpu utilisation", "memory utilisation", "migrations by kind and outcome",
-                  "duration", "downtime", "drain", "plan", "cycle time"):
+    for topic in ("imbalance", "forecast vs actual", "forecast error", "cpu utilisation", "memory utilisation",
+                  "migrations by kind and outcome", "duration", "downtime", "drain", "plan", "cycle time"):
         assert topic in titles, topic
 
 

@@ -97,3 +97,17 @@ def test_forecast_error_gauges_in_base_units() -> None:
     assert get("balancerd_forecast_mae", {"resource": "memory", "horizon_seconds": "600"}) == 2 * 1024 * 1024
     assert get("balancerd_forecast_p95_coverage_ratio", {"resource": "memory", "horizon_seconds": "600"}) == 0.9
     assert b"balancerd_forecast_p95_coverage_ratio" in generate_latest(metrics.registry)
+
+
+def test_forecast_vs_actual_gauges() -> None:
+    metrics = Metrics()
+    snap = ClusterSnapshot(1, 5.0, (Host("a", Resources(2000, 1024)),), ())
+    report = CycleReport(1, "recommend", 5.0, 0.1, snap, Plan(1, 5.0, (), 0.0, 0.0), (), (), 0.0,
+                         usage_total=Resources(1500, 512), forecast_point=Resources(1700, 600),
+                         forecast_upper=Resources(2500, 700))
+    metrics.observe_cycle(report)
+    get = metrics.registry.get_sample_value
+    assert get("balancerd_cluster_cpu_cores", {"series": "actual"}) == 1.5
+    assert get("balancerd_cluster_cpu_cores", {"series": "forecast"}) == 1.7
+    assert get("balancerd_cluster_cpu_cores", {"series": "forecast_p95"}) == 2.5
+    assert get("balancerd_cluster_memory_bytes", {"series": "forecast"}) == 600 * 1024 * 1024
