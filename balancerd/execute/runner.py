@@ -306,30 +306,35 @@ class Executor:
 
 
 class _HostOrder:
-    """Which move is the earliest still open on each host, so that move *i* waits for earlier ones there.
+    """Which earlier moves each move must wait for: those that free room on its destination (their source is
+    its destination) and earlier moves of the same VM (a parked VM). Moves that only add load to the same
+    destination, or leave the same source, run together: the planner checked the destination with every
+    earlier move applied, and a migrating VM still counts on its source until it ends.
 
-    Each host's pointer only moves forward past ended moves, so checking is amortised O(1) per move.
+    Each key's pointer only moves forward past ended moves, so checking is amortised O(1) per move.
     """
 
     def __init__(self, moves: tuple[Move, ...]) -> None:
         self._moves = moves
-        self._by_host: dict[str, list[int]] = {}
+        self._by_key: dict[tuple[str, str], list[int]] = {}
         for index, move in enumerate(moves):
-            for host in dict.fromkeys((move.source, move.dest)):
-                self._by_host.setdefault(host, []).append(index)
-        self._first = dict.fromkeys(self._by_host, 0)
+            self._by_key.setdefault(("source", move.source), []).append(index)
+            self._by_key.setdefault(("vm", move.vm), []).append(index)
+        self._first = dict.fromkeys(self._by_key, 0)
 
     def blocked(self, index: int, ended: dict[int, MoveResult]) -> bool:
-        """True while an earlier move sharing a host (as source or destination) with ``index`` is open."""
+        """True while an earlier move off ``index``'s destination, or of the same VM, is open."""
         move = self._moves[index]
-        return any(self._first_open(host, ended) < index for host in (move.source, move.dest))
+        return any(self._first_open(key, ended) < index for key in (("source", move.dest), ("vm", move.vm)))
 
-    def _first_open(self, host: str, ended: dict[int, MoveResult]) -> int:
-        indices = self._by_host[host]
-        position = self._first[host]
+    def _first_open(self, key: tuple[str, str], ended: dict[int, MoveResult]) -> int:
+        indices = self._by_key.get(key)
+        if indices is None:
+            return len(self._moves)
+        position = self._first[key]
         while position < len(indices) and indices[position] in ended:
             position += 1
-        self._first[host] = position
+        self._first[key] = position
         return indices[position] if position < len(indices) else len(self._moves)
 
 
