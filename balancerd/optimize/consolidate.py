@@ -20,19 +20,54 @@ from balancerd.optimize.strategies import make_move
 
 def consolidate(state: ClusterState, budget: int, movable: set[str]) -> list[Move]:
     """Moves that empty whole hosts, at most ``budget`` of them, applied to ``state``."""
-    moves: list[Move] = []
-    receivers: set[str] = set()
+    moves: list[Move] = relieve(state, budget, movable)
+    receivers: set[str] = {m.dest for m in moves} | {m.source for m in moves}
     for host in _emptying_order(state):
         if host.name in receivers:
             continue
         names = sorted(state.on_host[host.name], key=lambda n: (-state.demand[n].cap.mem_mib, n))
-        if len(moves) + len(names) > budget or not all(n in movable for n in names):
+        if len(moves) + len(names) > budget:
             break
+        if not all(n in movable for n in names):
+            continue
         emptied = _empty(state, host, names, receivers)
         if emptied is None:
-            break
+            continue
         moves.extend(emptied)
     return moves
+
+
+def relieve(state: ClusterState, budget: int, movable: set[str]) -> list[Move]:
+    """Moves off hosts loaded above their usable capacity: smallest memory first (shortest migration), each to
+    the fullest other host that holds it within the target, else to an empty host."""
+    moves: list[Move] = []
+    for host in [h for h in state.eligible_hosts() if _over(h)]:
+        names = sorted((n for n in state.on_host[host.name] if n in movable),
+                       key=lambda n: (state.demand[n].cap.mem_mib, -state.demand[n].cap.cpu_m, n))
+        for name in names:
+            if not _over(host) or len(moves) >= budget:
+                break
+            dest = _fullest_fit(state, name, host) or _empty_fit(state, name, host)
+            if dest is None:
+                continue
+            gain = state.move_delta(name, dest.name)[0]
+            reason = f"consolidate: relieve {host.name} at {host.percent()}; to {dest.name} at {dest.percent()}"
+            moves.append(make_move(state, name, dest.name, reason, gain))
+            state.apply(name, dest.name)
+    return moves
+
+
+def _over(host: HostLoad) -> bool:
+    return host.cap_cpu > host.usable_cpu or host.cap_mem > host.usable_mem
+
+
+def _empty_fit(state: ClusterState, vm: str, source: HostLoad) -> HostLoad | None:
+    need = state.demand[vm].cap
+    for host in sorted(state.eligible_hosts(), key=lambda h: (-h.capacity.cpu_m, h.name)):
+        empty = host is not source and not state.on_host[host.name]
+        if empty and host.fits(need) and placement_allows(state.vms[vm], host.host, state):
+            return host
+    return None
 
 
 def _emptying_order(state: ClusterState) -> list[HostLoad]:

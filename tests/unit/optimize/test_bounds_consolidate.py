@@ -66,3 +66,12 @@ def test_min_gain_is_per_host_and_scaled_by_cost() -> None:
     assert sc.migration_mib(1000, 0, 1000) == 1000
     assert sc.migration_mib(1000, 500, 1000) == 2000
     assert sc.migration_mib(1000, 2000, 1000) == 1000 * sc.MAX_MIGRATION_FACTOR
+
+
+def test_consolidate_relieves_an_overloaded_host_first() -> None:
+    hosts = tuple(Host(f"h{i}", Resources(10000, 65536)) for i in range(3))
+    vms = (_vm("big", "h0", 7000), _vm("small", "h0", 3000, mem=512), _vm("c", "h1", 2000))
+    result = plan(ClusterSnapshot(1, 0.0, hosts, vms), Forecast(300), PolicyConfig(strategy="consolidate"))
+    relief = [m for m in result.moves if m.reason.startswith("consolidate: relieve h0")]
+    # h0 carries 10000 m against 9000 usable: the smallest-memory VM leaves, to the fullest host that holds it
+    assert [(m.vm, m.dest) for m in relief] == [("small", "h1")]
