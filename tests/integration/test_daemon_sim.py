@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from balancerd.journal import Journal
+from tests.integration.processes import stop, wait_for
 
 CONFIG = """
 mode = "enforce"
@@ -60,15 +61,6 @@ def _ctl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=30, stdin=subprocess.DEVNULL)
 
 
-def _wait(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def _status(config: Path) -> dict[str, object]:
     proc = _ctl(config, "status", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -96,17 +88,11 @@ def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     proc = subprocess.Popen([str(BIN / "balancerd"), "run", "--config", str(config)], stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     try:
-        _wait(lambda: (tmp_path / "status.json").exists() or proc.poll() is not None, 60, "first status")
+        wait_for(lambda: (tmp_path / "status.json").exists() or proc.poll() is not None, 60, "first status")
         assert proc.poll() is None, (tmp_path / "daemon.log").read_text()
         yield proc, config
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc, timeout=60)
         log.close()
 
 
@@ -123,7 +109,7 @@ def test_drain_through_balancerctl(daemon: tuple[subprocess.Popen[str], Path]) -
         host02 = next(h for h in doc["hosts"] if h["name"] == "host02")  # type: ignore[attr-defined]
         return bool(host02["maintenance"] and host02["vms"] == 0)
 
-    _wait(drained, 90, "host02 to be empty")
+    wait_for(drained, 90, "host02 to be empty")
     text = _scrape(port)
     assert re.search(r'^balancerd_drain_vms_remaining\{host="host02"\} 0\.0$', text, re.MULTILINE)
     assert re.search(r'^balancerd_hosts_in_maintenance 1\.0$', text, re.MULTILINE)

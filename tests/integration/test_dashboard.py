@@ -13,19 +13,19 @@ import json
 import math
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.integration.processes import stop, wait_for
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "balancerd.json"
 BIN = Path(sys.executable).parent
@@ -101,28 +101,6 @@ def _get(url: str) -> str:
         return str(response.read().decode())
 
 
-def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def _stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def query(base: str, expr: str) -> list[dict[str, Any]]:
     """Instant query; the result vector."""
     url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
@@ -164,19 +142,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     daemon_log = (root / "daemon.log").open("w")
     daemon: subprocess.Popen[Any] | None = None
     try:
-        _wait(lambda: prom.poll() is not None or "Ready" in _get(f"{base}/-/ready"), 30, "prometheus ready")
+        wait_for(lambda: prom.poll() is not None or "Ready" in _get(f"{base}/-/ready"), 30, "prometheus ready")
         assert prom.poll() is None, (root / "prometheus.log").read_text()
         daemon = subprocess.Popen([str(BIN / "balancerd"), "run", "--config", str(config)], stdout=daemon_log,
                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=root)
-        _wait(lambda: daemon.poll() is not None or bool(query(base, 'count_over_time(up{job="balancerd"}[1m]) >= 3'
+        wait_for(lambda: daemon.poll() is not None or bool(query(base, 'count_over_time(up{job="balancerd"}[1m]) >= 3'
                                                              ' and up{job="balancerd"} == 1')),
               45, "three scrapes of the daemon")
         assert daemon.poll() is None, (root / "daemon.log").read_text()
         yield Stack(base, f"http://127.0.0.1:{metrics_port}/metrics", _drain(config, "host02"))
     finally:
         if daemon is not None:
-            _stop(daemon)
-        _stop(prom)
+            stop(daemon)
+        stop(prom)
         daemon_log.close()
         prom_log.close()
 
@@ -221,7 +199,7 @@ def test_every_panel_has_data(stack: Stack) -> None:
         return not missing
 
     try:
-        _wait(all_have_data, 30, "data for every panel")
+        wait_for(all_have_data, 30, "data for every panel")
     except AssertionError as exc:
         raise AssertionError("panels without data:\n" + "\n".join(missing)) from exc
     assert query(stack.prometheus, "balancerd_host_reachable"), "the $host variable's label_values query"

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.processes import stop
+
 CONFIG = """
 mode = "enforce"
 interval_s = 60.0
@@ -138,13 +140,7 @@ def test_notify_protocol(tmp_path: Path, listener: Listener) -> None:
         assert proc.wait(timeout=30) == 0
     finally:
         _unblock(fifo_link)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
         log.close()
     text = (tmp_path / "daemon.log").read_text()
     assert "cycle hangs: watchdog pings stopped" in text
