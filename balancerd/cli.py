@@ -8,6 +8,7 @@ parses, calls it and turns a :class:`~balancerd.errors.ConfigError` into exit co
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -26,7 +27,15 @@ if TYPE_CHECKING:
 EX_CONFIG = ConfigError.exit_code
 
 
-def build_parser() -> argparse.ArgumentParser:
+_PLUGINS = {
+    "lab": ("balancerd.lab.cli", "a real multi-host libvirt + QEMU lab on this machine"),
+    "bench": ("balancerd.bench.cli", "run a benchmark, print JSON"),
+    "simulate": ("balancerd.simulate.cli", "replay recorded traces through the real pipeline"),
+}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; of the heavier sub-commands only the one named in ``argv`` is imported (all without argv)."""
     parser = argparse.ArgumentParser(prog="balancerd", description="Load-balancing daemon for libvirt/KVM clusters")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the daemon")
@@ -37,17 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.add_argument("--explain", metavar="VM", help="say why VM does or does not move")
     plan.set_defaults(func=cmd_plan)
-    from balancerd.bench.cli import register as register_bench
-    from balancerd.lab.cli import register as register_lab
-
-    register_lab(sub)
-    register_bench(sub)
-    __import__("balancerd.simulate.cli", fromlist=["register"]).register(sub)
+    wanted = next((arg for arg in argv or () if not arg.startswith("-")), None)
+    for name, (module, help_text) in _PLUGINS.items():
+        if wanted in (None, name):
+            importlib.import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         code: int = args.func(args)
     except ConfigError as exc:
