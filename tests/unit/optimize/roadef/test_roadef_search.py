@@ -11,7 +11,7 @@ from balancerd.optimize.roadef.generate import GenSpec, generate
 from balancerd.optimize.roadef.instance import Instance, IntArray
 from balancerd.optimize.roadef.moves import best_shift, swap_deltas, try_moves
 from balancerd.optimize.roadef.objective import is_feasible, objective
-from balancerd.optimize.roadef.search import SearchParams, solve
+from balancerd.optimize.roadef.search import SearchParams, solve, start_factor
 from balancerd.optimize.roadef.state import State
 
 
@@ -108,3 +108,11 @@ def test_heat_bath_step_is_greedy_when_cold_and_stays_feasible() -> None:
         shift_step(state, int(p), 1e12, rng)  # very hot: random moves, still feasible
     assert is_feasible(inst, orig, state.assign)
     assert state.total == objective(inst, orig, state.assign)
+
+
+def test_start_temperature_is_hotter_on_wide_instances() -> None:
+    narrow, _ = generate(GenSpec(machines=6, processes=30, resources=3, services=10, seed=1))
+    wide, _ = generate(GenSpec(machines=6, processes=30, resources=8, services=10, seed=1))
+    params = SearchParams(anneal_start=2.0, anneal_start_wide=9.0, wide_resources=8)
+    assert start_factor(narrow, params) == 2.0
+    assert start_factor(wide, params) == 9.0
