@@ -63,22 +63,20 @@ def dest_not_in_maintenance(vm: Vm, host: Host, state: ClusterState) -> str | No
 
 def cpu_fits(vm: Vm, host: Host, state: ClusterState) -> str | None:
     load = state.hosts[host.name]
-    need = state.demand[vm.name].cap.cpu_m
-    free = load.usable.cpu_m - load.cap_cpu
-    if need > free:
-        return (f"{host.name} lacks cpu: needs {need} m, {max(free, 0)} m free "
-                f"within {100 - state.policy.headroom_pct}% of capacity")
-    return None
+    return _lacks(host, state, "cpu", "m", state.demand[vm.name].cap.cpu_m, load.usable.cpu_m - load.cap_cpu)
 
 
 def mem_fits(vm: Vm, host: Host, state: ClusterState) -> str | None:
     load = state.hosts[host.name]
-    need = state.demand[vm.name].cap.mem_mib
-    free = load.usable.mem_mib - load.cap_mem
-    if need > free:
-        return (f"{host.name} lacks memory: needs {need} MiB, {max(free, 0)} MiB free "
-                f"within {100 - state.policy.headroom_pct}% of capacity")
-    return None
+    return _lacks(host, state, "memory", "MiB", state.demand[vm.name].cap.mem_mib, load.usable.mem_mib - load.cap_mem)
+
+
+def _lacks(host: Host, state: ClusterState, resource: str, unit: str, need: int, free: int) -> str | None:
+    """The reason ``host`` cannot take ``need`` more of ``resource`` within its usable capacity, or None."""
+    if need <= free:
+        return None
+    return (f"{host.name} lacks {resource}: needs {need} {unit}, {max(free, 0)} {unit} free "
+            f"within {100 - state.policy.headroom_pct}% of capacity")
 
 
 def extra_fits(vm: Vm, host: Host, state: ClusterState) -> str | None:

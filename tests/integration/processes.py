@@ -1,4 +1,4 @@
-"""Helpers the integration tests share: wait for a condition, stop a daemon subprocess by its PID."""
+"""Helpers the integration tests share: a small simulated cluster's config, waiting, stopping a daemon by PID."""
 
 from __future__ import annotations
 
@@ -32,3 +32,37 @@ def stop(proc: subprocess.Popen[Any], timeout: float = 30.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def sim_daemon_config(speed: float, max_moves: int, metrics: str) -> str:
+    """Config of an enforcing daemon on 4 simulated hosts / 24 VMs, state files beside the config file."""
+    return f"""
+mode = "enforce"
+interval_s = 60.0
+backend = "sim"
+[sim]
+hosts = 4
+vms = 24
+host_cpu_m = 16000
+host_mem_mib = 65536
+speed = {speed}
+skew = 0.5
+seed = 3
+[policy]
+max_moves_per_cycle = {max_moves}
+cooldown_s = 600
+[throttle]
+per_host_in = 2
+per_host_out = 2
+cluster_max = 4
+poll_interval_s = 5.0
+[paths]
+maintenance_file = "maintenance"
+journal = "journal.sqlite"
+pid_file = "balancerd.pid"
+status_file = "status.json"
+[metrics]
+{metrics}
+[logging]
+format = "json"
+"""

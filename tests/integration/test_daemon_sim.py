@@ -20,38 +20,9 @@ from pathlib import Path
 import pytest
 
 from balancerd.journal import Journal
-from tests.integration.processes import stop, wait_for
+from tests.integration.processes import sim_daemon_config, stop, wait_for
 
-CONFIG = """
-mode = "enforce"
-interval_s = 60.0
-backend = "sim"
-[sim]
-hosts = 4
-vms = 24
-host_cpu_m = 16000
-host_mem_mib = 65536
-speed = 300.0
-skew = 0.5
-seed = 3
-[policy]
-max_moves_per_cycle = 6
-cooldown_s = 600
-[throttle]
-per_host_in = 2
-per_host_out = 2
-cluster_max = 4
-poll_interval_s = 5.0
-[paths]
-maintenance_file = "maintenance"
-journal = "journal.sqlite"
-pid_file = "balancerd.pid"
-status_file = "status.json"
-[metrics]
-port = 0
-[logging]
-format = "json"
-"""
+CONFIG = sim_daemon_config(speed=300.0, max_moves=6, metrics="port = 0")
 
 BIN = Path(sys.executable).parent
 

@@ -25,43 +25,12 @@ from typing import Any
 
 import pytest
 
-from tests.integration.processes import stop, wait_for
+from tests.integration.processes import sim_daemon_config, stop, wait_for
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "balancerd.json"
 BIN = Path(sys.executable).parent
 RATE_WINDOW = "5m"
 
-CONFIG = """
-mode = "enforce"
-interval_s = 60.0
-backend = "sim"
-[sim]
-hosts = 4
-vms = 24
-host_cpu_m = 16000
-host_mem_mib = 65536
-speed = 120.0
-skew = 0.5
-seed = 3
-[policy]
-max_moves_per_cycle = 4
-cooldown_s = 600
-[throttle]
-per_host_in = 2
-per_host_out = 2
-cluster_max = 4
-poll_interval_s = 5.0
-[paths]
-maintenance_file = "maintenance"
-journal = "journal.sqlite"
-pid_file = "balancerd.pid"
-status_file = "status.json"
-[metrics]
-address = "127.0.0.1"
-port = {port}
-[logging]
-format = "json"
-"""
 
 PROMETHEUS_YML = """
 global:
@@ -132,7 +101,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     metrics_port, web_port = _free_port(), _free_port()
     (root / "prometheus.yml").write_text(PROMETHEUS_YML.format(port=metrics_port))
     config = root / "balancerd.toml"
-    config.write_text(CONFIG.format(port=metrics_port))
+    metrics = f'address = "127.0.0.1"\nport = {metrics_port}'
+    config.write_text(sim_daemon_config(speed=120.0, max_moves=4, metrics=metrics))
     base = f"http://127.0.0.1:{web_port}"
     prom_log = (root / "prometheus.log").open("w")
     prom = subprocess.Popen([prometheus_bin, f"--config.file={root / 'prometheus.yml'}",
