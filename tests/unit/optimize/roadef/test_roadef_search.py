@@ -116,3 +116,13 @@ def test_start_temperature_is_hotter_on_wide_instances() -> None:
     params = SearchParams(anneal_start=2.0, anneal_start_wide=9.0, wide_resources=8)
     assert start_factor(narrow, params) == 2.0
     assert start_factor(wide, params) == 9.0
+
+
+def test_answer_is_a_local_optimum_for_shifts() -> None:
+    inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=11))
+    # phase 1 takes all the time before the polish and never cools: only the final descent can settle it
+    params = SearchParams(anneal_share=1.0, anneal_drop=1.0, polish_share=0.3)
+    best, total = solve(inst, orig, deadline=2.0, now=ticking(0.01), params=params)
+    state = State(inst, orig, best)
+    assert state.total == total
+    assert all(best_shift(state, p) == (-1, 0) for p in range(inst.n_processes))
