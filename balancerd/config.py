@@ -62,7 +62,8 @@ class SimConfig:
     skew: float = _opt(0.0, lo=0.0, hi=1.0)
 
 
-RULE_KINDS = ("anti_affinity", "affinity", "must", "must_not", "should", "should_not", "pin", "exclude", "spread")
+RULE_KINDS = ("anti_affinity", "affinity", "must", "must_not", "should", "should_not", "pin", "exclude", "spread",
+              "depends")
 """Placement rule kinds (see RuleConfig)."""
 
 
@@ -73,7 +74,8 @@ class RuleConfig:
     anti_affinity: the VMs run on distinct hosts. affinity: the VMs run on one host. must / must_not: the VMs
     run only on / never on ``hosts``. should / should_not: the same as a soft preference. pin: the VMs stay
     where they are. exclude: balancerd never moves them. spread: the VMs span at least ``min_domains``
-    failure domains.
+    failure domains. depends: every failure domain that runs one of ``vms`` also runs one of ``on`` (a
+    dependency between groups within a neighbourhood, e.g. app servers next to a replica of their database).
     """
 
     kind: str = _opt("anti_affinity", choices=RULE_KINDS)
@@ -81,6 +83,7 @@ class RuleConfig:
     vms: tuple[str, ...] = _opt(())
     hosts: tuple[str, ...] = _opt(())
     min_domains: int = _opt(2, lo=1, hi=1000)
+    on: tuple[str, ...] = _opt(())
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +360,9 @@ def _check_rules(policy: PolicyConfig) -> None:
             raise ConfigError(f"policy.rules[{i}].vms", [], "every rule needs at least one VM name or pattern")
         if rule.kind in _HOST_RULES and not rule.hosts:
             raise ConfigError(f"policy.rules[{i}].hosts", [], f"a '{rule.kind}' rule needs at least one host")
+        if (rule.kind == "depends") != bool(rule.on):
+            raise ConfigError(f"policy.rules[{i}].on", list(rule.on),
+                              "a 'depends' rule needs the VMs it depends on (names or patterns); only it takes 'on'")
     for i, domain in enumerate(policy.domains):
         if not domain.name:
             raise ConfigError(f"policy.domains[{i}].name", domain.name, "every domain needs a non-empty name")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from balancerd.model import Host, Vm
+from balancerd.optimize.rules import Group
 from balancerd.optimize.state import ClusterState
 
 Constraint = Callable[[Vm, Host, ClusterState], str | None]
@@ -152,6 +153,42 @@ def spread(vm: Vm, host: Host, state: ClusterState) -> str | None:
     return None
 
 
+def dependency(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    """Dependencies within a failure domain: a dependant goes only where a VM it depends on runs, and the last
+    depended-on VM of a domain may not leave dependants behind. Moves within a domain never matter."""
+    domain_of = state.rules.domain_of
+    source = state.location[vm.name]
+    here, there = domain_of.get(source, source), domain_of.get(host.name, host.name)
+    if here == there:
+        return None
+    for group in state.rules.groups.get(vm.name, ()):
+        if group.kind == "depends":
+            reason = _arrival(vm.name, group, there, state) or _departure(vm.name, group, here, state)
+            if reason is not None:
+                return f"depends {group.name}: {reason}"
+    return None
+
+
+def _in_domain(vms: tuple[str, ...], skip: str, domain: str, state: ClusterState) -> list[str]:
+    domain_of, location = state.rules.domain_of, state.location
+    return [m for m in vms if m != skip and m in location and domain_of.get(location[m], location[m]) == domain]
+
+
+def _arrival(vm: str, group: Group, there: str, state: ClusterState) -> str | None:
+    if vm not in group.members or vm in group.needs or _in_domain(group.needs, vm, there, state):
+        return None
+    return f"no VM {vm} depends on ({', '.join(group.needs[:3]) or 'none'}) runs in failure domain {there}"
+
+
+def _departure(vm: str, group: Group, here: str, state: ClusterState) -> str | None:
+    if vm not in group.needs or _in_domain(group.needs, vm, here, state):
+        return None
+    left = _in_domain(group.members, vm, here, state)
+    if not left:
+        return None
+    return f"{vm} is the last VM {left[0]} depends on in failure domain {here}"
+
+
 VM_RULES: tuple[Constraint, ...] = (source_reachable, not_in_flight, not_in_cooldown, not_moved_yet, not_excluded,
                                     not_pinned)
 """Rules about the VM alone (checked once per VM; ``host`` is ignored)."""
@@ -160,7 +197,7 @@ DRAIN_VM_RULES: tuple[Constraint, ...] = (source_reachable, not_in_flight, not_m
 """VM rules for drains: a drain overrides the cooldown."""
 
 HOST_RULES: tuple[Constraint, ...] = (not_same_host, dest_reachable, dest_not_in_maintenance)
-PLACEMENT_RULES: tuple[Constraint, ...] = (host_rules_allow, anti_affinity, affinity, spread)
+PLACEMENT_RULES: tuple[Constraint, ...] = (host_rules_allow, anti_affinity, affinity, spread, dependency)
 """The policy's placement rules (only VMs in ``state.rules.constrained`` can be blocked by them)."""
 FIT_RULES: tuple[Constraint, ...] = (cpu_fits, mem_fits, extra_fits)
 ALL_RULES: tuple[Constraint, ...] = VM_RULES + HOST_RULES + PLACEMENT_RULES + FIT_RULES

@@ -20,12 +20,17 @@ from balancerd.model import ClusterSnapshot
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A named set of VMs under one group rule (anti-affinity, affinity, spread)."""
+    """A named set of VMs under one group rule (anti-affinity, affinity, spread, depends).
+
+    For ``depends``, ``members`` are the dependants and ``needs`` the VMs they depend on: every failure domain
+    running a member also runs one of ``needs``.
+    """
 
     kind: str
     name: str
     members: tuple[str, ...]
     min_domains: int = 1
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,9 @@ class Rules:
         self.domain_of = self._domains(snapshot, policy, host_names, hosts)
         for index, rule in enumerate(policy.rules):
             members = _expand(rule.vms, vm_names, vms)
+            if rule.kind == "depends":
+                self._add_group(Group("depends", _label(rule, index), members, needs=_expand(rule.on, vm_names, vms)))
+                continue
             self._add(rule, _label(rule, index), members, frozenset(_expand(rule.hosts, host_names, hosts)))
         self.soft = frozenset(vm for vm, rules in self.host_rules.items() if any(r.kind.startswith("should")
                                                                                 for r in rules))
@@ -89,10 +97,13 @@ class Rules:
             for vm in members:
                 self.host_rules.setdefault(vm, []).append(HostRule(rule.kind, label, hosts))
         else:
-            group = Group(rule.kind, label, members, rule.min_domains)
-            self.all_groups.append(group)
-            for vm in members:
-                self.groups.setdefault(vm, []).append(group)
+            self._add_group(Group(rule.kind, label, members, rule.min_domains))
+
+    def _add_group(self, group: Group) -> None:
+        """Index ``group`` under every VM it constrains (both sides of a dependency)."""
+        self.all_groups.append(group)
+        for vm in dict.fromkeys(group.members + group.needs):
+            self.groups.setdefault(vm, []).append(group)
 
     def soft_misses(self, vm: str, host: str) -> int:
         """How many soft rules ``vm`` breaks when it runs on ``host``."""
@@ -133,4 +144,12 @@ def group_violation(group: Group, location: dict[str, str], domain_of: dict[str,
         if len(domains) < min(group.min_domains, len(hosts)):
             return [f"spread {group.name}: members span {len(domains)} failure domains, "
                     f"{min(group.min_domains, len(hosts))} required"]
+    if group.kind == "depends":
+        missing = sorted(_domains(group.members, location, domain_of) - _domains(group.needs, location, domain_of))
+        if missing:
+            return [f"depends {group.name}: members run in {', '.join(missing)} without a VM they depend on"]
     return []
+
+
+def _domains(vms: tuple[str, ...], location: dict[str, str], domain_of: dict[str, str]) -> set[str]:
+    return {domain_of.get(location[vm], location[vm]) for vm in vms if vm in location}

@@ -250,8 +250,10 @@ def ruled(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
         for _ in range(draw(st.integers(0, 2))):
             vms = draw(st.lists(st.sampled_from(names), min_size=1, max_size=4, unique=True)) if names else ["none"]
             picked = tuple(draw(st.lists(st.sampled_from(hosts), min_size=1, max_size=3, unique=True)))
+            on = tuple(draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))) \
+                if kind == "depends" and names else ()
             rules.append(RuleConfig(kind=kind, name=f"{kind}-{len(rules)}", vms=tuple(vms), hosts=picked,
-                                    min_domains=draw(st.integers(1, 3))))
+                                    min_domains=draw(st.integers(1, 3)), on=on))
     strategy = draw(st.sampled_from(["balance", "balance", "consolidate", "drain"]))
     policy = dataclasses.replace(policy, rules=tuple(rules), strategy=strategy)
     return ClusterSnapshot(snap.seq, snap.taken_at, tuple(domains), snap.vms, snap.in_flight), forecast, policy
@@ -297,3 +299,7 @@ def _check_groups(snap: ClusterSnapshot, policy: PolicyConfig, start: dict[str, 
         before = len({domain[start[v]] for v in members})
         after = len({domain[end[v]] for v in members})
         assert after >= min(rule.min_domains, before), rule
+    for rule, members in _members(policy, "depends", set(start)):
+        needs = set(rule.on) & set(start)
+        if {domain[start[v]] for v in members} <= {domain[start[v]] for v in needs}:
+            assert {domain[end[v]] for v in members} <= {domain[end[v]] for v in needs}, (rule, end)

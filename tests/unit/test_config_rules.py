@@ -27,6 +27,8 @@ def test_rules_and_domains_are_read() -> None:
     ({"rules": [{"kind": "anti_affinity"}]}, "policy.rules[0].vms"),
     ({"rules": [{"kind": "must", "vms": ["a"]}]}, "policy.rules[0].hosts"),
     ({"rules": [{"kind": "nope", "vms": ["a"]}]}, "policy.rules[0].kind"),
+    ({"rules": [{"kind": "depends", "vms": ["app-*"]}]}, "policy.rules[0].on"),
+    ({"rules": [{"kind": "spread", "vms": ["a"], "on": ["b"]}]}, "policy.rules[0].on"),
     ({"rules": [{"vms": "a"}]}, "policy.rules[0].vms"),
     ({"domains": [{"hosts": ["h1"]}]}, "policy.domains[0].name"),
     ({"strategy": "pack"}, "policy.strategy"),

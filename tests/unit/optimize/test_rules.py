@@ -73,3 +73,35 @@ def test_violations_and_soft_misses() -> None:
     assert rules.soft_misses("db", "h1") == 1 and rules.soft_misses("db", "h2") == 0
     state = _state(RuleConfig("should", name="s", vms=("db",), hosts=("h2",)))
     assert state.soft == 1 and state.soft_delta("db", "h2") > 0
+
+
+def test_depends_blocks_arriving_where_no_dependency_runs() -> None:
+    state = _state(RuleConfig("depends", name="web-db", vms=("web*",), on=("db",)))
+    found = reasons(state.vms["web2"], HOSTS[2], state, ALL_RULES)  # h3 is its own domain, db is in r1
+    assert "depends web-db: no VM web2 depends on (db) runs in failure domain h3" in found
+    assert placement_allows(state.vms["web2"], HOSTS[0], state)  # within r1: always allowed
+
+
+def test_depends_keeps_the_last_dependency_of_a_domain() -> None:
+    state = _state(RuleConfig("depends", name="web-db", vms=("web*",), on=("db",)))
+    found = reasons(state.vms["db"], HOSTS[2], state, ALL_RULES)
+    assert any(r.startswith("depends web-db: db is the last VM web") for r in found)
+    assert placement_allows(state.vms["db"], HOSTS[1], state)  # h2 is in r1 too
+
+
+def test_depends_lets_a_second_dependency_leave_and_frees_a_domain_without_dependants() -> None:
+    vms = (*VMS, Vm("db2", "h2", Resources(500, 512), Resources(500, 512)))
+    snap = ClusterSnapshot(1, 0.0, HOSTS, vms)
+    rule = RuleConfig("depends", name="d", vms=("web1",), on=("db*",))
+    state = ClusterState(snap, Forecast(300), PolicyConfig(rules=(rule,)), frozenset())
+    assert placement_allows(state.vms["db"], HOSTS[2], state)  # db2 stays in r1 for web1
+    alone = _state(RuleConfig("depends", name="d", vms=("disk",), on=("db",)))
+    assert placement_allows(alone.vms["db"], HOSTS[2], alone)  # no dependant in r1: db may leave
+    assert "web1" not in alone.rules.constrained  # only the rule's two sides need per-pair checks
+
+
+def test_depends_violations_name_the_domains_without_a_dependency() -> None:
+    rules = Rules(SNAP, PolicyConfig(rules=(RuleConfig("depends", name="d", vms=("disk", "web*"), on=("db",)),)))
+    location = {vm.name: vm.host for vm in VMS}
+    assert rules.violations(location) == ["depends d: members run in h3 without a VM they depend on"]
+    assert set(rules.constrained) == {"disk", "web1", "web2", "db"}
