@@ -23,6 +23,11 @@ def test_rules_and_domains_are_read() -> None:
     assert policy.domains == (config.DomainConfig("rack1", ("h1",)),)
 
 
+def test_depends_rule_reads_what_it_depends_on() -> None:
+    policy = _policy({"rules": [{"kind": "depends", "name": "app-db", "vms": ["app-*"], "on": ["db-*", "cache"]}]})
+    assert policy.rules == (config.RuleConfig("depends", "app-db", ("app-*",), on=("db-*", "cache")),)
+
+
 @pytest.mark.parametrize(("table", "key"), [
     ({"rules": [{"kind": "anti_affinity"}]}, "policy.rules[0].vms"),
     ({"rules": [{"kind": "must", "vms": ["a"]}]}, "policy.rules[0].hosts"),
