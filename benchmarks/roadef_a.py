@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from balancerd.optimize.roadef.instance import load_assignment, load_model
+from roadef_run import run_solver
+
 from balancerd.optimize.roadef.objective import objective, violations
 
 BEST_KNOWN = {
@@ -32,15 +32,10 @@ BEST_KNOWN = {
 def run_one(path: Path, name: str, seconds: float, seed: int, out_dir: Path) -> dict[str, Any]:
     model, original = path / f"model_{name}.txt", path / f"assignment_{name}.txt"
     out = out_dir / f"solution_{name}.txt"
-    cmd = [sys.executable, "-m", "balancerd.cli", "bench", "roadef", "--model", str(model),
-           "--assignment", str(original), "--seconds", str(seconds), "--out", str(out), "--seed", str(seed)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        return {"instance": name, "error": done.stderr.strip()[-500:]}
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    inst = load_model(model)
-    orig = load_assignment(original, inst)
-    sol = load_assignment(out, inst)
+    run = run_solver(model, original, out, seconds, seed)
+    if isinstance(run, str):
+        return {"instance": name, "error": run}
+    report, inst, orig, sol = run.report, run.inst, run.original, run.solution
     value = objective(inst, orig, sol)
     cost_file = path / f"original_cost_{name}.txt"
     report["original_ok"] = objective(inst, orig, orig) == int(cost_file.read_text().split()[0])

@@ -14,15 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from roadef_run import run_solver
+
 from balancerd.optimize.roadef.generate import GenSpec, write_instance
 from balancerd.optimize.roadef.generate import generate as make
-from balancerd.optimize.roadef.instance import load_assignment, load_model
 from balancerd.optimize.roadef.objective import objective, violations
 
 SIZES = {
@@ -42,17 +41,10 @@ def run_size(name: str, spec: GenSpec, folder: Path, seconds: float) -> dict[str
     if not model.exists():
         inst, orig = make(spec)
         write_instance(inst, orig, model, original)
-    cmd = [sys.executable, "-m", "balancerd.cli", "bench", "roadef", "--model", str(model), "--assignment",
-           str(original), "--seconds", str(seconds), "--out", str(out)]
-    began = time.monotonic()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    wall = time.monotonic() - began
-    if done.returncode != 0:
-        return {"size": name, "error": done.stderr.strip()[-500:]}
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    inst = load_model(model)
-    orig = load_assignment(original, inst)
-    sol = load_assignment(out, inst)
+    run = run_solver(model, original, out, seconds)
+    if isinstance(run, str):
+        return {"size": name, "error": run}
+    report, inst, orig, sol, wall = run.report, run.inst, run.original, run.solution, run.wall_seconds
     before, after = objective(inst, orig, orig), objective(inst, orig, sol)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"size": name, "processes": inst.n_processes, "machines": inst.n_machines,
