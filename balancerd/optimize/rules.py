@@ -71,11 +71,8 @@ class Rules:
         self.all_groups: list[Group] = []
         self.domain_of = self._domains(snapshot, policy, host_names, hosts)
         for index, rule in enumerate(policy.rules):
-            members = _expand(rule.vms, vm_names, vms)
-            if rule.kind == "depends":
-                self._add_group(Group("depends", _label(rule, index), members, needs=_expand(rule.on, vm_names, vms)))
-                continue
-            self._add(rule, _label(rule, index), members, frozenset(_expand(rule.hosts, host_names, hosts)))
+            members, needs = _expand(rule.vms, vm_names, vms), _expand(rule.on, vm_names, vms)
+            self._add(rule, _label(rule, index), members, frozenset(_expand(rule.hosts, host_names, hosts)), needs)
         self.soft = frozenset(vm for vm, rules in self.host_rules.items() if any(r.kind.startswith("should")
                                                                                 for r in rules))
         self.constrained = frozenset(self.host_rules) | frozenset(self.groups)
@@ -88,7 +85,8 @@ class Rules:
             domain.update(dict.fromkeys(_expand(entry.hosts, names, known), entry.name))
         return domain
 
-    def _add(self, rule: RuleConfig, label: str, members: tuple[str, ...], hosts: frozenset[str]) -> None:
+    def _add(self, rule: RuleConfig, label: str, members: tuple[str, ...], hosts: frozenset[str],
+             needs: tuple[str, ...]) -> None:
         if rule.kind == "exclude":
             self.excluded.update(dict.fromkeys(members, label))
         elif rule.kind == "pin":
@@ -97,13 +95,10 @@ class Rules:
             for vm in members:
                 self.host_rules.setdefault(vm, []).append(HostRule(rule.kind, label, hosts))
         else:
-            self._add_group(Group(rule.kind, label, members, rule.min_domains))
-
-    def _add_group(self, group: Group) -> None:
-        """Index ``group`` under every VM it constrains (both sides of a dependency)."""
-        self.all_groups.append(group)
-        for vm in dict.fromkeys(group.members + group.needs):
-            self.groups.setdefault(vm, []).append(group)
+            group = Group(rule.kind, label, members, rule.min_domains, needs)
+            self.all_groups.append(group)
+            for vm in dict.fromkeys(members + needs):  # both sides of a dependency are constrained
+                self.groups.setdefault(vm, []).append(group)
 
     def soft_misses(self, vm: str, host: str) -> int:
         """How many soft rules ``vm`` breaks when it runs on ``host``."""
