@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from balancerd.optimize.roadef.instance import IntArray
+from balancerd.optimize.roadef.instance import BoolArray, IntArray
 from balancerd.optimize.roadef.moves import try_moves
 from balancerd.optimize.roadef.state import State
 
@@ -33,6 +33,7 @@ class _Sub:
     here_cache: dict[tuple[str, int, int], Term] = field(default_factory=dict)
     objective: list[Any] = field(default_factory=list)
     fixed: IntArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))  # [slot, R] usage of others
+    usage: list[list[Any]] = field(default_factory=list)  # [slot][R] usage by the sub-model's processes (or None)
 
 
 def reassign(
@@ -46,6 +47,7 @@ def reassign(
         return False, True
     sub = _Sub(st, machines, procs, fixed=_fixed_usage(st, machines, procs))
     _variables(sub)
+    sub.usage = [[_weighted(sub, j, r) for r in range(st.inst.n_resources)] for j in range(machines.shape[0])]
     _capacity(sub)
     _conflict(sub)
     _placement_rules(sub)
@@ -54,6 +56,7 @@ def reassign(
     solver.parameters.max_time_in_seconds = seconds
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
+    solver.parameters.linearization_level = 2  # about 1.5 x the neighbourhoods per second on the A set
     status = solver.solve(sub.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False, False
@@ -96,18 +99,28 @@ def _others_on(sub: _Sub, m: int) -> IntArray:
 
 def _capacity(sub: _Sub) -> None:
     st, inst = sub.st, sub.st.inst
-    req = inst.requirement
     for j, m in enumerate(sub.machines):
         outside_trans = _outside_transient(sub, int(m))
         for r in range(inst.n_resources):
-            terms = [int(req[p, r]) * sub.x[int(p), j] for p in sub.procs if req[p, r]]
-            limit = int(inst.capacity[m, r]) - int(sub.fixed[j, r])
             if inst.transient[r]:
-                fixed = int(outside_trans[r]) + int(req[sub.procs[st.orig[sub.procs] == m], r].sum())
-                terms = [int(req[p, r]) * sub.x[int(p), j] for p in sub.procs if req[p, r] and st.orig[p] != m]
+                fixed = int(outside_trans[r]) + int(inst.requirement[sub.procs[st.orig[sub.procs] == m], r].sum())
+                expr = _weighted(sub, j, r, st.orig[sub.procs] != m)
                 limit = int(inst.capacity[m, r]) - fixed
-            if terms:
-                sub.model.add(sum(terms) <= limit)
+            else:
+                expr = sub.usage[j][r]
+                limit = int(inst.capacity[m, r]) - int(sub.fixed[j, r])
+            if expr is not None:
+                sub.model.add(expr <= limit)
+
+
+def _weighted(sub: _Sub, j: int, r: int, keep: BoolArray | None = None) -> Any:
+    """sum of requirement x assignment on slot j for resource r (processes in ``keep``); None when empty."""
+    req = sub.st.inst.requirement[sub.procs, r]
+    use = req != 0 if keep is None else (req != 0) & keep
+    idx = np.flatnonzero(use)
+    if idx.shape[0] == 0:
+        return None
+    return cp_model.LinearExpr.weighted_sum([sub.x[int(sub.procs[i]), j] for i in idx], [int(req[i]) for i in idx])
 
 
 def _outside_transient(sub: _Sub, m: int) -> IntArray:
@@ -206,16 +219,11 @@ def _costs(sub: _Sub) -> None:
     sub.model.minimize(sum(sub.objective))
 
 
-def _usage(sub: _Sub, j: int, r: int) -> Any:
-    req = sub.st.inst.requirement
-    return sum(int(req[p, r]) * sub.x[int(p), j] for p in sub.procs if req[p, r])
-
-
 def _machine_costs(sub: _Sub) -> None:
     inst = sub.st.inst
     total_req = inst.requirement[sub.procs].sum(axis=0)
     for j, m in enumerate(sub.machines):
-        use = [_usage(sub, j, r) + int(sub.fixed[j, r]) for r in range(inst.n_resources)]
+        use = [_plus(sub.usage[j][r], int(sub.fixed[j, r])) for r in range(inst.n_resources)]
         for r in range(inst.n_resources):
             top = int(total_req[r] + sub.fixed[j, r])
             if inst.weight_load[r] and top > inst.safety[m, r]:
@@ -224,6 +232,10 @@ def _machine_costs(sub: _Sub) -> None:
                 sub.objective.append(int(inst.weight_load[r]) * over)
         for b in range(inst.balance_r1.shape[0]):
             _balance_term(sub, int(m), b, use)
+
+
+def _plus(expr: Any, constant: int) -> Any:
+    return constant if expr is None else expr + constant
 
 
 def _balance_term(sub: _Sub, m: int, b: int, use: list[Any]) -> None:

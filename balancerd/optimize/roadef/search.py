@@ -28,11 +28,11 @@ class SearchParams:
     """Knobs of the search (defaults tuned on the A set)."""
 
     swap_partners: int = 2000  # partners screened per swap attempt
-    lns_seconds: float = 0.5  # CP-SAT time limit per neighbourhood
-    lns_min_procs: int = 8  # adaptive size of a neighbourhood, in processes
-    lns_max_procs: int = 120
-    lns_start_procs: int = 30
-    lns_max_machines: int = 8
+    lns_seconds: float = 1.0  # CP-SAT time limit per neighbourhood
+    lns_min_procs: int = 20  # adaptive size of a neighbourhood (whole machines), in processes
+    lns_max_procs: int = 150
+    lns_start_procs: int = 60
+    lns_max_machines: int = 12
     lns_home_share: float = 0.3  # share of neighbourhoods built around a moved process and its original machine
     descend_every: int = 200  # LNS steps between two shift/swap descents
     anneal_share: float = 0.6  # share of the time spent annealing
@@ -88,49 +88,41 @@ class _Search:
         partners = np.arange(n) if k == n else self.rng.integers(0, n, size=k)
         return best_swap(st, p, partners)
 
-    def pick_machines(self) -> tuple[IntArray, int]:
-        """(machines, anchor): the anchor is a costly machine (drawn by cost) or the machine of a moved process
-        (then its original machine joins); the others are roomy (drawn by spare room), mostly from its
-        neighbourhood. All the anchor's processes go in the sub-model."""
+    def pick_machines(self) -> IntArray:
+        """Whole machines for one neighbourhood: an anchor (a costly machine, drawn by cost, or the machine of a
+        moved process together with that process's original machine), then random machines (half the time
+        the anchor's neighbourhood first) until they run ``sub_size`` processes."""
         st, rng = self.st, self.rng
         n_m = st.inst.n_machines
-        chosen: set[int] = set()
+        chosen: list[int] = []
         moved = np.flatnonzero(st.assign != st.orig)
         if moved.shape[0] and rng.random() < self.params.lns_home_share:
             p = int(rng.choice(moved))
-            anchor = int(st.assign[p])
-            chosen.add(int(st.orig[p]))
+            chosen += [int(st.assign[p]), int(st.orig[p])]
         else:
             hot = st.mcost.astype(np.float64) + 1.0
-            anchor = int(rng.choice(n_m, p=hot / hot.sum()))
-        chosen.add(anchor)
-        room = (np.maximum(st.inst.safety - st.use, 0) / (st.inst.safety.sum(axis=0) + 1.0)).sum(axis=1) + 1e-3
-        if rng.random() < 0.7:
-            room = room * np.where(st.inst.neighborhood == st.inst.neighborhood[anchor], 1.0, 1e-3)
-        room[anchor] = 0.0
-        k = min(n_m - 1, int(rng.integers(1, self.params.lns_max_machines)))
-        chosen.update(int(m) for m in rng.choice(n_m, size=k, replace=False, p=room / room.sum()))
-        return np.array(sorted(chosen), dtype=np.int64), anchor
-
-    def pick_processes(self, machines: IntArray, anchor: int) -> IntArray:
-        """Every process of the anchor machine, and a random share of the others' up to the size."""
-        st = self.st
-        mine = np.flatnonzero(st.assign == anchor)
-        rest = np.flatnonzero(np.isin(st.assign, machines) & (st.assign != anchor))
-        room = max(0, self.sub_size - mine.shape[0])
-        if rest.shape[0] > room:
-            rest = self.rng.choice(rest, size=room, replace=False)
-        return np.sort(np.concatenate([mine, rest]))
+            chosen.append(int(rng.choice(n_m, p=hot / hot.sum())))
+        order = rng.permutation(n_m)
+        if rng.random() < 0.5:
+            order = order[np.argsort(st.inst.neighborhood[order] != st.inst.neighborhood[chosen[0]], kind="stable")]
+        counts = np.bincount(st.assign, minlength=n_m)
+        size = int(counts[chosen].sum())
+        for m in order:
+            if size >= self.sub_size or len(chosen) >= self.params.lns_max_machines:
+                break
+            if int(m) not in chosen:
+                chosen.append(int(m))
+                size += int(counts[m])
+        return np.array(sorted(chosen), dtype=np.int64)
 
     def lns_step(self) -> None:
         seconds = min(self.params.lns_seconds, max(0.0, self.deadline - self.now()))
         seed = int(self.rng.integers(1 << 30))
-        machines, anchor = self.pick_machines()
-        _, optimal = reassign(self.st, machines, seconds, seed, self.pick_processes(machines, anchor))
+        _, optimal = reassign(self.st, self.pick_machines(), seconds, seed)
         if optimal:
             self.sub_size = min(self.params.lns_max_procs, self.sub_size + 1)
         else:
-            self.sub_size = max(self.params.lns_min_procs, self.sub_size - 2)
+            self.sub_size = max(self.params.lns_min_procs, self.sub_size - 5)
 
     def anneal(self, until: float, on_improve: Improve | None) -> None:
         """Heat-bath annealing from :func:`start_factor` x cost per process down by ``anneal_drop``."""

@@ -11,7 +11,7 @@ from balancerd.optimize.roadef.generate import GenSpec, generate
 from balancerd.optimize.roadef.instance import Instance, IntArray
 from balancerd.optimize.roadef.moves import best_shift, swap_deltas, try_moves
 from balancerd.optimize.roadef.objective import is_feasible, objective
-from balancerd.optimize.roadef.search import SearchParams, solve, start_factor
+from balancerd.optimize.roadef.search import SearchParams, _Search, solve, start_factor
 from balancerd.optimize.roadef.state import State
 
 
@@ -126,3 +126,33 @@ def test_answer_is_a_local_optimum_for_shifts() -> None:
     state = State(inst, orig, best)
     assert state.total == total
     assert all(best_shift(state, p) == (-1, 0) for p in range(inst.n_processes))
+
+
+def _search(inst: Instance, orig: IntArray, params: SearchParams, seed: int = 0) -> _Search:
+    return _Search(State(inst, orig), deadline=1.0, rng=np.random.default_rng(seed), params=params)
+
+
+def test_neighbourhood_is_whole_machines_up_to_the_size() -> None:
+    inst, orig = generate(GenSpec(machines=20, processes=200, resources=3, services=40, seed=12))
+    counts = np.bincount(orig, minlength=inst.n_machines)
+    search = _search(inst, orig, SearchParams(lns_start_procs=45, lns_max_machines=20))
+    for _ in range(20):
+        machines = search.pick_machines()
+        assert np.unique(machines).shape[0] == machines.shape[0]
+        size = int(counts[machines].sum())
+        assert size >= 45 and size - int(counts[machines].max()) < 45  # no more machines than needed
+
+
+def test_neighbourhood_size_is_capped_in_machines() -> None:
+    inst, orig = generate(GenSpec(machines=20, processes=200, resources=3, services=40, seed=12))
+    search = _search(inst, orig, SearchParams(lns_start_procs=10_000, lns_max_machines=3))
+    assert all(search.pick_machines().shape[0] == 3 for _ in range(10))
+
+
+def test_home_neighbourhood_holds_a_moved_process_and_its_original_machine() -> None:
+    inst, orig = generate(GenSpec(machines=20, processes=200, resources=3, services=40, seed=12))
+    search = _search(inst, orig, SearchParams(lns_home_share=1.0, lns_start_procs=1, lns_max_machines=2))
+    state = search.st
+    p = next(p for p in range(inst.n_processes) if state.shift_targets(p).shape[0])
+    state.move(p, int(state.shift_targets(p)[0]))
+    assert search.pick_machines().tolist() == sorted([int(orig[p]), int(state.assign[p])])
