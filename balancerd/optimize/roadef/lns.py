@@ -101,10 +101,11 @@ def _capacity(sub: _Sub) -> None:
     st, inst = sub.st, sub.st.inst
     for j, m in enumerate(sub.machines):
         outside_trans = _outside_transient(sub, int(m))
+        home = st.orig[sub.procs] == m  # these count on m wherever they go (transient resources)
         for r in range(inst.n_resources):
             if inst.transient[r]:
-                fixed = int(outside_trans[r]) + int(inst.requirement[sub.procs[st.orig[sub.procs] == m], r].sum())
-                expr = _weighted(sub, j, r, st.orig[sub.procs] != m)
+                fixed = int(outside_trans[r]) + int(inst.requirement[sub.procs[home], r].sum())
+                expr = _weighted(sub, j, r, ~home)
                 limit = int(inst.capacity[m, r]) - fixed
             else:
                 expr = sub.usage[j][r]
