@@ -27,10 +27,11 @@ class Run:
     solution: IntArray
 
 
-def run_solver(model: Path, original: Path, out: Path, seconds: float, seed: int = 0) -> Run | str:
+def run_solver(model: Path, original: Path, out: Path, seconds: float, seed: int = 0, workers: int = 2) -> Run | str:
     """The run, or the tail of its standard error when the command failed."""
     cmd = [sys.executable, "-m", "balancerd.cli", "bench", "roadef", "--model", str(model),
-           "--assignment", str(original), "--seconds", str(seconds), "--out", str(out), "--seed", str(seed)]
+           "--assignment", str(original), "--seconds", str(seconds), "--out", str(out), "--seed", str(seed),
+           "--workers", str(workers)]
     began = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.monotonic() - began

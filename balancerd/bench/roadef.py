@@ -3,13 +3,15 @@
 Called by :mod:`balancerd.bench.cli` (and by ``benchmarks/roadef_a.py`` as a subprocess). It writes the original
 assignment to ``--out`` at once, then every better solution atomically (at most once a second, and the best
 at the end), so the file always holds a feasible solution no worse than the original; it prints one line of
-JSON: ``{"instance", "objective", "feasible", "seconds"}``. ``--seconds`` counts from the start, parse included.
+JSON: ``{"instance", "objective", "feasible", "seconds"}``. ``--seconds`` counts from the start, parse included;
+``--workers`` searches run side by side (:mod:`balancerd.optimize.roadef.portfolio`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +21,7 @@ import psutil
 
 from balancerd.optimize.roadef.instance import IntArray, RoadefFormatError, load_assignment, load_model, write_solution
 from balancerd.optimize.roadef.objective import objective, violations
-from balancerd.optimize.roadef.search import solve
+from balancerd.optimize.roadef.portfolio import solve_parallel
 
 
 def register(subparsers: Any) -> None:
@@ -31,7 +33,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seconds", type=float, default=300.0, help="wall-clock limit, parse included")
     parser.add_argument("--out", type=Path, required=True, help="solution file (one line of machine indices)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="searches run at once, one per core (default: up to 2, the cores there are)")
     parser.set_defaults(func=_run)
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def margin(seconds: float) -> float:
@@ -86,7 +94,7 @@ def run(args: argparse.Namespace, start: float) -> int:
         return 2
     write_solution(args.out, original)
     deadline = start + args.seconds - margin(args.seconds)
-    best, _ = solve(inst, original, deadline, seed=args.seed, on_improve=_Writer(args.out))
+    best, _ = solve_parallel(inst, original, deadline, args.workers, seed=args.seed, on_improve=_Writer(args.out))
     best, value, feasible = _checked(inst, original, best)
     write_solution(args.out, best)
     report = {"instance": instance_name(args.model), "objective": value, "feasible": feasible,

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from balancerd.optimize.roadef.anneal import shift_step
+from balancerd.optimize.roadef.bigfirst import SweepParams, sweep
 from balancerd.optimize.roadef.instance import Instance, IntArray
 from balancerd.optimize.roadef.lns import reassign
 from balancerd.optimize.roadef.moves import best_shift, best_swap
@@ -42,6 +44,8 @@ class SearchParams:
     anneal_drop: float = 1e-4  # end temperature / start temperature
     anneal_partners: int = 300  # swap partners screened per annealing step
     polish_share: float = 0.03  # share of the time kept for the final shift/swap descent from the best
+    start: Literal["anneal", "bigfirst"] = "anneal"  # first phase: annealing, or the big-processes-first sweep
+    sweep: SweepParams = field(default_factory=SweepParams)
 
 
 class _Search:
@@ -168,7 +172,8 @@ def solve(
 ) -> tuple[IntArray, int]:
     """Best feasible assignment found before ``deadline`` (a value of ``now()``) and its objective.
 
-    Phase 1 anneals (heat-bath shifts, improving swaps) for ``anneal_share`` of the time; phase 2 restarts
+    Phase 1 anneals (heat-bath shifts, improving swaps) for ``anneal_share`` of the time, or with
+    ``params.start == "bigfirst"`` runs one :func:`bigfirst.sweep` (at most as long); phase 2 restarts
     from the best and alternates CP-SAT neighbourhoods with shift/swap descents; the last ``polish_share`` of
     the time descends from the best, so the answer is a local optimum for shifts (an LNS step leaves its
     neighbourhood optimal, not the rest: on a2_5 the final descent finds about 1 % more).
@@ -177,9 +182,14 @@ def solve(
     params = params or SearchParams()
     start = now()
     search = _Search(State(inst, original), deadline - params.polish_share * (deadline - start), rng, params, now)
-    search.one_pass()
+    first_phase_end = start + params.anneal_share * (search.deadline - start)
+    if params.start == "bigfirst":
+        sweep(search.st, rng, lambda: now() >= first_phase_end, params.sweep)
+    else:
+        search.one_pass()
+        search.record(on_improve)
+        search.anneal(first_phase_end, on_improve)
     search.record(on_improve)
-    search.anneal(start + params.anneal_share * (search.deadline - start), on_improve)
     search.st.reset(search.best.copy())
     search.descend()
     search.record(on_improve)

@@ -141,18 +141,27 @@ class State:
 
     def shift_targets(self, p: int) -> IntArray:
         """Machines process p may move to (all hard constraints hold after the move)."""
+        return np.flatnonzero(self.allowed(p) & self.fits(p))
+
+    def fits(self, p: int) -> BoolArray:
+        """Machines with room for p (capacity, and transient usage except on its original machine)."""
         inst = self.inst
-        a = int(self.assign[p])
-        s = int(inst.service[p])
         req = inst.requirement[p]
-        ok = (self.free >= req).all(axis=1)
+        ok: BoolArray = (self.free >= req).all(axis=1)
         o = int(self.orig[p])
-        if o != a:
+        if o != int(self.assign[p]):
             ok[o] = bool((self.use[o] + req <= inst.capacity[o]).all())
+        return ok
+
+    def allowed(self, p: int) -> BoolArray:
+        """Machines p may move to as far as conflict, spread and dependency go (capacity not checked)."""
+        a = int(self.assign[p])
+        s = int(self.inst.service[p])
+        ok = np.ones(self.inst.n_machines, dtype=bool)
         ok[self.assign[self.svc_procs[s]]] = False
         self._mask_spread(ok, s, a)
         self._mask_dependency(ok, s, a)
-        return np.flatnonzero(ok)
+        return ok
 
     def _mask_spread(self, ok: BoolArray, s: int, a: int) -> None:
         la = int(self.inst.location[a])
