@@ -94,7 +94,8 @@ def run(args: argparse.Namespace, start: float) -> int:
         return 2
     write_solution(args.out, original)
     deadline = start + args.seconds - margin(args.seconds)
-    best, _ = solve_parallel(inst, original, deadline, args.workers, seed=args.seed, on_improve=_Writer(args.out))
+    best, _ = solve_parallel(inst, original, deadline, args.workers, seed=args.seed, on_improve=_Writer(args.out),
+                             grace=margin(args.seconds) / 2)
     best, value, feasible = _checked(inst, original, best)
     write_solution(args.out, best)
     report = {"instance": instance_name(args.model), "objective": value, "feasible": feasible,

@@ -5,7 +5,7 @@ one whose improvements ``on_improve`` sees, so the solution file is kept current
 processes (the big-processes-first start, then annealing again with other seeds), which send their best
 back through a pipe at the deadline. The starts complement each other on the A set: the sweep wins on a2_2,
 annealing on a2_3. A worker that fails or misses the deadline by more than ``grace`` seconds is killed and
-ignored, so the answer is never worse than worker 0's.
+ignored, so the answer is never worse than worker 0's (the caller keeps ``grace`` within its own margin).
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ def solve_parallel(
     workers: int,
     seed: int = 0,
     on_improve: Improve | None = None,
-    grace: float = 2.0,
+    grace: float = 0.5,
+    min_seconds: float = 5.0,
 ) -> tuple[IntArray, int]:
-    """Best assignment of ``workers`` searches (``deadline`` is a ``time.monotonic()`` value)."""
-    if workers < 2:
+    """Best assignment of ``workers`` searches (``deadline`` is a ``time.monotonic()`` value). With less than
+    ``min_seconds`` left a single search runs: a spawned worker needs about 1.5 s to import its libraries."""
+    if workers < 2 or deadline - time.monotonic() < min_seconds:
         return solve(inst, original, deadline, seed=seed, on_improve=on_improve, params=worker_params(0))
     ctx = multiprocessing.get_context("spawn")
     started = [_start(ctx, inst, original, deadline, seed, k) for k in range(1, workers)]

@@ -156,3 +156,4 @@ def test_home_neighbourhood_holds_a_moved_process_and_its_original_machine() -> 
     p = next(p for p in range(inst.n_processes) if state.shift_targets(p).shape[0])
     state.move(p, int(state.shift_targets(p)[0]))
     assert search.pick_machines().tolist() == sorted([int(orig[p]), int(state.assign[p])])
+

@@ -1,0 +1,66 @@
+"""Tests for balancerd.optimize.roadef.portfolio: worker starts, a real second worker, late workers stopped."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import numpy as np
+
+from balancerd.optimize.roadef.generate import GenSpec, generate
+from balancerd.optimize.roadef.objective import is_feasible, objective
+from balancerd.optimize.roadef.portfolio import _collect, solve_parallel, worker_params
+from balancerd.optimize.roadef.search import SearchParams, solve
+
+
+def test_workers_alternate_starts_and_keep_other_knobs() -> None:
+    base = SearchParams(lns_seconds=0.3)
+    assert [worker_params(k, base).start for k in range(4)] == ["anneal", "bigfirst", "anneal", "bigfirst"]
+    assert worker_params(1, base).lns_seconds == 0.3
+
+
+def test_two_workers_return_a_checked_answer_and_stop() -> None:
+    inst, orig = generate(GenSpec(machines=12, processes=150, resources=3, services=30, seed=7))
+    best, total = solve_parallel(inst, orig, time.monotonic() + 6.0, workers=2, seed=1)
+    assert is_feasible(inst, orig, best)
+    assert total == objective(inst, orig, best) < objective(inst, orig, orig)
+    assert multiprocessing.active_children() == []
+
+
+def test_short_runs_use_one_search() -> None:
+    inst, orig = generate(GenSpec(machines=6, processes=30, services=10, seed=5))
+    began = time.monotonic()
+    best, total = solve_parallel(inst, orig, began + 0.3, workers=2)
+    assert time.monotonic() - began < 1.0  # no worker spawned (that alone takes longer)
+    assert is_feasible(inst, orig, best) and total <= objective(inst, orig, orig)
+    assert multiprocessing.active_children() == []
+
+
+def test_bigfirst_start_solves_alone() -> None:
+    inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=8))
+    best, total = solve(inst, orig, time.monotonic() + 1.0, params=worker_params(1, SearchParams(lns_seconds=0.05)))
+    assert is_feasible(inst, orig, best)
+    assert total == objective(inst, orig, best) < objective(inst, orig, orig)
+
+
+def test_late_worker_is_killed_and_ignored() -> None:
+    ctx = multiprocessing.get_context("spawn")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=time.sleep, args=(60,), daemon=True)
+    proc.start()
+    send.close()
+    assert _collect(proc, recv, time.monotonic() + 0.2) is None
+    assert not proc.is_alive() and proc.exitcode is not None
+
+
+def test_worker_result_is_read_back() -> None:
+    ctx = multiprocessing.get_context("spawn")
+    recv, send = ctx.Pipe(duplex=False)
+    send.send((np.array([1, 0]), 5))
+    proc = ctx.Process(target=time.sleep, args=(0,), daemon=True)
+    proc.start()
+    found = _collect(proc, recv, time.monotonic() + 5.0)
+    assert found is not None and found[0].tolist() == [1, 0] and found[1] == 5
+    assert not proc.is_alive()
+
+
