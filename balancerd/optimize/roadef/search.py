@@ -23,6 +23,7 @@ from balancerd.optimize.roadef.moves import best_shift, best_swap
 from balancerd.optimize.roadef.state import State
 
 Improve = Callable[[IntArray, int], None]
+Share = Callable[[IntArray, int], "tuple[IntArray, int] | None"]  # offer our best, get a better one or None
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,17 @@ class SearchParams:
     polish_share: float = 0.03  # share of the time kept for the final shift/swap descent from the best
     start: Literal["anneal", "bigfirst"] = "anneal"  # first phase: annealing, or the big-processes-first sweep
     sweep: SweepParams = field(default_factory=SweepParams)
+    share_seconds: float = 10.0  # between two exchanges of the best with other workers (phase 2 only)
 
 
 class _Search:
     def __init__(
         self, st: State, deadline: float, rng: np.random.Generator, params: SearchParams,
-        now: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.monotonic, share: Share | None = None,
     ) -> None:
         self.st = st
+        self.share = share
+        self.shared_at = -float("inf")
         self.now = now
         self.deadline = deadline
         self.rng = rng
@@ -145,6 +149,17 @@ class _Search:
                 best_swap(st, int(p), rng.integers(0, n, size=k) if k < n else np.arange(n))
             self.record(on_improve)
 
+    def exchange(self, on_improve: Improve | None) -> None:
+        """Offer the best to the other workers; continue from theirs if it is better (at most every
+        ``share_seconds``)."""
+        if self.share is None or self.now() - self.shared_at < self.params.share_seconds:
+            return
+        self.shared_at = self.now()
+        found = self.share(self.best, self.best_total)
+        if found is not None and found[1] < self.best_total:
+            self.st.reset(found[0].copy())
+            self.record(on_improve)
+
     def record(self, on_improve: Improve | None) -> bool:
         if self.st.total >= self.best_total:
             return False
@@ -169,6 +184,7 @@ def solve(
     on_improve: Improve | None = None,
     params: SearchParams | None = None,
     now: Callable[[], float] = time.monotonic,
+    share: Share | None = None,
 ) -> tuple[IntArray, int]:
     """Best feasible assignment found before ``deadline`` (a value of ``now()``) and its objective.
 
@@ -176,12 +192,15 @@ def solve(
     ``params.start == "bigfirst"`` runs one :func:`bigfirst.sweep` (at most as long); phase 2 restarts
     from the best and alternates CP-SAT neighbourhoods with shift/swap descents; the last ``polish_share`` of
     the time descends from the best, so the answer is a local optimum for shifts (an LNS step leaves its
-    neighbourhood optimal, not the rest: on a2_5 the final descent finds about 1 % more).
+    neighbourhood optimal, not the rest: on a2_5 the final descent finds about 1 % more). With ``share``
+    (several workers, :mod:`portfolio`) phase 2 exchanges the best with the others every ``share_seconds``
+    and goes on from theirs when it is better.
     """
     rng = np.random.default_rng(seed)
     params = params or SearchParams()
     start = now()
-    search = _Search(State(inst, original), deadline - params.polish_share * (deadline - start), rng, params, now)
+    polish_from = deadline - params.polish_share * (deadline - start)
+    search = _Search(State(inst, original), polish_from, rng, params, now, share)
     first_phase_end = start + params.anneal_share * (search.deadline - start)
     if params.start == "bigfirst":
         sweep(search.st, rng, lambda: now() >= first_phase_end, params.sweep)
@@ -190,6 +209,7 @@ def solve(
         search.record(on_improve)
         search.anneal(first_phase_end, on_improve)
     search.record(on_improve)
+    search.exchange(on_improve)
     search.st.reset(search.best.copy())
     search.descend()
     search.record(on_improve)
@@ -200,6 +220,7 @@ def solve(
         if steps % search.params.descend_every == 0:
             search.descend()
         search.record(on_improve)
+        search.exchange(on_improve)
     search.deadline = deadline
     search.st.reset(search.best.copy())
     search.descend()

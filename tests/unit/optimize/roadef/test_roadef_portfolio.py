@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
 from balancerd.optimize.roadef.generate import GenSpec, generate
 from balancerd.optimize.roadef.objective import is_feasible, objective
-from balancerd.optimize.roadef.portfolio import _collect, solve_parallel, worker_params
+from balancerd.optimize.roadef.portfolio import Mailbox, _collect, solve_parallel, worker_params
 from balancerd.optimize.roadef.search import SearchParams, solve
+
+T = TypeVar("T")
 
 
 def test_workers_alternate_starts_and_keep_other_knobs() -> None:
@@ -64,3 +68,30 @@ def test_worker_result_is_read_back() -> None:
     assert not proc.is_alive()
 
 
+
+def _eventually(read: Callable[[], T | None], seconds: float = 5.0) -> T | None:
+    """Poll ``read`` until it returns something (queues deliver through a feeder thread)."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        got = read()
+        if got is not None:
+            return got
+        time.sleep(0.01)
+    return None
+
+
+def test_mailbox_posts_its_best_and_takes_only_better_answers() -> None:
+    ctx = multiprocessing.get_context("spawn")
+    inbox0, inbox1 = ctx.Queue(), ctx.Queue()
+    mine, theirs = Mailbox(inbox0, [inbox1]), Mailbox(inbox1, [inbox0])
+    assert mine(np.array([0, 1]), 50) is None  # posts 50, has received nothing
+    found = _eventually(lambda: theirs(np.array([1, 1]), 70))  # posts 70, receives 50
+    assert found is not None and found[1] == 50 and found[0].tolist() == [0, 1]
+    assert _eventually(lambda: None if inbox0.empty() else True)  # the 70 has reached mine
+    assert mine(np.array([0, 1]), 50) is None  # ... and is not taken: it is worse
+    assert inbox0.empty()
+    assert mine(np.array([0, 0]), 40) is None and mine.sent == 40  # an improvement is posted again
+    again = _eventually(theirs._drain)
+    assert again is not None and again[1] == 40
+    mine.close()
+    theirs.close()

@@ -157,3 +157,21 @@ def test_home_neighbourhood_holds_a_moved_process_and_its_original_machine() -> 
     state.move(p, int(state.shift_targets(p)[0]))
     assert search.pick_machines().tolist() == sorted([int(orig[p]), int(state.assign[p])])
 
+
+def test_phase_two_takes_a_better_answer_from_another_worker() -> None:
+    inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=13))
+    other, other_total = solve(inst, orig, deadline=3.0, now=ticking(0.01), seed=2, params=FAST)
+    offers: list[int] = []
+
+    def share(best: IntArray, total: int) -> tuple[IntArray, int] | None:
+        offers.append(total)
+        return other.copy(), other_total
+
+    seen: list[int] = []
+    params = SearchParams(anneal_share=0.0, lns_seconds=0.05, share_seconds=0.2)
+    best, total = solve(inst, orig, deadline=1.0, now=ticking(0.01), params=params, share=share,
+                        on_improve=lambda a, t: seen.append(t))
+    assert offers and offers[0] > other_total  # it offered its own (worse) best first
+    assert 1 <= len(offers) <= 6  # at most once per share_seconds
+    assert other_total in seen or min(seen) < other_total  # the better answer was taken (and reported)
+    assert total <= other_total and is_feasible(inst, orig, best)
