@@ -6,7 +6,8 @@ The challenge's B and X sets are not shipped (only the A set is), so this makes 
 :mod:`balancerd.optimize.roadef.generate` (feasible original assignment by construction), writes them in the
 challenge's format, runs the command as a subprocess (so --seconds covers start-up and parsing), then checks
 the written solution from scratch. Prints one JSON line per size: processes, machines, resources, original
-and final objective, improvement %, feasible, seconds (command's own report), wall seconds, peak RSS MiB.
+and final objective, improvement %, feasible, seconds (command's own report), wall seconds, peak RSS MiB (of the
+largest process: with the default 2 workers the two search processes each hold their own copy of the instance).
 """
 
 from __future__ import annotations
