@@ -1,4 +1,4 @@
-"""ROADEF 2012: the solver - local search (shift, swap) with perturbation and restarts from the best, to a deadline.
+"""ROADEF 2012: the solver - an annealing or big-processes-first start, then CP-SAT neighbourhoods, to a deadline.
 
 Called by :mod:`balancerd.bench.roadef` and the benchmarks through :func:`solve`. The search never leaves the
 feasible region: it starts from the original assignment (feasible by the rules of the challenge) and only
