@@ -38,7 +38,10 @@ class SearchParams:
     lns_max_machines: int = 12
     lns_home_share: float = 0.3  # share of neighbourhoods built around a moved process and its original machine
     descend_every: int = 200  # LNS steps between two shift/swap descents
-    anneal_share: float = 0.6  # share of the time spent annealing
+    # share of the time spent annealing: on a2_3 the annealing levels off after about 70 s of 300 (1.47e9
+    # whether it runs 75 s or 180 s) and the neighbourhoods find the rest; single-core runs at 300 s, 0.25
+    # against 0.6: a1_4 256.2 / 267.2 M, a2_1 171 / 181, a2_5 350.3 / 353.9 M
+    anneal_share: float = 0.25
     anneal_start: float = 5.0  # start temperature, in units of the cost per process
     anneal_start_wide: float = 20.0  # the same for instances with at least ``wide_resources`` resources
     wide_resources: int = 8
