@@ -21,9 +21,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
 
 from balancerd.optimize.roadef.instance import Instance, IntArray
-from balancerd.optimize.roadef.search import Improve, SearchParams, solve
-
-Found = tuple[IntArray, int]
+from balancerd.optimize.roadef.search import Found, Improve, SearchParams, solve
 
 
 def worker_params(k: int, base: SearchParams | None = None) -> SearchParams:

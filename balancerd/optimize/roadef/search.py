@@ -23,7 +23,8 @@ from balancerd.optimize.roadef.moves import best_shift, best_swap
 from balancerd.optimize.roadef.state import State
 
 Improve = Callable[[IntArray, int], None]
-Share = Callable[[IntArray, int], "tuple[IntArray, int] | None"]  # offer our best, get a better one or None
+Found = tuple[IntArray, int]  # an assignment and its objective
+Share = Callable[[IntArray, int], "Found | None"]  # offer our best, get a better one or None
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def solve(
     params: SearchParams | None = None,
     now: Callable[[], float] = time.monotonic,
     share: Share | None = None,
-) -> tuple[IntArray, int]:
+) -> Found:
     """Best feasible assignment found before ``deadline`` (a value of ``now()``) and its objective.
 
     Phase 1 anneals (heat-bath shifts, improving swaps) for ``anneal_share`` of the time, or with

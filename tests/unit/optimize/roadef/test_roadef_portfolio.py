@@ -68,7 +68,6 @@ def test_worker_result_is_read_back() -> None:
     assert not proc.is_alive()
 
 
-
 def _eventually(read: Callable[[], T | None], seconds: float = 5.0) -> T | None:
     """Poll ``read`` until it returns something (queues deliver through a feeder thread)."""
     until = time.monotonic() + seconds
