@@ -158,6 +158,24 @@ def test_home_neighbourhood_holds_a_moved_process_and_its_original_machine() -> 
     assert search.pick_machines().tolist() == sorted([int(orig[p]), int(state.assign[p])])
 
 
+def _room(search: _Search) -> IntArray:
+    st = search.st
+    room: IntArray = (np.maximum(st.inst.safety - st.use, 0) * st.inst.weight_load).sum(axis=1)
+    return room
+
+
+def test_room_partners_favour_machines_with_room_below_safety() -> None:
+    inst, orig = generate(GenSpec(machines=40, processes=300, resources=3, services=60, seed=14))
+    by_room = _search(inst, orig, SearchParams(lns_room_share=1.0), seed=5)
+    uniform = _search(inst, orig, SearchParams(lns_room_share=0.0), seed=5)
+    room = _room(by_room)
+    assert room.std() > 0  # the generated machines differ in room
+    first_by_room = [int(room[by_room.partner_order(0)[0]]) for _ in range(200)]
+    first_uniform = [int(room[uniform.partner_order(0)[0]]) for _ in range(200)]
+    assert np.mean(first_by_room) > np.mean(first_uniform) + room.std()
+    assert sorted(by_room.partner_order(0).tolist()) == list(range(inst.n_machines))  # every machine, once
+
+
 def test_phase_two_takes_a_better_answer_from_another_worker() -> None:
     inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=13))
     other, other_total = solve(inst, orig, deadline=3.0, now=ticking(0.01), seed=2, params=FAST)
