@@ -40,8 +40,9 @@ class SearchParams:
     lns_home_share: float = 0.3  # share of neighbourhoods built around a moved process and its original machine
     # share of neighbourhoods whose other machines are drawn by their weighted room below safety (where the
     # anchor's excess load can go) instead of uniformly; from the same a2_2 start (871.3 M), 120 s of
-    # neighbourhoods, seeds 0 / 1 / 2: 854.4 / 865.4 / - M with none, 850.2 / - / 861.9 M at 0.5, 840.6 /
-    # 845.8 / 845.5 M at about two thirds; a2_3 within 0.2 % either way, a2_5 334.4 against 335.5 M
+    # neighbourhoods: uniform 854.4 / 865.4 M (seeds 0 / 1); half room-drawn 840.6 / 845.8 M (seeds 0 / 1,
+    # costly anchors only) and 850.2 / 861.9 M (seeds 0 / 2, any anchor); about two thirds 845.5 M (seed 2);
+    # a2_3 within 0.2 % either way, a2_5 334.4 against 335.5 M
     lns_room_share: float = 0.7
     descend_every: int = 200  # LNS steps between two shift/swap descents
     # share of the time spent annealing: on a2_3 the annealing levels off after about 70 s of 300 (1.47e9
