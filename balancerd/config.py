@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from balancerd.cold_windows import parse_window
 from balancerd.errors import ConfigError
-from balancerd.windows import parse_window
 
 DEFAULT_CONFIG_PATH = Path("/etc/balancerd/balancerd.toml")
 

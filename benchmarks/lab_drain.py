@@ -28,7 +28,7 @@ from typing import Any
 
 from balancerd import config
 from balancerd.backends.base import JobState, JobStats, MigrationRequest
-from balancerd.backends.libvirt import LibvirtCluster
+from balancerd.backends.libvirt.cluster import LibvirtCluster
 from balancerd.clock import SystemClock
 from balancerd.execute import Executor
 from balancerd.execute.preflight import Settings

@@ -22,7 +22,7 @@ from typing import Any
 
 from roadef_run import run_solver
 
-from balancerd.optimize.roadef.objective import objective, violations
+from balancerd.roadef.objective import objective, violations
 
 BEST_KNOWN = {
     "a1_1": 44_306_501, "a1_2": 777_532_896, "a1_3": 583_005_717, "a1_4": 252_728_589, "a1_5": 727_578_309,

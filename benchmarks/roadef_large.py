@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/roadef_large.py --dir /tmp/roadef_large --seconds 300 [--sizes b x]
 
 The challenge's B and X sets are not shipped (only the A set is), so this makes instances of their sizes with
-:mod:`balancerd.optimize.roadef.generate` (feasible original assignment by construction), writes them in the
+:mod:`balancerd.roadef.generate` (feasible original assignment by construction), writes them in the
 challenge's format, runs the command as a subprocess (so --seconds covers start-up and parsing), then checks
 the written solution from scratch. Prints one JSON line per size: processes, machines, resources, original
 and final objective, improvement %, feasible, seconds (command's own report), wall seconds, peak RSS MiB (of the
@@ -21,9 +21,9 @@ from typing import Any
 
 from roadef_run import run_solver
 
-from balancerd.optimize.roadef.generate import GenSpec, write_instance
-from balancerd.optimize.roadef.generate import generate as make
-from balancerd.optimize.roadef.objective import objective, violations
+from balancerd.roadef.generate import GenSpec, write_instance
+from balancerd.roadef.generate import generate as make
+from balancerd.roadef.objective import objective, violations
 
 SIZES = {
     # B_10-like: 50,000 processes, 5,000 machines, 12 resources (the largest challenge instances)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from balancerd.optimize.roadef.instance import Instance, IntArray, load_assignment, load_model
+from balancerd.roadef.instance import Instance, IntArray, load_assignment, load_model
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Called by :mod:`balancerd.bench.cli` (and by ``benchmarks/roadef_a.py`` as a sub
 assignment to ``--out`` at once, then every better solution atomically (at most once a second, and the best
 at the end), so the file always holds a feasible solution no worse than the original; it prints one line of
 JSON: ``{"instance", "objective", "feasible", "seconds"}``. ``--seconds`` counts from the start, parse included;
-``--workers`` searches run side by side (:mod:`balancerd.optimize.roadef.portfolio`).
+``--workers`` searches run side by side (:mod:`balancerd.roadef.portfolio`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from typing import Any
 
 import psutil
 
-from balancerd.optimize.roadef.instance import IntArray, RoadefFormatError, load_assignment, load_model, write_solution
-from balancerd.optimize.roadef.objective import objective, violations
-from balancerd.optimize.roadef.portfolio import solve_parallel
+from balancerd.roadef.instance import IntArray, RoadefFormatError, load_assignment, load_model, write_solution
+from balancerd.roadef.objective import objective, violations
 
 
 def register(subparsers: Any) -> None:
@@ -92,6 +91,14 @@ def run(args: argparse.Namespace, start: float) -> int:
     except (OSError, RoadefFormatError) as exc:
         print(f"balancerd bench roadef: {exc}", file=sys.stderr)
         return 2
+    try:
+        from balancerd.roadef.portfolio import solve_parallel
+    except ModuleNotFoundError as exc:
+        if exc.name != "ortools":
+            raise
+        print(f"balancerd bench roadef: the ROADEF solver needs {exc.name!r}, an optional dependency; install it "
+              "with: pip install 'balancerd[roadef]'", file=sys.stderr)
+        return 1
     write_solution(args.out, original)
     deadline = start + args.seconds - margin(args.seconds)
     best, _ = solve_parallel(inst, original, deadline, args.workers, seed=args.seed, on_improve=_Writer(args.out),

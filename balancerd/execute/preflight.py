@@ -14,11 +14,11 @@ import fnmatch
 from dataclasses import dataclass, replace
 
 from balancerd.backends.base import Check, MigrationRequest, MoveFacts
+from balancerd.cold_windows import in_any_window
 from balancerd.config import MigrationConfig, NetworkMapConfig, ThrottleConfig
 from balancerd.execute import convergence
 from balancerd.execute.convergence import Convergence
 from balancerd.model import Move, MoveKind
-from balancerd.windows import in_any_window
 
 
 @dataclass(frozen=True, slots=True)

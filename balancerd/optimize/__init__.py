@@ -1,9 +1,11 @@
 """The optimizer: from a snapshot and a forecast to a safely ordered plan of VM moves.
 
 Called by the daemon once per cycle and by the CLI (``balancerd plan``, ``--explain``). Pure: it imports
-only ``balancerd.model`` and ``balancerd.config``. Modules: ``scoring`` (formulas), ``state`` (incremental
-working state), ``constraints`` (eligibility rules with reasons), ``strategies`` (drain, balance),
-``planner`` (safe ordering, parking), ``optimizer`` (``plan``, ``score``), ``explain``.
+only ``balancerd.model`` and ``balancerd.config``, and no module that touches files, processes or the clock.
+Modules: ``scoring`` (formulas), ``arrays`` and ``state`` (incremental working state), ``rules`` and
+``constraints`` (placement rules, eligibility with reasons), ``drain``, ``balance`` and ``consolidate`` (the
+strategies), ``steps`` (what they share: Move records, swaps), ``planner`` (safe ordering, parking), ``bounds``
+(lower bounds), ``optimizer`` (``plan``, ``score``), ``explain``.
 """
 
 from balancerd.optimize.explain import explain

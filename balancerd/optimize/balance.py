@@ -28,7 +28,7 @@ from balancerd.optimize import scoring as sc
 from balancerd.optimize.arrays import Arrays, Candidates, Floats, best_per_group
 from balancerd.optimize.constraints import placement_allows
 from balancerd.optimize.state import ClusterState, kind_of
-from balancerd.optimize.strategies import Step, best_swap, hot_sources, make_move, take_step
+from balancerd.optimize.steps import Step, best_swap, hot_sources, make_move, take_step
 
 _MAX_ROUNDS = 2_000
 """Upper bound on pairing rounds (each round moves at most one VM off every hot host)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from balancerd.model import Move, Resources
 from balancerd.optimize.constraints import placement_allows
 from balancerd.optimize.state import ClusterState, HostLoad
-from balancerd.optimize.strategies import make_move
+from balancerd.optimize.steps import make_move
 
 
 def consolidate(state: ClusterState, budget: int, movable: set[str]) -> list[Move]:

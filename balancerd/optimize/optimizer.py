@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Move, Plan, Skip
-from balancerd.optimize import bounds, planner, strategies
+from balancerd.optimize import bounds, drain, planner
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import balance, movable_vms
 from balancerd.optimize.consolidate import consolidate, idle_hosts
@@ -38,7 +38,7 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     budget = policy.max_moves_per_cycle
     movable = set(movable_vms(state))
     bound = bounds.lower_bound(state, movable | _drainable(state))
-    drains, skips = strategies.drain(state, budget)
+    drains, skips = drain.drain(state, budget)
     notes: list[str] = []
     chosen = _strategy_moves(state, budget - len(drains), movable, notes)
     ordered, dropped = planner.order([*drains, *chosen], replay, budget)

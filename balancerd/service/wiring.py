@@ -29,10 +29,10 @@ def clock_speed(clock: Clock) -> float:
 def make_backend(config: Config, clock: Clock) -> Hypervisor:
     """The Hypervisor implementation named by ``config.backend``."""
     if config.backend == "sim":
-        from balancerd.backends.sim import SimCluster
+        from balancerd.backends.sim.cluster import SimCluster
 
         return SimCluster.from_config(config.sim, clock)
-    from balancerd.backends.libvirt import LibvirtCluster
+    from balancerd.backends.libvirt.cluster import LibvirtCluster
 
     return LibvirtCluster.from_config(config, clock)
 

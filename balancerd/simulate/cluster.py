@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from balancerd.backends.sim import SimHost, SimVm
+from balancerd.backends.sim.specs import SimHost, SimVm
 from balancerd.errors import ConfigError
 from balancerd.simulate.power import watts_many
 from balancerd.simulate.preset import Preset

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from balancerd.backends.sim import SimCluster
+from balancerd.backends.sim.cluster import SimCluster
 from balancerd.clock import FakeClock
 from balancerd.config import Config, HostConfig
 from balancerd.journal import Journal

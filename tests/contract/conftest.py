@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from balancerd.backends.base import Hypervisor
-from balancerd.backends.sim import SimCluster, SimHost, SimVm
+from balancerd.backends.sim.cluster import SimCluster
+from balancerd.backends.sim.specs import SimHost, SimVm
 from balancerd.clock import Clock, FakeClock, SystemClock
 from tests.e2e.conftest import private_lab
 from tests.e2e.libvirt_lab import backend_for

@@ -17,7 +17,7 @@ import libvirt
 
 from balancerd import config
 from balancerd.backends.base import JobStats
-from balancerd.backends.libvirt import LibvirtCluster
+from balancerd.backends.libvirt.cluster import LibvirtCluster
 from balancerd.clock import SystemClock
 
 TICK = re.compile(r"TICK (\d+) boot=(\w+)")

@@ -28,7 +28,7 @@ import pytest
 
 from balancerd import config as config_mod
 from balancerd.backends.base import Check
-from balancerd.backends.libvirt import LibvirtCluster
+from balancerd.backends.libvirt.cluster import LibvirtCluster
 from balancerd.clock import SystemClock
 from balancerd.config import Config, MigrationConfig, NetworkMapConfig
 from balancerd.execute import Executor

@@ -1,4 +1,4 @@
-"""e2e tests of balancerd.backends.libvirt on the real lab: collection, live migration with console
+"""e2e tests of balancerd.backends.libvirt.cluster on the real lab: collection, live migration with console
 continuity, an abort on a deadline, and a host whose libvirtd is gone.
 
 The migration tests put every guest back where they found it, because the ``lab`` fixture is shared by the
@@ -18,7 +18,7 @@ import libvirt
 import pytest
 
 from balancerd.backends.base import JobState, MigrationRequest
-from balancerd.backends.libvirt import LibvirtCluster
+from balancerd.backends.libvirt.cluster import LibvirtCluster
 from balancerd.errors import PermanentBackendError, TransientBackendError
 from balancerd.model import MoveKind
 

@@ -12,9 +12,9 @@ import pytest
 
 from balancerd import cli
 from balancerd.bench.roadef import _checked, instance_name, margin, register, run
-from balancerd.optimize.roadef.generate import GenSpec, generate, write_instance
-from balancerd.optimize.roadef.instance import load_assignment, load_model
-from balancerd.optimize.roadef.objective import is_feasible, objective
+from balancerd.roadef.generate import GenSpec, generate, write_instance
+from balancerd.roadef.instance import load_assignment, load_model
+from balancerd.roadef.objective import is_feasible, objective
 
 
 def test_command_writes_feasible_better_solution(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

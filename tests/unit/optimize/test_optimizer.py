@@ -8,8 +8,9 @@ from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, Resources, Vm, VmForecast
 from balancerd.optimize import plan, score
 from balancerd.optimize.balance import balance
+from balancerd.optimize.drain import drain
 from balancerd.optimize.state import ClusterState
-from balancerd.optimize.strategies import drain, movable
+from balancerd.optimize.steps import movable
 
 
 def _snap(cpu_loads: list[list[int]], maintenance: tuple[str, ...] = ()) -> ClusterSnapshot:

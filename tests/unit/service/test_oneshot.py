@@ -13,7 +13,7 @@ import pytest
 from balancerd import cli
 from balancerd import config as config_mod
 from balancerd.backends.base import Check, MigrationRequest, MoveFacts
-from balancerd.backends.sim import SimCluster
+from balancerd.backends.sim.cluster import SimCluster
 from balancerd.clock import FakeClock
 from balancerd.config import Config
 from balancerd.errors import TransientBackendError

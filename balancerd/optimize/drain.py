@@ -1,0 +1,71 @@
+"""The drain strategy: every VM on a host in maintenance moves off it.
+
+Called by :func:`balancerd.optimize.optimizer.plan` before balancing. Every VM on a host in maintenance moves
+(cooldown and ``min_gain`` do not apply; pins and exclusions do, and are reported as Skips) to the eligible host
+where it fits, and its placement rules allow, with the best score, largest VMs first, until the move budget is
+used up. Moves are applied to the working :class:`~balancerd.optimize.state.ClusterState`, so later choices see
+earlier ones; the planner orders them.
+"""
+
+from __future__ import annotations
+
+from balancerd.model import Move, Skip, Vm
+from balancerd.optimize.constraints import DRAIN_VM_RULES, FIT_RULES, HOST_RULES, PLACEMENT_RULES, reasons
+from balancerd.optimize.state import ClusterState, HostLoad
+from balancerd.optimize.steps import best_dest, make_move
+
+_MAX_SKIP_REASONS = 12
+
+
+def drain(state: ClusterState, budget: int) -> tuple[list[Move], list[Skip]]:
+    """Moves that empty every host in maintenance, and Skips for the VMs that cannot move."""
+    moves: list[Move] = []
+    skips: list[Skip] = []
+    for host in sorted((h for h in state.hosts.values() if h.host.maintenance), key=lambda h: h.name):
+        for name in _drain_order(state, host):
+            move, skip = _drain_one(state, state.vms[name], host, budget - len(moves))
+            moves.extend([move] if move else [])
+            skips.extend([skip] if skip else [])
+    return moves, skips
+
+
+def _drain_order(state: ClusterState, host: HostLoad) -> list[str]:
+    """VMs to drain off ``host``, largest first (they are the hardest to place); in-flight VMs excluded."""
+    names = [n for n in state.on_host[host.name] if n not in state.in_flight]
+    return sorted(names, key=lambda n: (-state.demand[n].cap.mem_mib, -state.demand[n].cap.cpu_m, n))
+
+
+def _drain_one(state: ClusterState, vm: Vm, host: HostLoad, budget: int) -> tuple[Move | None, Skip | None]:
+    blocked = reasons(vm, host.host, state, DRAIN_VM_RULES)
+    if blocked:
+        return None, Skip(vm.name, blocked)
+    if budget <= 0:
+        return None, Skip(vm.name, ("deferred: the move budget of this cycle is used up; a later cycle "
+                                    "continues the drain",))
+    best = _best_dest(state, vm.name)
+    if best is None:
+        return None, Skip(vm.name, no_room_reasons(state, vm))
+    dest, gain = best
+    reason = f"drain: host {host.name} in maintenance; to {dest.name} at {dest.percent()}"
+    move = make_move(state, vm.name, dest.name, reason, gain)
+    state.apply(vm.name, dest.name)
+    return move, None
+
+
+def _best_dest(state: ClusterState, vm: str) -> tuple[HostLoad, float] | None:
+    """The eligible host where ``vm`` fits (and its placement rules allow) with the best score change."""
+    return best_dest(state, vm, state.eligible_hosts())
+
+
+def no_room_reasons(state: ClusterState, vm: Vm) -> tuple[str, ...]:
+    """Why ``vm`` fits on no other host: every host's reasons, capped at a readable number."""
+    found: list[str] = []
+    for host in state.hosts.values():
+        if host.name != state.location[vm.name]:
+            found.extend(reasons(vm, host.host, state, HOST_RULES + PLACEMENT_RULES + FIT_RULES))
+    if not found:
+        return ("no other host in the cluster",)
+    if len(found) > _MAX_SKIP_REASONS:
+        extra = len(found) - _MAX_SKIP_REASONS
+        found = [*found[:_MAX_SKIP_REASONS], f"... and {extra} more reasons"]
+    return tuple(found)

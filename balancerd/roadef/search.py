@@ -1,0 +1,250 @@
+"""ROADEF 2012: the solver - an annealing or big-processes-first start, then CP-SAT neighbourhoods, to a deadline.
+
+Called by :mod:`balancerd.bench.roadef` and the benchmarks through :func:`solve`. The search never leaves the
+feasible region: it starts from the original assignment (feasible by the rules of the challenge) and only
+keeps feasible moves, so the best assignment seen is always a valid answer; ``on_improve`` receives it each
+time it gets better (the caller writes it out), and :func:`solve` returns it at the deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from balancerd.roadef.anneal import shift_step
+from balancerd.roadef.bigfirst import SweepParams, sweep
+from balancerd.roadef.instance import Instance, IntArray
+from balancerd.roadef.lns import reassign
+from balancerd.roadef.moves import best_shift, best_swap
+from balancerd.roadef.state import State
+
+Improve = Callable[[IntArray, int], None]
+Found = tuple[IntArray, int]  # an assignment and its objective
+Share = Callable[[IntArray, int], "Found | None"]  # offer our best, get a better one or None
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Knobs of the search (defaults tuned on the A set)."""
+
+    swap_partners: int = 2000  # partners screened per swap attempt
+    lns_seconds: float = 1.0  # CP-SAT time limit per neighbourhood
+    lns_min_procs: int = 20  # adaptive size of a neighbourhood (whole machines), in processes
+    lns_max_procs: int = 150
+    lns_start_procs: int = 60
+    lns_max_machines: int = 12
+    lns_home_share: float = 0.3  # share of neighbourhoods built around a moved process and its original machine
+    # share of neighbourhoods whose other machines are drawn by their weighted room below safety (where the
+    # anchor's excess load can go) instead of uniformly; from the same a2_2 start (871.3 M), 120 s of
+    # neighbourhoods: uniform 854.4 / 865.4 M (seeds 0 / 1); half room-drawn 840.6 / 845.8 M (seeds 0 / 1,
+    # costly anchors only) and 850.2 / 861.9 M (seeds 0 / 2, any anchor); about two thirds 845.5 M (seed 2);
+    # a2_3 within 0.2 % either way, a2_5 334.4 against 335.5 M
+    lns_room_share: float = 0.7
+    descend_every: int = 200  # LNS steps between two shift/swap descents
+    # share of the time spent annealing: on a2_3 the annealing levels off after about 70 s of 300 (1.47e9
+    # whether it runs 75 s or 180 s) and the neighbourhoods find the rest; single-core runs at 300 s, 0.25
+    # against 0.6: a1_4 256.2 / 267.2 M, a2_1 171 / 181, a2_5 350.3 / 353.9 M
+    anneal_share: float = 0.25
+    anneal_start: float = 5.0  # start temperature, in units of the cost per process
+    anneal_start_wide: float = 20.0  # the same for instances with at least ``wide_resources`` resources
+    wide_resources: int = 8
+    anneal_drop: float = 1e-4  # end temperature / start temperature
+    anneal_partners: int = 300  # swap partners screened per annealing step
+    polish_share: float = 0.03  # share of the time kept for the final shift/swap descent from the best
+    start: Literal["anneal", "bigfirst"] = "anneal"  # first phase: annealing, or the big-processes-first sweep
+    sweep: SweepParams = field(default_factory=SweepParams)
+    share_seconds: float = 10.0  # between two exchanges of the best with other workers (phase 2 only)
+
+
+class _Search:
+    def __init__(
+        self, st: State, deadline: float, rng: np.random.Generator, params: SearchParams,
+        now: Callable[[], float] = time.monotonic, share: Share | None = None,
+    ) -> None:
+        self.st = st
+        self.share = share
+        self.shared_at = -float("inf")
+        self.now = now
+        self.deadline = deadline
+        self.rng = rng
+        self.params = params
+        self.best = st.assign.copy()
+        self.best_total = st.total
+        self.sub_size = params.lns_start_procs
+
+    def expired(self) -> bool:
+        return self.now() >= self.deadline
+
+    def descend(self) -> None:
+        """Shift and swap moves until a pass over all processes improves nothing (or time is up)."""
+        improved = True
+        while improved and not self.expired():
+            improved = self.one_pass()
+
+    def one_pass(self) -> bool:
+        st = self.st
+        n = st.inst.n_processes
+        improved = False
+        for count, p in enumerate(self.rng.permutation(n)):
+            if count % 16 == 0 and self.expired():
+                return False
+            improved |= self.improve_process(int(p))
+        return improved
+
+    def improve_process(self, p: int) -> bool:
+        st = self.st
+        m, _ = best_shift(st, p)
+        if m >= 0:
+            st.move(p, m)
+            return True
+        n = st.inst.n_processes
+        k = min(n, self.params.swap_partners)
+        partners = np.arange(n) if k == n else self.rng.integers(0, n, size=k)
+        return best_swap(st, p, partners)
+
+    def pick_machines(self) -> IntArray:
+        """Whole machines for one neighbourhood: an anchor (a costly machine, drawn by cost, or the machine of a
+        moved process together with that process's original machine), then machines in :meth:`partner_order`
+        until they run ``sub_size`` processes."""
+        st, rng = self.st, self.rng
+        n_m = st.inst.n_machines
+        chosen: list[int] = []
+        moved = np.flatnonzero(st.assign != st.orig)
+        if moved.shape[0] and rng.random() < self.params.lns_home_share:
+            p = int(rng.choice(moved))
+            chosen += [int(st.assign[p]), int(st.orig[p])]
+        else:
+            hot = st.mcost.astype(np.float64) + 1.0
+            chosen.append(int(rng.choice(n_m, p=hot / hot.sum())))
+        counts = np.bincount(st.assign, minlength=n_m)
+        size = int(counts[chosen].sum())
+        for m in self.partner_order(chosen[0]):
+            if size >= self.sub_size or len(chosen) >= self.params.lns_max_machines:
+                break
+            if int(m) not in chosen:
+                chosen.append(int(m))
+                size += int(counts[m])
+        return np.array(sorted(chosen), dtype=np.int64)
+
+    def partner_order(self, anchor: int) -> IntArray:
+        """Every machine, in the order a neighbourhood takes them: ``lns_room_share`` of the time drawn by
+        weighted room below safety (sampling without replacement by exponential keys), otherwise at random,
+        half of those times with the anchor's neighbourhood first."""
+        st, rng = self.st, self.rng
+        n_m = st.inst.n_machines
+        if rng.random() < self.params.lns_room_share:
+            room = (np.maximum(st.inst.safety - st.use, 0) * st.inst.weight_load).sum(axis=1) + 1.0
+            by_room: IntArray = np.argsort(rng.exponential(size=n_m) / room, kind="stable")
+            return by_room
+        order = rng.permutation(n_m)
+        if rng.random() < 0.5:
+            order = order[np.argsort(st.inst.neighborhood[order] != st.inst.neighborhood[anchor], kind="stable")]
+        return order
+
+    def lns_step(self) -> None:
+        seconds = min(self.params.lns_seconds, max(0.0, self.deadline - self.now()))
+        seed = int(self.rng.integers(1 << 30))
+        _, optimal = reassign(self.st, self.pick_machines(), seconds, seed)
+        if optimal:
+            self.sub_size = min(self.params.lns_max_procs, self.sub_size + 1)
+        else:
+            self.sub_size = max(self.params.lns_min_procs, self.sub_size - 5)
+
+    def anneal(self, until: float, on_improve: Improve | None) -> None:
+        """Heat-bath annealing from :func:`start_factor` x cost per process down by ``anneal_drop``."""
+        st, rng, params = self.st, self.rng, self.params
+        n = st.inst.n_processes
+        start = self.now()
+        span = until - start
+        if span <= 0:
+            return
+        t0 = start_factor(st.inst, params) * max(st.total, 1) / n
+        k = min(n, params.anneal_partners)
+        while (now := self.now()) < until:
+            temperature = t0 * params.anneal_drop ** ((now - start) / span)
+            for p in rng.integers(0, n, size=64):
+                shift_step(st, int(p), temperature, rng)
+                best_swap(st, int(p), rng.integers(0, n, size=k) if k < n else np.arange(n))
+            self.record(on_improve)
+
+    def exchange(self, on_improve: Improve | None) -> None:
+        """Offer the best to the other workers; continue from theirs if it is better (at most every
+        ``share_seconds``)."""
+        if self.share is None or self.now() - self.shared_at < self.params.share_seconds:
+            return
+        self.shared_at = self.now()
+        found = self.share(self.best, self.best_total)
+        if found is not None and found[1] < self.best_total:
+            self.st.reset(found[0].copy())
+            self.record(on_improve)
+
+    def record(self, on_improve: Improve | None) -> bool:
+        if self.st.total >= self.best_total:
+            return False
+        self.best_total = self.st.total
+        self.best = self.st.assign.copy()
+        if on_improve is not None:
+            on_improve(self.best, self.best_total)
+        return True
+
+
+def start_factor(inst: Instance, params: SearchParams) -> float:
+    """Start temperature of the annealing, in units of the cost per process: hotter on instances with many
+    resources (A set: a2_3, a2_5 gain about 5 % at 60 s, while the a1 instances lose with the hotter start)."""
+    return params.anneal_start_wide if inst.n_resources >= params.wide_resources else params.anneal_start
+
+
+def solve(
+    inst: Instance,
+    original: IntArray,
+    deadline: float,
+    seed: int = 0,
+    on_improve: Improve | None = None,
+    params: SearchParams | None = None,
+    now: Callable[[], float] = time.monotonic,
+    share: Share | None = None,
+) -> Found:
+    """Best feasible assignment found before ``deadline`` (a value of ``now()``) and its objective.
+
+    Phase 1 anneals (heat-bath shifts, improving swaps) for ``anneal_share`` of the time, or with
+    ``params.start == "bigfirst"`` runs one :func:`bigfirst.sweep` (at most as long); phase 2 restarts
+    from the best and alternates CP-SAT neighbourhoods with shift/swap descents; the last ``polish_share`` of
+    the time descends from the best, so the answer is a local optimum for shifts (an LNS step leaves its
+    neighbourhood optimal, not the rest: on a2_5 the final descent finds about 1 % more). With ``share``
+    (several workers, :mod:`portfolio`) phase 2 exchanges the best with the others every ``share_seconds``
+    and goes on from theirs when it is better.
+    """
+    rng = np.random.default_rng(seed)
+    params = params or SearchParams()
+    start = now()
+    polish_from = deadline - params.polish_share * (deadline - start)
+    search = _Search(State(inst, original), polish_from, rng, params, now, share)
+    first_phase_end = start + params.anneal_share * (search.deadline - start)
+    if params.start == "bigfirst":
+        sweep(search.st, rng, lambda: now() >= first_phase_end, params.sweep)
+    else:
+        search.one_pass()
+        search.record(on_improve)
+        search.anneal(first_phase_end, on_improve)
+    search.record(on_improve)
+    search.exchange(on_improve)
+    search.st.reset(search.best.copy())
+    search.descend()
+    search.record(on_improve)
+    steps = 0
+    while not search.expired():
+        search.lns_step()
+        steps += 1
+        if steps % search.params.descend_every == 0:
+            search.descend()
+        search.record(on_improve)
+        search.exchange(on_improve)
+    search.deadline = deadline
+    search.st.reset(search.best.copy())
+    search.descend()
+    search.record(on_improve)
+    return search.best, search.best_total

@@ -1,0 +1,121 @@
+"""Tests of balancerd.backends.libvirt.inventory: its libvirt ABI constants, the dirty-rate kick and the
+policy metadata read through a fake :class:`Calls` (the real one is exercised in test_libvirt.py and e2e)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar
+
+import libvirt
+import pytest
+
+from balancerd.backends.libvirt import errors as errors
+from balancerd.backends.libvirt import inventory as inv
+from balancerd.clock import FakeClock
+from balancerd.config import HostConfig
+from balancerd.errors import PermanentBackendError
+
+_T = TypeVar("_T")
+
+CONSTANTS = {
+    "STATS_STATE": "VIR_DOMAIN_STATS_STATE", "STATS_CPU_TOTAL": "VIR_DOMAIN_STATS_CPU_TOTAL",
+    "STATS_BALLOON": "VIR_DOMAIN_STATS_BALLOON", "STATS_VCPU": "VIR_DOMAIN_STATS_VCPU",
+    "STATS_INTERFACE": "VIR_DOMAIN_STATS_INTERFACE", "STATS_BLOCK": "VIR_DOMAIN_STATS_BLOCK",
+    "STATS_DIRTYRATE": "VIR_DOMAIN_STATS_DIRTYRATE", "LIST_DOMAINS_PERSISTENT": "VIR_CONNECT_LIST_DOMAINS_PERSISTENT",
+    "METADATA_ELEMENT": "VIR_DOMAIN_METADATA_ELEMENT", "JOB_NONE": "VIR_DOMAIN_JOB_NONE",
+    "DOMAIN_RUNNING": "VIR_DOMAIN_RUNNING", "DOMAIN_BLOCKED": "VIR_DOMAIN_BLOCKED",
+    "DOMAIN_PAUSED": "VIR_DOMAIN_PAUSED", "DOMAIN_SHUTOFF": "VIR_DOMAIN_SHUTOFF",
+}
+
+
+@pytest.mark.parametrize(("ours", "theirs"), sorted(CONSTANTS.items()))
+def test_constants_match_the_bindings(ours: str, theirs: str) -> None:
+    assert getattr(inv, ours) == getattr(libvirt, theirs)
+
+
+class Fail(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(f"libvirt error {code}")
+        self.code = code
+
+
+class FakeCalls:
+    """Calls whose ``tolerate`` behaves like the backend's, with :class:`Fail` standing for libvirtError."""
+
+    def conn(self, host: str) -> Any:
+        raise AssertionError("not used")
+
+    def conns(self) -> Mapping[str, Any]:
+        return {}
+
+    def call(self, host: str, where: str, fn: Callable[[], _T]) -> _T:
+        return fn()
+
+    def tolerate(self, where: str, fn: Callable[[], _T],
+                 codes: Collection[int] | None) -> tuple[_T | None, int | None]:
+        try:
+            return fn(), None
+        except Fail as exc:
+            if codes is None or exc.code in codes:
+                return None, exc.code
+            raise PermanentBackendError(f"{where}: {exc}") from exc
+
+
+class Dom:
+    def __init__(self, metadata: str | int, dirty: int | None = None) -> None:
+        self._metadata = metadata
+        self._dirty = dirty
+        self.kicks = 0
+
+    def UUIDString(self) -> str:
+        return "u-1"
+
+    def name(self) -> str:
+        return "vm1"
+
+    def metadata(self, kind: int, uri: str, flags: int) -> str:
+        assert kind == inv.METADATA_ELEMENT
+        if isinstance(self._metadata, int):
+            raise Fail(self._metadata)
+        return self._metadata
+
+    def startDirtyRateCalc(self, seconds: int, flags: int) -> None:
+        self.kicks += 1
+        if self._dirty is not None:
+            raise Fail(self._dirty)
+
+
+def _inventory(clock: FakeClock) -> inv.Inventory:
+    return inv.Inventory({"h1": HostConfig("h1", "test:///default")}, clock, FakeCalls(), lambda _h: frozenset())
+
+
+def test_policy_is_read_cached_and_defaults_without_metadata() -> None:
+    clock = FakeClock(0.0)
+    inventory = _inventory(clock)
+    xml = f"<policy xmlns='{inv.parse.POLICY_NS}' live='no'/>"
+    assert not inventory.vm_policy("h1", Dom(xml), 0.0).live
+    assert not inventory.vm_policy("h1", Dom(errors.NO_DOMAIN_METADATA), 30.0).live  # still cached
+    assert inventory.vm_policy("h1", Dom(errors.NO_DOMAIN_METADATA), 61.0).live  # no metadata: defaults
+    with pytest.raises(PermanentBackendError, match="metadata"):
+        inventory.vm_policy("h1", Dom(errors.NO_SUPPORT), 200.0)
+
+
+def test_dirty_rate_kick_stops_when_unsupported_and_ignores_other_errors() -> None:
+    inventory = _inventory(FakeClock(0.0))
+    running = {"state.state": inv.DOMAIN_RUNNING}
+    flaky = Dom("", dirty=errors.NO_DOMAIN_METADATA)
+    inventory._kick_dirty_rate([(flaky, running)], 0.0)
+    inventory._kick_dirty_rate([(flaky, running)], 10.0)  # not again within DIRTY_CALC_EVERY_S
+    assert flaky.kicks == 1
+    unsupported = Dom("", dirty=errors.NO_SUPPORT)
+    inventory._kick_dirty_rate([(unsupported, running)], 100.0)
+    inventory._kick_dirty_rate([(unsupported, running)], 200.0)
+    assert unsupported.kicks == 1
+
+
+def test_dirty_rate_memory() -> None:
+    inventory = _inventory(FakeClock(0.0))
+    assert inventory.dirty_rate("vm1") == 0
+    inventory.note_dirty_rate("vm1", 12)
+    inventory.note_dirty_rate("vm1", 0)
+    assert inventory.dirty_rate("vm1") == 12
