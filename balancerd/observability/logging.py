@@ -1,7 +1,8 @@
 """structlog set-up: JSON lines for journald, a readable console renderer on a TTY.
 
 Called once by the CLI before anything logs. Modules log through ``structlog.get_logger()``; the pure core
-(optimize, predict, model) never logs.
+(optimize, predict, model) never logs. An event carries only the fields that have values: a field given as
+``None`` is dropped here, once for every caller, so no JSON line holds ``null``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,14 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def drop_none(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
+    """The event without the fields whose value is ``None`` (a structlog processor)."""
+    return {key: value for key, value in event.items() if value is not None}
 
 
 def configure(level: str = "info", fmt: str = "auto") -> None:
@@ -23,6 +30,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            drop_none,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

@@ -211,9 +211,9 @@ class Daemon:
         if result is not None and result.outcome is Outcome.SUCCEEDED:
             self._moved_off.add(move.vm)
         in_flight = len(self.runner.executor.in_flight())
-        log.info("migration " + event, vm=move.vm, source=move.source, dest=move.dest, kind=move.kind.value,
-                 outcome=result.outcome.value if result else None, detail=result.detail if result else None,
-                 seconds=round(result.duration_s, 3) if result else None)
+        ended = {} if result is None else {"outcome": result.outcome.value, "detail": result.detail,
+                                           "seconds": round(result.duration_s, 3)}
+        log.info("migration " + event, vm=move.vm, source=move.source, dest=move.dest, kind=move.kind.value, **ended)
         self.metrics.observe_move(event, move, result, in_flight)
         self._write_status()
 
