@@ -1,4 +1,4 @@
-"""Time, injected (DESIGN rule 10).
+"""Time, injected (ARCHITECTURE.md rule 10).
 
 The daemon, the executor and the simulated backend ask a :class:`Clock` for the time and for waiting, so
 tests drive them with :class:`FakeClock` and never sleep. :class:`ScaledClock` runs simulated time faster

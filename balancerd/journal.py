@@ -1,4 +1,4 @@
-"""The SQLite journal of plans and migrations, and reconciliation after a restart (DESIGN rule 12).
+"""The SQLite journal of plans and migrations, and reconciliation after a restart (ARCHITECTURE.md rule 12).
 
 The daemon opens one :class:`Journal` at start, records every plan it computes (:meth:`Journal.record_plan`)
 and hands the journal to the executor as its ``Recorder``: each move is written before it starts and after

@@ -86,7 +86,7 @@ ZERO = Resources()
 
 
 class MoveKind(enum.StrEnum):
-    """How a VM is moved (see the migration-kinds table in DESIGN.md)."""
+    """How a VM is moved (see the migration-kinds table in ARCHITECTURE.md)."""
 
     LIVE = "live"
     COLD = "cold"

@@ -94,10 +94,10 @@ def run(args: argparse.Namespace, start: float) -> int:
     try:
         from balancerd.roadef.portfolio import solve_parallel
     except ModuleNotFoundError as exc:
-        if exc.name != "ortools":
+        if (exc.name or "").split(".")[0] != "ortools":
             raise
-        print(f"balancerd bench roadef: the ROADEF solver needs {exc.name!r}, an optional dependency; install it "
-              "with: pip install 'balancerd[roadef]'", file=sys.stderr)
+        print("balancerd bench roadef: the ROADEF solver needs 'ortools' (OR-Tools), an optional dependency; "
+              "install it with: pip install 'balancerd[roadef]'", file=sys.stderr)
         return 1
     write_solution(args.out, original)
     deadline = start + args.seconds - margin(args.seconds)

@@ -1,4 +1,4 @@
-"""The executor: throttle and migration runner (DESIGN rule 7); the daemon wires it to the journal."""
+"""The executor: throttle and migration runner (ARCHITECTURE.md rule 7); the daemon wires it to the journal."""
 
 from balancerd.execute.report import EventSink, ExecutionReport, Guard, Recorder
 from balancerd.execute.runner import Executor

@@ -3,7 +3,7 @@
 The daemon receives an :class:`ExecutionReport` from :meth:`Executor.execute
 <balancerd.execute.runner.Executor.execute>` and feeds it to the cycle report, the metrics and the logs;
 ``balancerd simulate`` sums it over a replay. :class:`Recorder` is the journal's side of the executor
-(``balancerd.journal.Journal`` implements it) and :data:`Guard` the daemon's re-validation hook (DESIGN
+(``balancerd.journal.Journal`` implements it) and :data:`Guard` the daemon's re-validation hook (ARCHITECTURE.md
 rule 8). Kept apart from the runner so that callers can type against them without the polling loop.
 """
 
@@ -24,7 +24,7 @@ EventSink = Callable[[str, Move, MoveResult | None], None]
 
 
 class Recorder(Protocol):
-    """Where the executor writes each move before it starts and after it ends (DESIGN rule 12)."""
+    """Where the executor writes each move before it starts and after it ends (ARCHITECTURE.md rule 12)."""
 
     def migration_started(self, plan_id: int, move: Move, at: float) -> int:
         """Record that ``move`` is about to start; return the record id."""

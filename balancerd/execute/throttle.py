@@ -1,4 +1,4 @@
-"""The one throttle every kind of move goes through (DESIGN rule 7).
+"""The one throttle every kind of move goes through (ARCHITECTURE.md rule 7).
 
 The :class:`~balancerd.execute.runner.Executor` owns one :class:`Throttle` for its whole life and asks it,
 before starting a move, whether the source has an outgoing slot, the destination an incoming slot, the

@@ -1,4 +1,4 @@
-"""Eligibility of a (VM, destination host) pair, one small function per rule (DESIGN rule 6).
+"""Eligibility of a (VM, destination host) pair, one small function per rule (ARCHITECTURE.md rule 6).
 
 Every constraint is ``(vm, host, state) -> str | None``: a reason in words why ``vm`` may not move to
 ``host`` now, or None. The strategies call the groups below in their hot loops (VM rules once per VM, host

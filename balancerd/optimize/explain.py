@@ -1,6 +1,6 @@
 """``explain()``: why one VM did or did not move in the plan for a snapshot.
 
-Called by ``balancerd plan --explain VM`` and the daemon's status output (DESIGN rule 6). It computes the
+Called by ``balancerd plan --explain VM`` and the daemon's status output (ARCHITECTURE.md rule 6). It computes the
 plan, then reports the VM's moves (reason and change of objective), its Skip reasons, or, when the plan left
 it alone, every constraint that blocks each candidate host (capacity, reachability, maintenance, cooldown,
 pins, exclusions, must / must-not, anti-affinity, affinity, spread, named resources) judged in the state the

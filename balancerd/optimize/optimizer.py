@@ -1,6 +1,6 @@
 """The optimizer's entry points: ``plan()`` and ``score()``.
 
-Called by the daemon once per cycle, by ``balancerd plan`` (dry-run) and by ``explain()``. Pure (DESIGN
+Called by the daemon once per cycle, by ``balancerd plan`` (dry-run) and by ``explain()``. Pure (ARCHITECTURE.md
 rule 1): values in, a frozen :class:`~balancerd.model.Plan` out; no I/O, clock, logging or randomness.
 
 A cycle drains maintenance hosts first, then follows ``policy.strategy``: "balance" balances

@@ -1,6 +1,6 @@
 """The safe path: order chosen moves so that no host is over capacity in any intermediate state.
 
-Called by :func:`balancerd.optimize.optimizer.plan` after the strategies chose target places (DESIGN
+Called by :func:`balancerd.optimize.optimizer.plan` after the strategies chose target places (ARCHITECTURE.md
 rule 5). A migrating VM counts on both hosts while it moves, so move k may start only when its destination
 holds the VM on top of its state after moves 0..k-1, within the host's FULL capacity. Moves keep the order
 the strategies gave (drains first) whenever that is safe. When no pending move can start (a cycle such as a

@@ -1,7 +1,7 @@
 """One balancing cycle: collect, predict, optimize, then execute (enforce) or only publish (recommend).
 
 The daemon's scheduler job and ``balancerd plan`` call :class:`CycleRunner`. This is the only place that
-wires the pipeline stages together (DESIGN rule 1); each stage stays ignorant of the others.
+wires the pipeline stages together (ARCHITECTURE.md rule 1); each stage stays ignorant of the others.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class CycleRunner:
         return frozenset(e.vm for e in self.journal.recent_moves(since) if e.outcome == Outcome.SUCCEEDED.value)
 
     def _guard(self, plan: Plan) -> Callable[[Move], str | None]:
-        """Re-validation right before each move (DESIGN rule 8): skip, not fail, on drift."""
+        """Re-validation right before each move (ARCHITECTURE.md rule 8): skip, not fail, on drift."""
 
         def guard(move: Move) -> str | None:
             if self.clock.now() - plan.created_at > self.config.policy.plan_ttl_s:

@@ -1,4 +1,4 @@
-"""The real backend: balancerd's only importer of ``libvirt`` (DESIGN rule 3).
+"""The real backend: balancerd's only importer of ``libvirt`` (ARCHITECTURE.md rule 3).
 
 The daemon builds a :class:`LibvirtCluster` from the config (``LibvirtCluster.from_config``) and hands it to
 the collector (``hosts``, ``node_stats``, ``domain_stats``: one bulk ``getAllDomainStats`` per host), the

@@ -6,7 +6,7 @@ asks for VM policies and last known dirty rates). One bulk ``getAllDomainStats``
 dirty-rate calculation is started on running domains every :data:`DIRTY_CALC_EVERY_S` and read by the
 next collection, with the last migration's job figure as the fallback. The libvirt calls go through a
 :class:`Calls` the backend implements (it maps every ``libvirtError``), so this module needs no ``libvirt``
-import (DESIGN rule 3); the flag values below are libvirt's stable ABI, checked against the bindings in
+import (ARCHITECTURE.md rule 3); the flag values below are libvirt's stable ABI, checked against the bindings in
 tests/unit/backends/libvirt/test_inventory.py.
 """
 

@@ -4,7 +4,7 @@ host, and pool inventory (issue 6).
 
 Called only by ``backends.libvirt.cluster``, which hands in connection and domain handles and ``call(host, where,
 fn)`` (it runs one libvirt call and maps a ``libvirtError`` to our errors). So this module needs no
-``libvirt`` import (DESIGN rule 3): the flag and parameter values below are libvirt's stable ABI, checked
+``libvirt`` import (ARCHITECTURE.md rule 3): the flag and parameter values below are libvirt's stable ABI, checked
 against the bindings in tests/unit/backends/libvirt/test_moves.py.
 """
 

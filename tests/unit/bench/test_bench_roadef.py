@@ -73,3 +73,21 @@ def test_margin_and_name() -> None:
     assert margin(1) == 0.25
     assert instance_name(Path("/x/model_a1_4.txt")) == "a1_4"
     assert instance_name(Path("mine.txt")) == "mine"
+
+
+def test_without_ortools_the_command_names_the_extra(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    inst, orig = generate(GenSpec(machines=4, processes=10, services=4, seed=2))
+    model, original, out = tmp_path / "model_g2.txt", tmp_path / "assignment_g2.txt", tmp_path / "sol.txt"
+    write_instance(inst, orig, model, original)
+    for name in [m for m in sys.modules if m == "ortools" or m.startswith(("ortools.", "balancerd.roadef."))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "ortools", None)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["roadef", "--model", str(model), "--assignment", str(original), "--out", str(out)])
+    assert run(args, time.monotonic()) == 1
+    err = capsys.readouterr().err
+    assert "'ortools'" in err and "pip install 'balancerd[roadef]'" in err
