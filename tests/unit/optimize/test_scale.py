@@ -1,12 +1,12 @@
-"""Scale check of ``optimize.plan``: 1,000 hosts x 20,000 VMs must plan well under 5 s (marked slow).
+"""Scale check of ``optimize.plan``: 1,000 hosts x 20,000 VMs plan the full move budget and improve (slow).
 
-Run alone with ``.venv/bin/pytest -m slow tests/unit/optimize/test_scale.py -s`` to see the figures.
+Behaviour only: how long planning takes is measured by ``benchmarks/optimizer_scale.py``, never asserted here
+(a wall-clock bound fails under load).
 """
 
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -32,13 +32,8 @@ def big_cluster(hosts: int = 1000, vms: int = 20000, maintenance: int = 0) -> tu
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("maintenance", "moves"), [(0, 10), (0, 100), (5, 100)])
-def test_thousand_hosts_plan_fast(maintenance: int, moves: int) -> None:
+def test_thousand_hosts_plan_the_whole_budget(maintenance: int, moves: int) -> None:
     snap, forecast = big_cluster(maintenance=maintenance)
-    started = time.perf_counter()
     result = plan(snap, forecast, PolicyConfig(max_moves_per_cycle=moves, min_gain=0.0))
-    elapsed = time.perf_counter() - started
-    print(f"\n1000 hosts x 20000 VMs, {maintenance} in maintenance, budget {moves}: {elapsed:.2f} s, "
-          f"{len(result.moves)} moves, score {result.score_before:.4f} -> {result.score_after:.4f}")
     assert len(result.moves) == moves
     assert result.score_after > result.score_before
-    assert elapsed < 5.0
