@@ -10,6 +10,7 @@ Each file is one small cluster::
               skip_reasons: {vm: substring}, max_moves, hosts_empty: [h], untouched: [h], strategy,
               reasons: {vm: substring}, unmoved: [vm], power_off: [h], violations: [substring],
               explain: {vm: substring}
+              (any other expect key fails the scenario, naming the key and the allowed ones)
 
 Host usage defaults to the usage of the VMs on it (plus in-flight ones). Every scenario is also checked for
 the safe-ordering invariant (no destination over full capacity after any prefix, VM counted on both).
@@ -56,13 +57,34 @@ def _policy(table: dict[str, Any]) -> PolicyConfig:
     return PolicyConfig(**table, rules=rules, domains=domains)
 
 
+EXPECT_KEYS = frozenset({"empty", "moves", "moves_include", "skipped", "skip_reasons", "max_moves", "hosts_empty",
+                         "untouched", "strategy", "reasons", "unmoved", "power_off", "violations", "explain"})
+"""Every key ``expect`` may hold; any other (a typo) fails the scenario instead of being ignored."""
+
+
+class ScenarioError(ValueError):
+    """A scenario file that the runner cannot check as written."""
+
+
+def checked_expect(path: Path, expect: object) -> dict[str, Any]:
+    """``expect`` of ``path``, or ScenarioError naming the unknown keys and the allowed ones."""
+    if not isinstance(expect, dict):
+        raise ScenarioError(f"{path.name}: 'expect' must be a mapping, got {expect!r}")
+    unknown = sorted(set(expect) - EXPECT_KEYS)
+    if unknown:
+        raise ScenarioError(f"{path.name}: unknown expect key(s) {', '.join(unknown)}; "
+                            f"allowed: {', '.join(sorted(EXPECT_KEYS))}")
+    return expect
+
+
 def load(path: Path) -> tuple[ClusterSnapshot, PolicyConfig, frozenset[str], dict[str, Any]]:
     doc = yaml.safe_load(path.read_text())
+    expect = checked_expect(path, doc.get("expect"))
     vms = [_vm(v) for v in doc.get("vms", [])]
     flights = [InFlight(f["vm"], f["source"], f["dest"]) for f in doc.get("in_flight", [])]
     hosts = tuple(_host(h, vms, flights) for h in doc["hosts"])
     snap = ClusterSnapshot(1, 0.0, hosts, tuple(vms), tuple(flights))
-    return snap, _policy(doc.get("policy", {})), frozenset(doc.get("cooldown", [])), doc["expect"]
+    return snap, _policy(doc.get("policy", {})), frozenset(doc.get("cooldown", [])), expect
 
 
 def over_capacity(snap: ClusterSnapshot, result: Plan) -> list[str]:
@@ -129,6 +151,23 @@ def _check_hosts(snap: ClusterSnapshot, result: Plan, expect: dict[str, Any]) ->
         assert list(result.power_off) == expect["power_off"]
     for text in expect.get("violations", []):
         assert any(text in v for v in result.violations), result.violations
+
+
+def test_an_unknown_expect_key_fails_naming_it_and_the_allowed_ones(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text("hosts: [{name: h1, cpu: 1000, mem: 1024}]\nexpect: {empty: true, moves_includes: []}\n")
+    with pytest.raises(ScenarioError) as info:
+        load(path)
+    message = str(info.value)
+    assert message.startswith("typo.yaml: unknown expect key(s) moves_includes; allowed: empty, explain, ")
+    assert all(key in message for key in EXPECT_KEYS)
+
+
+def test_expect_must_be_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "none.yaml"
+    path.write_text("hosts: [{name: h1, cpu: 1000, mem: 1024}]\n")
+    with pytest.raises(ScenarioError, match=r"none\.yaml: 'expect' must be a mapping, got None"):
+        load(path)
 
 
 def test_there_are_scenarios() -> None:
