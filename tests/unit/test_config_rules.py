@@ -8,14 +8,11 @@ import pytest
 
 from balancerd import config
 from balancerd.errors import ConfigError
-
-
-def _policy(table: dict[str, object]) -> config.PolicyConfig:
-    return config.from_table({"policy": table}, Path(".")).policy
+from tests.builders import policy as policy_of
 
 
 def test_rules_and_domains_are_read() -> None:
-    policy = _policy({"strategy": "consolidate",
+    policy = policy_of({"strategy": "consolidate",
                       "rules": [{"kind": "must", "name": "lic", "vms": ["db-*"], "hosts": ["h1", "h2"]}],
                       "domains": [{"name": "rack1", "hosts": ["h1"]}]})
     assert policy.strategy == "consolidate"
@@ -24,7 +21,7 @@ def test_rules_and_domains_are_read() -> None:
 
 
 def test_depends_rule_reads_what_it_depends_on() -> None:
-    policy = _policy({"rules": [{"kind": "depends", "name": "app-db", "vms": ["app-*"], "on": ["db-*", "cache"]}]})
+    policy = policy_of({"rules": [{"kind": "depends", "name": "app-db", "vms": ["app-*"], "on": ["db-*", "cache"]}]})
     assert policy.rules == (config.RuleConfig("depends", "app-db", ("app-*",), on=("db-*", "cache")),)
 
 
@@ -40,7 +37,7 @@ def test_depends_rule_reads_what_it_depends_on() -> None:
 ])
 def test_bad_rules_name_the_key(table: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as info:
-        _policy(table)
+        policy_of(table)
     assert key in str(info.value)
 
 

@@ -7,19 +7,21 @@ import random
 import numpy as np
 
 from balancerd.config import PolicyConfig
-from balancerd.model import ClusterSnapshot, Forecast, Host, Resources, Vm
+from balancerd.model import ClusterSnapshot, Forecast, Resources
 from balancerd.optimize import plan
 from balancerd.optimize.arrays import Arrays, best_per_group
 from balancerd.optimize.balance import Balancer, movable_vms
 from balancerd.optimize.state import ClusterState
+from tests.builders import host, snapshot, vm
 
 
 def _cluster(hosts: int, vms: int, seed: int = 3) -> ClusterSnapshot:
+    """A seeded unbalanced cluster: 2-core VMs of random CPU use, all on the first third of the hosts."""
     rng = random.Random(seed)
-    host_list = tuple(Host(f"h{i:03d}", Resources(32000, 131072)) for i in range(hosts))
-    vm_list = tuple(Vm(f"v{j}", f"h{rng.randrange(max(1, hosts // 3)):03d}", Resources(2000, 2048),
-                       Resources(rng.randrange(100, 2000), 1024)) for j in range(vms))
-    return ClusterSnapshot(1, 0.0, host_list, vm_list)
+    host_list = [host(f"h{i:03d}", 32000, 131072) for i in range(hosts)]
+    vm_list = [vm(f"v{j}", f"h{rng.randrange(max(1, hosts // 3)):03d}", 2000, 2048,
+                  usage=Resources(rng.randrange(100, 2000), 1024)) for j in range(vms)]
+    return snapshot(host_list, vm_list)
 
 
 def test_best_per_group_takes_the_smallest_of_each_run() -> None:

@@ -5,25 +5,17 @@ from __future__ import annotations
 import math
 
 from balancerd.config import PolicyConfig
-from balancerd.model import ClusterSnapshot, Forecast, Host, Resources, Vm, VmForecast
+from balancerd.model import Forecast, Resources, VmForecast
 from balancerd.optimize import plan, score
 from balancerd.optimize.balance import balance
 from balancerd.optimize.drain import drain
 from balancerd.optimize.state import ClusterState
 from balancerd.optimize.steps import movable
-
-
-def _snap(cpu_loads: list[list[int]], maintenance: tuple[str, ...] = ()) -> ClusterSnapshot:
-    """One host per list (10 cores, 64 GiB); one VM per CPU value (1 GiB each, usage = size)."""
-    hosts = tuple(Host(f"h{i}", Resources(10000, 65536), maintenance=f"h{i}" in maintenance)
-                  for i in range(len(cpu_loads)))
-    vms = tuple(Vm(f"h{i}v{j}", f"h{i}", Resources(cpu, 1024), Resources(cpu, 1024))
-                for i, loads in enumerate(cpu_loads) for j, cpu in enumerate(loads))
-    return ClusterSnapshot(42, 99.5, hosts, vms)
+from tests.builders import grid, host, snapshot, vm
 
 
 def test_plan_fields() -> None:
-    result = plan(_snap([[3000, 3000, 3000], [1000]]), Forecast(300), PolicyConfig())
+    result = plan(grid([[3000, 3000, 3000], [1000]], seq=42, at=99.5), Forecast(300), PolicyConfig())
     assert result.snapshot_seq == 42 and result.created_at == 99.5
     assert result.strategy == "balance"
     assert result.moves and result.score_after > result.score_before
@@ -31,29 +23,29 @@ def test_plan_fields() -> None:
 
 
 def test_score_is_minus_stdev_of_utilisation() -> None:
-    got = score(_snap([[8000], [2000]]), Forecast(300), PolicyConfig(headroom_pct=10))
+    got = score(grid([[8000], [2000]]), Forecast(300), PolicyConfig(headroom_pct=10))
     assert math.isclose(got, -0.3)
-    overloaded = score(_snap([[9500], [500]]), Forecast(300), PolicyConfig(headroom_pct=10))
+    overloaded = score(grid([[9500], [500]]), Forecast(300), PolicyConfig(headroom_pct=10))
     assert math.isclose(overloaded, -(0.45 + 10 * 0.05))
 
 
 def test_hysteresis_band_gives_empty_plan_with_note() -> None:
-    result = plan(_snap([[3000], [2500]]), Forecast(300), PolicyConfig(imbalance_threshold_pct=10, min_gain=0))
+    result = plan(grid([[3000], [2500]]), Forecast(300), PolicyConfig(imbalance_threshold_pct=10, min_gain=0))
     assert result.empty
     assert "within the threshold of 10" in result.notes[0]
-    outside = plan(_snap([[3000], [1500]]), Forecast(300), PolicyConfig(imbalance_threshold_pct=10))
+    outside = plan(grid([[3000], [1500]]), Forecast(300), PolicyConfig(imbalance_threshold_pct=10))
     assert outside.notes == ()  # outside the band; moving the only VM would not help, so still no move
     assert outside.empty
 
 
 def test_min_gain_blocks_small_improvements() -> None:
-    snap = _snap([[3000, 400], [2000]])
+    snap = grid([[3000, 400], [2000]])
     assert plan(snap, Forecast(300), PolicyConfig(imbalance_threshold_pct=0, min_gain=0.0)).moves
     assert plan(snap, Forecast(300), PolicyConfig(imbalance_threshold_pct=0, min_gain=0.5)).empty
 
 
 def test_forecast_point_drives_balance_and_upper_capacity() -> None:
-    snap = _snap([[1000, 1000], [1000]])
+    snap = grid([[1000, 1000], [1000]])
     hot = Forecast(300, (VmForecast("h0v0", Resources(6000, 1024), Resources(6000, 1024)),))
     assert plan(snap, hot, PolicyConfig()).moves[0].vm == "h0v1"
     too_big = Forecast(300, (VmForecast("h0v0", Resources(6000, 1024), Resources(9500, 1024)),
@@ -63,7 +55,7 @@ def test_forecast_point_drives_balance_and_upper_capacity() -> None:
 
 
 def test_drain_then_balance_strategy_and_budget() -> None:
-    snap = _snap([[4000, 4000], [500], [500, 500, 500]], maintenance=("h2",))
+    snap = grid([[4000, 4000], [500], [500, 500, 500]], maintenance=("h2",))
     result = plan(snap, Forecast(300), PolicyConfig(max_moves_per_cycle=4))
     assert result.strategy == "drain+balance"
     assert [m.source for m in result.moves[:3]] == ["h2"] * 3
@@ -72,7 +64,7 @@ def test_drain_then_balance_strategy_and_budget() -> None:
 
 
 def test_drain_places_largest_first() -> None:
-    snap = _snap([[], [], [1000, 3000, 2000]], maintenance=("h2",))
+    snap = grid([[], [], [1000, 3000, 2000]], maintenance=("h2",))
     state = ClusterState(snap, Forecast(300), PolicyConfig(), frozenset())
     moves, skips = drain(state, 10)
     assert [m.vm for m in moves] == ["h2v1", "h2v2", "h2v0"]
@@ -80,15 +72,12 @@ def test_drain_places_largest_first() -> None:
 
 
 def test_balance_skips_cold_vms_and_uses_swaps() -> None:
-    hosts = (Host("a", Resources(10000, 6144)), Host("b", Resources(20000, 6144)))
-    vms = (Vm("hot", "a", Resources(9000, 4096), Resources(9000, 4096)),
-           Vm("cold", "a", Resources(500, 1024), Resources(500, 1024), live_migratable=False),
-           Vm("idle", "b", Resources(1000, 4096), Resources(1000, 4096)))
-    state = ClusterState(ClusterSnapshot(1, 0.0, hosts, vms), Forecast(300), PolicyConfig(headroom_pct=0),
-                         frozenset())
-    assert [vm.name for vm in movable(state, state.hosts["a"])] == ["hot"]
+    hosts = (host("a", 10000, 6144), host("b", 20000, 6144))
+    vms = (vm("hot", "a", 9000, 4096), vm("cold", "a", 500, 1024, live=False), vm("idle", "b", 1000, 4096))
+    state = ClusterState(snapshot(hosts, vms), Forecast(300), PolicyConfig(headroom_pct=0), frozenset())
+    assert [v.name for v in movable(state, state.hosts["a"])] == ["hot"]
     moves = balance(state, 10)
     assert {(m.vm, m.dest) for m in moves} == {("hot", "b"), ("idle", "a")}
     assert all(m.reason.startswith("balance (swap): ") for m in moves)
-    assert balance(ClusterState(ClusterSnapshot(1, 0.0, hosts, vms), Forecast(300),
+    assert balance(ClusterState(snapshot(hosts, vms), Forecast(300),
                                 PolicyConfig(headroom_pct=0), frozenset()), 1) == []

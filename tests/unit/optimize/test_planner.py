@@ -6,15 +6,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balancerd.config import PolicyConfig
-from balancerd.model import ClusterSnapshot, Forecast, Host, Move, MoveKind, Resources, Vm
+from balancerd.model import Forecast, Move, MoveKind
 from balancerd.optimize.planner import order
 from balancerd.optimize.state import ClusterState
+from tests.builders import host, snapshot, vm
 
 
 def _state(hosts: list[tuple[str, int]], vms: list[tuple[str, str, int]]) -> ClusterState:
     """Hosts (name, memory MiB) with plenty of CPU; VMs (name, host, memory MiB)."""
-    snap = ClusterSnapshot(1, 0.0, tuple(Host(n, Resources(100_000, m)) for n, m in hosts),
-                           tuple(Vm(n, h, Resources(100, m), Resources(100, m)) for n, h, m in vms))
+    snap = snapshot([host(n, 100_000, m) for n, m in hosts], [vm(n, h, 100, m) for n, h, m in vms])
     return ClusterState(snap, Forecast(300), PolicyConfig(headroom_pct=0), frozenset())
 
 

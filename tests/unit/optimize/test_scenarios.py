@@ -24,19 +24,20 @@ from typing import Any
 import pytest
 import yaml
 
-from balancerd.config import DomainConfig, PolicyConfig, RuleConfig
+from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, Plan, Resources, Vm
 from balancerd.optimize import explain, plan
+from tests import builders
 
 ROOT = Path(__file__).resolve().parents[2] / "scenarios"
 FILES = sorted(ROOT.glob("*.yaml")) + sorted((ROOT / "regression").glob("*.yaml"))
 
 
 def _vm(spec: dict[str, Any]) -> Vm:
-    size = Resources(spec["cpu"], spec["mem"])
-    use = Resources(*spec["use"]) if "use" in spec else size
-    return Vm(spec["name"], spec["host"], size, use, running=spec.get("running", True),
-              live_migratable=spec.get("live", True))
+    """A YAML VM spec as a Vm (usage defaults to the size)."""
+    use = Resources(*spec["use"]) if "use" in spec else None
+    return builders.vm(spec["name"], spec["host"], spec["cpu"], spec["mem"], usage=use,
+                       running=spec.get("running", True), live=spec.get("live", True))
 
 
 def _host(spec: dict[str, Any], vms: list[Vm], flights: list[InFlight]) -> Host:
@@ -44,17 +45,8 @@ def _host(spec: dict[str, Any], vms: list[Vm], flights: list[InFlight]) -> Host:
     counted += [vm for vm in vms for f in flights if f.vm == vm.name and spec["name"] in (f.source, f.dest)
                 and vm.host != spec["name"]]
     usage = Resources(*spec["usage"]) if "usage" in spec else Resources.total(vm.usage for vm in counted)
-    return Host(spec["name"], Resources(spec["cpu"], spec["mem"]), usage,
-                reachable=spec.get("reachable", True), maintenance=spec.get("maintenance", False),
-                domain=spec.get("domain", ""))
-
-
-def _policy(table: dict[str, Any]) -> PolicyConfig:
-    table = dict(table)
-    rules = tuple(RuleConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})
-                  for r in table.pop("rules", []))
-    domains = tuple(DomainConfig(d["name"], tuple(d["hosts"])) for d in table.pop("domains", []))
-    return PolicyConfig(**table, rules=rules, domains=domains)
+    return builders.host(spec["name"], spec["cpu"], spec["mem"], usage=usage, reachable=spec.get("reachable", True),
+                maintenance=spec.get("maintenance", False), domain=spec.get("domain", ""))
 
 
 EXPECT_KEYS = frozenset({"empty", "moves", "moves_include", "skipped", "skip_reasons", "max_moves", "hosts_empty",
@@ -83,8 +75,8 @@ def load(path: Path) -> tuple[ClusterSnapshot, PolicyConfig, frozenset[str], dic
     vms = [_vm(v) for v in doc.get("vms", [])]
     flights = [InFlight(f["vm"], f["source"], f["dest"]) for f in doc.get("in_flight", [])]
     hosts = tuple(_host(h, vms, flights) for h in doc["hosts"])
-    snap = ClusterSnapshot(1, 0.0, hosts, tuple(vms), tuple(flights))
-    return snap, _policy(doc.get("policy", {})), frozenset(doc.get("cooldown", [])), expect
+    snap = builders.snapshot(hosts, vms, flights)
+    return snap, builders.policy(doc.get("policy", {})), frozenset(doc.get("cooldown", [])), expect
 
 
 def over_capacity(snap: ClusterSnapshot, result: Plan) -> list[str]:

@@ -11,6 +11,7 @@ from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, MoveKind, Resources, Vm, VmForecast
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.state import ClusterState, demand_of, kind_of
+from tests.builders import grid
 
 
 def _state(snap: ClusterSnapshot, headroom: int = 10) -> ClusterState:
@@ -46,10 +47,8 @@ def test_loads_include_overhead_and_in_flight_on_both_hosts() -> None:
 
 
 def _cluster(loads: list[int]) -> ClusterSnapshot:
-    hosts = tuple(Host(f"h{i}", Resources(10000, 65536)) for i in range(len(loads)))
-    vms = tuple(Vm(f"v{i}-{j}", f"h{i}", Resources(500, 512), Resources(500, 512))
-                for i, n in enumerate(loads) for j in range(n))
-    return ClusterSnapshot(1, 0.0, hosts, vms)
+    """``loads[i]`` VMs of 500 m / 512 MiB on host h{i} (10 cores, 64 GiB)."""
+    return grid([[500] * n for n in loads], vm_mem_mib=512)
 
 
 def _fresh_score(state: ClusterState) -> float:
