@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from balancerd.config import PredictConfig
-from balancerd.model import ClusterSnapshot, Host, Resources, Vm
+from balancerd.model import ClusterSnapshot, Resources
 from balancerd.predict import Predictor, inference
 from balancerd.predict.baseline import ewma, last_value
 from balancerd.predict.history import History, Window
+from tests.builders import on_one_host
 
 
 def _r(cpu: int, mem: int = 100) -> Resources:
@@ -35,8 +36,8 @@ def test_ewma_point_between_min_and_max_and_upper_above(alpha: float) -> None:
 
 
 def _snap(seq: int, usage: dict[str, int]) -> ClusterSnapshot:
-    vms = tuple(Vm(n, "h", _r(1000, 1024), _r(u)) for n, u in usage.items())
-    return ClusterSnapshot(seq, float(seq), (Host("h", _r(4000, 4096)),), vms)
+    """Sample ``seq`` of a series a second apart: each VM uses ``u`` millicores and 100 MiB."""
+    return on_one_host({n: _r(u) for n, u in usage.items()}, seq=seq, at=float(seq))
 
 
 def test_history_is_bounded_and_forgets_vanished_vms() -> None:

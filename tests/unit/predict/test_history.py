@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from balancerd.model import ClusterSnapshot, Host, Resources, Vm
+from balancerd.model import ClusterSnapshot, Resources
 from balancerd.predict.history import History
+from tests.builders import on_one_host
 
 
 def _snap(seq: int, usage: dict[str, int], host: str = "h", running: bool = True) -> ClusterSnapshot:
-    vms = tuple(Vm(n, host, Resources(2000, 1024), Resources(u, u * 2), running=running) for n, u in usage.items())
-    return ClusterSnapshot(seq, 60.0 * seq, (Host(host, Resources(8000, 8192)),), vms)
+    """Sample ``seq`` of a series a minute apart: each VM (2 cores) uses ``u`` millicores and ``2 u`` MiB."""
+    return on_one_host({n: Resources(u, u * 2) for n, u in usage.items()}, seq=seq, at=60.0 * seq, name=host,
+                       size=Resources(2000, 1024), running=running)
 
 
 def test_window_is_chronological_with_gaps_and_padding() -> None:

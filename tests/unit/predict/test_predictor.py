@@ -7,18 +7,20 @@ import threading
 import numpy as np
 
 from balancerd.config import PredictConfig
-from balancerd.model import ClusterSnapshot, Host, Resources, Vm
+from balancerd.model import ClusterSnapshot, Resources
 from balancerd.predict import Predictor
 from balancerd.predict.history import Window
 from balancerd.predict.inference import horizon_steps
 from balancerd.predict.training import train
+from tests.builders import on_one_host
 
 SIZE = Resources(4000, 8192)
 
 
 def _snap(seq: int, cpu: list[int], mem: list[int]) -> ClusterSnapshot:
-    vms = tuple(Vm(f"vm{i}", "h", SIZE, Resources(c, m)) for i, (c, m) in enumerate(zip(cpu, mem, strict=True)))
-    return ClusterSnapshot(seq, 60.0 * seq, (Host("h", Resources(10**6, 10**6)),), vms)
+    """Sample ``seq`` of a series a minute apart: VM ``vm{i}`` uses ``cpu[i]`` millicores and ``mem[i]`` MiB."""
+    usage = {f"vm{i}": Resources(c, m) for i, (c, m) in enumerate(zip(cpu, mem, strict=True))}
+    return on_one_host(usage, seq=seq, at=60.0 * seq, size=SIZE)
 
 
 def _feed(predictor: Predictor, steps: int, vms: int = 40, seed: int = 0, start: int = 0) -> None:
@@ -135,8 +137,8 @@ def test_days_of_history_make_the_clock_a_feature() -> None:
     for t in range(150):  # hourly samples over six days
         daily = 1000 + 800 * np.sin(2 * np.pi * t / 24)
         cpu = np.clip(daily + rng.normal(0, 50, 30), 0, 4000).astype(int).tolist()
-        predictor.observe(ClusterSnapshot(t, 3600.0 * t, (Host("h", Resources(10**6, 10**6)),), tuple(
-            Vm(f"vm{i}", "h", SIZE, Resources(c, 1000)) for i, c in enumerate(cpu))))
+        usage = {f"vm{i}": Resources(c, 1000) for i, c in enumerate(cpu)}
+        predictor.observe(on_one_host(usage, seq=t, at=3600.0 * t, size=SIZE))
     report = predictor.retrain()
     assert report.trained and report.clock
     assert predictor.forecast().method == "model"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from balancerd.model import ClusterSnapshot, Forecast, Host, Resources, Vm, VmForecast
+from balancerd.model import ClusterSnapshot, Forecast, Resources, VmForecast
 from balancerd.predict.tracking import ErrorTracker, compare
+from tests.builders import on_one_host
 
 
 def _snap(usage: dict[str, int], running: bool = True) -> ClusterSnapshot:
-    vms = tuple(Vm(n, "h", Resources(1000, 1000), Resources(u, u), running=running) for n, u in usage.items())
-    return ClusterSnapshot(1, 0.0, (Host("h", Resources(1, 1)),), vms)
+    """VMs that each use ``u`` millicores and ``u`` MiB."""
+    return on_one_host({n: Resources(u, u) for n, u in usage.items()}, size=Resources(1000, 1000), running=running)
 
 
 FORECAST = Forecast(600, (VmForecast("a", Resources(100, 100), Resources(150, 150)),

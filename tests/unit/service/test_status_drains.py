@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 from balancerd.journal import JournalEntry
-from balancerd.model import (
-    ClusterSnapshot,
-    CycleReport,
-    Host,
-    InFlight,
-    Move,
-    MoveKind,
-    Outcome,
-    Plan,
-    Resources,
-    Skip,
-    Vm,
-)
+from balancerd.model import CycleReport, InFlight, Move, MoveKind, Outcome, Plan, Resources, Skip
 from balancerd.service import report, status
-
-
-def _vm(name: str, host: str, mem: int) -> Vm:
-    return Vm(name, host, Resources(1000, mem), Resources(100, mem))
+from tests.builders import host, snapshot, vm
 
 
 def _report() -> CycleReport:
-    hosts = (Host("a", Resources(8000, 8192), maintenance=True), Host("b", Resources(8000, 8192)))
-    vms = (_vm("v1", "a", 1024), _vm("v2", "a", 2048), _vm("v3", "a", 512), _vm("w", "b", 4096))
-    snap = ClusterSnapshot(1, 50.0, hosts, vms)
+    hosts = (host("a", 8000, 8192, maintenance=True), host("b", 8000, 8192))
+    vms = [vm(name, on, 1000, mem, usage=Resources(100, mem))
+           for name, on, mem in (("v1", "a", 1024), ("v2", "a", 2048), ("v3", "a", 512), ("w", "b", 4096))]
+    snap = snapshot(hosts, vms, at=50.0)
     plan = Plan(1, 50.0, (Move("v1", "a", "b", MoveKind.LIVE, "drain", 0.0, 1024),), 0.0, 0.0,
                 skipped=(Skip("v3", ("no host has room",)), Skip("w", ("balanced",))))
     return CycleReport(1, "enforce", 50.0, 0.1, snap, plan, (), report.utilisation(snap), 0.0,

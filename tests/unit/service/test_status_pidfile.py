@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from balancerd.errors import StateError
-from balancerd.model import ClusterSnapshot, CycleReport, Host, InFlight, Plan, Resources, Vm
+from balancerd.model import CycleReport, InFlight, Plan, Resources
 from balancerd.service import pidfile, report, status
+from tests.builders import host, snapshot, vm
 
 
 def _report() -> CycleReport:
-    snap = ClusterSnapshot(3, 10.0, (Host("a", Resources(1000, 1000), Resources(500, 100), maintenance=True),
-                                     Host("b", Resources(1000, 1000), reachable=False)),
-                           (Vm("v", "a", Resources(1000, 100), Resources(500, 100)),))
+    snap = snapshot([host("a", 1000, 1000, usage=Resources(500, 100), maintenance=True),
+                     host("b", 1000, 1000, reachable=False)],
+                    [vm("v", "a", 1000, 100, usage=Resources(500, 100))], seq=3, at=10.0)
     plan = Plan(3, 10.0, (), 0.0, 0.0)
     return CycleReport(4, "enforce", 10.0, 0.1, snap, plan, (), report.utilisation(snap), 0.0,
                        report.drain_remaining(snap))
