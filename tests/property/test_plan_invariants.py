@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from balancerd.config import RULE_KINDS, PolicyConfig, RuleConfig
-from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, Plan, Resources, Vm, VmForecast
+from balancerd.model import ClusterSnapshot, Forecast, InFlight, Plan, Resources, Vm, VmForecast
 from balancerd.optimize import plan
+from tests import builders
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -75,8 +76,9 @@ def final_hosts(snap: ClusterSnapshot, result: Plan) -> dict[str, str]:
 def vm_specs(draw: st.DrawFn, name: str) -> tuple[Vm, VmForecast | None]:
     size = Resources(draw(st.integers(250, 8000)), draw(st.integers(256, 8192)))
     usage = Resources(draw(st.integers(0, size.cpu_m)), draw(st.integers(0, size.mem_mib)))
-    vm = Vm(name, "", size, usage, running=draw(st.sampled_from([True, True, True, False])),
-            live_migratable=draw(st.sampled_from([True, True, True, False])))
+    vm = builders.vm(name, "", size.cpu_m, size.mem_mib, usage=usage,
+                     running=draw(st.sampled_from([True, True, True, False])),
+                     live=draw(st.sampled_from([True, True, True, False])))
     if draw(st.booleans()):
         return vm, None
     point = Resources(draw(st.integers(0, size.cpu_m)), usage.mem_mib)
@@ -103,7 +105,7 @@ def clusters(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
         host = draw(st.sampled_from(names))
         if not (loads[host] + need).fits_in(capacity[host]):
             continue
-        vm = Vm(vm.name, host, vm.size, vm.usage, vm.running, vm.live_migratable)
+        vm = dataclasses.replace(vm, host=host)
         loads[host] = loads[host] + need
         usage[host] = usage[host] + vm.usage
         other = draw(st.sampled_from(names))
@@ -113,12 +115,13 @@ def clusters(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
             flights.append(InFlight(vm.name, host, other))
         vms.append(vm)
         forecasts.extend([fc] if fc else [])
-    hosts = [Host(n, capacity[n], usage[n], reachable=draw(st.integers(0, 6)) > 0,
-                  maintenance=draw(st.integers(0, 4)) == 0) for n in names]
+    hosts = [builders.host(n, capacity[n].cpu_m, capacity[n].mem_mib, usage=usage[n],
+                           reachable=draw(st.integers(0, 6)) > 0, maintenance=draw(st.integers(0, 4)) == 0)
+             for n in names]
     policy = PolicyConfig(headroom_pct=draw(st.integers(0, 40)), imbalance_threshold_pct=draw(st.integers(0, 30)),
                           max_moves_per_cycle=draw(st.integers(0, 30)),
                           min_gain=draw(st.sampled_from([0.0, 0.001, 0.01, 0.05])))
-    snap = ClusterSnapshot(7, 123.0, tuple(hosts), tuple(vms), tuple(flights))
+    snap = builders.snapshot(hosts, vms, flights, seq=7, at=123.0)
     return snap, Forecast(300, tuple(forecasts)), policy
 
 
@@ -126,10 +129,9 @@ def clusters(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
 def drainable(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
     """A cluster with a spare host big enough for everything, no in-flight moves, reachable maintenance hosts."""
     snap, forecast, policy = draw(clusters())
-    hosts = [Host(h.name, h.capacity, h.usage, reachable=h.reachable or h.maintenance, maintenance=h.maintenance)
-             for h in snap.hosts]
-    spare = Host("spare", Resources(10_000_000, 10_000_000))
-    snap = ClusterSnapshot(snap.seq, snap.taken_at, (*hosts, spare), snap.vms, ())
+    hosts = [dataclasses.replace(h, reachable=h.reachable or h.maintenance) for h in snap.hosts]
+    spare = builders.host("spare", 10_000_000, 10_000_000)
+    snap = builders.snapshot([*hosts, spare], snap.vms, seq=snap.seq, at=snap.taken_at)
     return snap, forecast, PolicyConfig(headroom_pct=policy.headroom_pct, max_moves_per_cycle=1000,
                                         imbalance_threshold_pct=policy.imbalance_threshold_pct)
 
@@ -138,14 +140,14 @@ def drainable(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]
 def balanced(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
     """Identical hosts with identical VMs, all within usable capacity: every utilisation is equal."""
     n_hosts = draw(st.integers(2, 12))
-    cap = Resources(64000, 65536)
     per_host = [draw(vm_specs(f"t{k}"))[0] for k in range(draw(st.integers(0, 5)))]
-    vms = [Vm(f"h{i}-{vm.name}", f"h{i}", vm.size, vm.usage) for i in range(n_hosts) for vm in per_host]
+    vms = [builders.vm(f"h{i}-{vm.name}", f"h{i}", vm.size.cpu_m, vm.size.mem_mib, usage=vm.usage)
+           for i in range(n_hosts) for vm in per_host]
     used = Resources.total(vm.usage for vm in per_host)
-    hosts = tuple(Host(f"h{i}", cap, used) for i in range(n_hosts))
+    hosts = [builders.host(f"h{i}", 64000, 65536, usage=used) for i in range(n_hosts)]
     policy = PolicyConfig(headroom_pct=draw(st.integers(0, 40)), imbalance_threshold_pct=draw(st.integers(0, 30)),
                           min_gain=0.0, max_moves_per_cycle=50)
-    return ClusterSnapshot(1, 0.0, hosts, tuple(vms)), Forecast(300), policy
+    return builders.snapshot(hosts, vms), Forecast(300), policy
 
 
 # -------------------------------------------------------------------------------------------- properties
@@ -243,8 +245,7 @@ def ruled(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
     snap, forecast, policy = draw(clusters())
     names = [vm.name for vm in snap.vms]
     hosts = [h.name for h in snap.hosts]
-    domains = [Host(h.name, h.capacity, h.usage, h.reachable, h.maintenance, domain=f"rack{draw(st.integers(0, 2))}")
-               for h in snap.hosts]
+    domains = [dataclasses.replace(h, domain=f"rack{draw(st.integers(0, 2))}") for h in snap.hosts]
     rules = []
     for kind in RULE_KINDS:
         for _ in range(draw(st.integers(0, 2))):
@@ -256,7 +257,7 @@ def ruled(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
                                     min_domains=draw(st.integers(1, 3)), on=on))
     strategy = draw(st.sampled_from(["balance", "balance", "consolidate", "drain"]))
     policy = dataclasses.replace(policy, rules=tuple(rules), strategy=strategy)
-    return ClusterSnapshot(snap.seq, snap.taken_at, tuple(domains), snap.vms, snap.in_flight), forecast, policy
+    return dataclasses.replace(snap, hosts=tuple(domains)), forecast, policy
 
 
 def _members(policy: PolicyConfig, kind: str, known: set[str]) -> list[tuple[RuleConfig, set[str]]]:
