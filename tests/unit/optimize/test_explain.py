@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from balancerd.config import PolicyConfig
-from balancerd.model import ClusterSnapshot, Forecast, Host, Resources, Vm
+from balancerd.model import Forecast
 from balancerd.optimize import explain
+from tests.builders import host, snapshot, vm
 
-HOSTS = (Host("h1", Resources(10000, 16384)), Host("h2", Resources(10000, 16384)),
-         Host("h3", Resources(10000, 16384), reachable=False), Host("m", Resources(10000, 65536), maintenance=True))
-VMS = (Vm("a", "h1", Resources(4000, 2048), Resources(4000, 2048)),
-       Vm("b", "h1", Resources(4000, 2048), Resources(4000, 2048)),
-       Vm("c", "h2", Resources(500, 2048), Resources(500, 2048)),
-       Vm("huge", "m", Resources(1000, 32768), Resources(1000, 32768)))
-SNAP = ClusterSnapshot(3, 0.0, HOSTS, VMS)
+HOSTS = (host("h1", 10000, 16384), host("h2", 10000, 16384), host("h3", 10000, 16384, reachable=False),
+         host("m", 10000, 65536, maintenance=True))
+VMS = (vm("a", "h1", 4000, 2048), vm("b", "h1", 4000, 2048), vm("c", "h2", 500, 2048), vm("huge", "m", 1000, 32768))
+SNAP = snapshot(HOSTS, VMS, seq=3)
 
 
 def test_moved_vm_gives_its_move() -> None:
@@ -37,7 +35,7 @@ def test_vm_that_stays_lists_reasons_per_host() -> None:
 
 
 def test_balanced_cluster_says_so_and_unknown_vm() -> None:
-    snap = ClusterSnapshot(3, 0.0, HOSTS[:2], (VMS[2], Vm("d", "h1", Resources(500, 2048), Resources(500, 2048))))
+    snap = snapshot(HOSTS[:2], (VMS[2], vm("d", "h1", 500, 2048)), seq=3)
     lines = explain(snap, Forecast(300), PolicyConfig(), "d")
     assert lines[0].startswith("stays on h1: balanced: utilisation spread 0.0 points")
     assert lines[-1].startswith("h2: allowed; the score would change by -0.")

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from balancerd.config import DomainConfig, PolicyConfig, RuleConfig
-from balancerd.model import ClusterSnapshot, Forecast, Host, Resources, Vm
+from balancerd.model import Forecast
 from balancerd.optimize.constraints import ALL_RULES, placement_allows, reasons
 from balancerd.optimize.rules import Rules
 from balancerd.optimize.state import ClusterState
+from tests.builders import host, snapshot, vm
 
-HOSTS = (Host("h1", Resources(10000, 8192), domain="r1"), Host("h2", Resources(10000, 8192), domain="r1"),
-         Host("h3", Resources(10000, 8192)))
-VMS = (Vm("web1", "h1", Resources(1000, 1024), Resources(1000, 1024)),
-       Vm("web2", "h2", Resources(1000, 1024), Resources(1000, 1024)),
-       Vm("db", "h1", Resources(1000, 1024), Resources(1000, 1024)),
-       Vm("disk", "h3", Resources(1000, 1024, (("disk_gib", 50),)), Resources(1000, 1024, (("disk_gib", 50),))))
-SNAP = ClusterSnapshot(1, 0.0, HOSTS, VMS)
+HOSTS = (host("h1", 10000, 8192, domain="r1"), host("h2", 10000, 8192, domain="r1"), host("h3", 10000, 8192))
+VMS = (vm("web1", "h1"), vm("web2", "h2"), vm("db", "h1"), vm("disk", "h3", extra=(("disk_gib", 50),)))
+"""1-core, 1 GiB VMs using their whole size; disk also needs 50 GiB of local disk."""
+SNAP = snapshot(HOSTS, VMS)
 
 
 def _state(*rules: RuleConfig, domains: tuple[DomainConfig, ...] = ()) -> ClusterState:
@@ -57,10 +55,9 @@ def test_spread_blocks_leaving_the_last_other_domain() -> None:
 
 
 def test_named_resources_must_fit() -> None:
-    hosts = (*HOSTS[:2], Host("h3", Resources(10000, 8192, (("disk_gib", 100),))),
-             Host("h4", Resources(10000, 8192, (("disk_gib", 40),))))
-    state = ClusterState(ClusterSnapshot(1, 0.0, hosts, VMS), Forecast(300), PolicyConfig(headroom_pct=0),
-                         frozenset())
+    hosts = (*HOSTS[:2], host("h3", 10000, 8192, extra=(("disk_gib", 100),)),
+             host("h4", 10000, 8192, extra=(("disk_gib", 40),)))
+    state = ClusterState(snapshot(hosts, VMS), Forecast(300), PolicyConfig(headroom_pct=0), frozenset())
     assert "h4 lacks disk_gib: needs 50, 40 free" in reasons(state.vms["disk"], hosts[3], state, ALL_RULES)
     assert not placement_allows(state.vms["disk"], hosts[0], state)  # h1 has no disk_gib at all
 
@@ -68,7 +65,7 @@ def test_named_resources_must_fit() -> None:
 def test_violations_and_soft_misses() -> None:
     rules = Rules(SNAP, PolicyConfig(rules=(RuleConfig("anti_affinity", name="a", vms=("web1", "db")),
                                             RuleConfig("should", name="s", vms=("db",), hosts=("h2",)))))
-    location = {vm.name: vm.host for vm in VMS}
+    location = {v.name: v.host for v in VMS}
     assert rules.violations(location) == ["anti-affinity a: members share a host"]
     assert rules.soft_misses("db", "h1") == 1 and rules.soft_misses("db", "h2") == 0
     state = _state(RuleConfig("should", name="s", vms=("db",), hosts=("h2",)))
@@ -90,8 +87,7 @@ def test_depends_keeps_the_last_dependency_of_a_domain() -> None:
 
 
 def test_depends_lets_a_second_dependency_leave_and_frees_a_domain_without_dependants() -> None:
-    vms = (*VMS, Vm("db2", "h2", Resources(500, 512), Resources(500, 512)))
-    snap = ClusterSnapshot(1, 0.0, HOSTS, vms)
+    snap = snapshot(HOSTS, (*VMS, vm("db2", "h2", 500, 512)))
     rule = RuleConfig("depends", name="d", vms=("web1",), on=("db*",))
     state = ClusterState(snap, Forecast(300), PolicyConfig(rules=(rule,)), frozenset())
     assert placement_allows(state.vms["db"], HOSTS[2], state)  # db2 stays in r1 for web1
@@ -102,6 +98,6 @@ def test_depends_lets_a_second_dependency_leave_and_frees_a_domain_without_depen
 
 def test_depends_violations_name_the_domains_without_a_dependency() -> None:
     rules = Rules(SNAP, PolicyConfig(rules=(RuleConfig("depends", name="d", vms=("disk", "web*"), on=("db",)),)))
-    location = {vm.name: vm.host for vm in VMS}
+    location = {v.name: v.host for v in VMS}
     assert rules.violations(location) == ["depends d: members run in h3 without a VM they depend on"]
     assert set(rules.constrained) == {"disk", "web1", "web2", "db"}
