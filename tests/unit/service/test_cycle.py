@@ -90,7 +90,7 @@ def cycles(tmp_path: Path) -> Iterator[Callable[..., Cycle]]:
         cycle.journal.close()
 
 
-def _placement_after(cycle: Cycle, report: CycleReport) -> dict[str, str]:
+def _placement_after(report: CycleReport) -> dict[str, str]:
     """Where every VM should be: the start placement with each succeeded move applied."""
     where = dict.fromkeys(VMS, HOT)
     for result in report.results:
@@ -116,7 +116,7 @@ def test_enforce_runs_every_move_and_journals_it(cycles: Callable[..., Cycle]) -
     assert report.mode == "enforce" and report.cycle == 1 and len(report.plan.moves) >= 2
     assert [r.outcome for r in report.results] == [Outcome.SUCCEEDED] * len(report.plan.moves)
     assert [r.move.vm for r in report.results] == [m.vm for m in report.plan.moves]
-    assert cycle.backend.placement() == _placement_after(cycle, report)
+    assert cycle.backend.placement() == _placement_after(report)
     assert cycle.backend.placement() != dict.fromkeys(VMS, HOT)
     entries = sorted(cycle.journal.migrations(), key=lambda e: e.id)
     assert [(e.vm, e.source, e.dest, e.outcome) for e in entries] == [
@@ -190,7 +190,7 @@ def test_a_destination_that_entered_maintenance_is_skipped(cycles: Callable[...,
     first, *later = report.results
     assert first.outcome is Outcome.SUCCEEDED and later
     assert _skips(report) == {r.move.vm: f"destination {r.move.dest} entered maintenance" for r in later}
-    assert holder[0].backend.placement() == _placement_after(holder[0], report)
+    assert holder[0].backend.placement() == _placement_after(report)
 
 
 def test_a_plan_older_than_its_ttl_is_refused_move_by_move(cycles: Callable[..., Cycle]) -> None:
@@ -200,7 +200,7 @@ def test_a_plan_older_than_its_ttl_is_refused_move_by_move(cycles: Callable[...,
     first, *later = report.results
     assert first.outcome is Outcome.SUCCEEDED and later
     assert _skips(report) == {r.move.vm: "plan older than plan_ttl_s (30 s)" for r in later}
-    assert holder[0].backend.placement() == _placement_after(holder[0], report)
+    assert holder[0].backend.placement() == _placement_after(report)
 
 
 def test_the_same_delay_within_the_default_ttl_runs_every_move(cycles: Callable[..., Cycle]) -> None:
