@@ -112,10 +112,10 @@ def drain(backend: LibvirtCluster, cfg: config.Config, host: str, vms: list[tupl
     dirty = dirty_rates(backend, host)
     moves = tuple(Move(vm, host, others[i % len(others)], MoveKind.LIVE, "drain", 1.0, memory)
                   for i, (vm, memory) in enumerate(vms))
-    throttle = dataclasses.replace(cfg.throttle, bandwidth_mib_s=bandwidth, poll_interval_s=0.05, per_host_out=1)
+    throttle = dataclasses.replace(cfg.throttle, poll_interval_s=0.05, per_host_out=1)
+    migration = dataclasses.replace(cfg.migration, bandwidth_mib_s=bandwidth)
     journal = Journal(journal_path)
-    executor = Executor(backend, SystemClock(), throttle, journal,
-                        settings=Settings(throttle, cfg.migration, cfg.network_map))
+    executor = Executor(backend, SystemClock(), Settings(throttle, migration, cfg.network_map), journal)
     plan = Plan(1, time.time(), moves, 0.0, 0.0, strategy="drain")
     started = time.monotonic()
     results = executor.execute(plan, journal.record_plan(plan, "enforce"), lambda _m: None).results

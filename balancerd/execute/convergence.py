@@ -27,28 +27,25 @@ class Convergence:
     """How one VM's live migration is run."""
 
     bandwidth_mib_s: int
-    """0 = unlimited (the link's speed, ``[migration] link_mib_s``, is assumed for estimates)."""
+    """The cap handed to the hypervisor: the VM's own, else ``[migration] bandwidth_mib_s``; 0 = no cap."""
+    speed_mib_s: int
+    """What the migration really gets (``MigrationConfig.speed_mib_s``): estimates and deadlines use it."""
     schedule_ms: tuple[int, ...]
     auto_converge: bool
     postcopy: bool
     tolerance_ms: int | None
     stall_iterations: int
-    link_mib_s: int
-
-    @property
-    def effective_bandwidth(self) -> int:
-        return self.bandwidth_mib_s or self.link_mib_s
 
     def converges(self, dirty_rate_mib_s: int) -> bool:
         """Whether plain pre-copy is expected to converge at this dirty rate."""
-        return dirty_rate_mib_s < CONVERGES_BELOW * self.effective_bandwidth
+        return dirty_rate_mib_s < CONVERGES_BELOW * self.speed_mib_s
 
     def can_force(self) -> bool:
         """Auto-converge or post-copy can make a migration finish that plain pre-copy cannot."""
         return self.auto_converge or self.postcopy
 
 
-def resolve(migration: MigrationConfig, throttle: ThrottleConfig, policy: VmPolicy) -> Convergence:
+def resolve(migration: MigrationConfig, policy: VmPolicy) -> Convergence:
     """The configured defaults with the VM's overrides; the schedule is clipped to its tolerance."""
     tolerance = policy.max_downtime_ms if policy.max_downtime_ms is not None else (
         migration.downtime_tolerance_ms or None)
@@ -56,13 +53,13 @@ def resolve(migration: MigrationConfig, throttle: ThrottleConfig, policy: VmPoli
     if tolerance is not None:
         schedule = tuple(ms for ms in schedule if ms <= tolerance) or (tolerance,)
     return Convergence(
-        bandwidth_mib_s=policy.bandwidth_mib_s or throttle.bandwidth_mib_s,
+        bandwidth_mib_s=policy.bandwidth_mib_s or migration.bandwidth_mib_s,
+        speed_mib_s=migration.speed_mib_s(policy.bandwidth_mib_s),
         schedule_ms=schedule,
         auto_converge=migration.auto_converge if policy.auto_converge is None else policy.auto_converge,
         postcopy=migration.postcopy if policy.postcopy is None else policy.postcopy,
         tolerance_ms=tolerance,
         stall_iterations=migration.stall_iterations,
-        link_mib_s=migration.link_mib_s,
     )
 
 
@@ -83,7 +80,7 @@ def tolerance_problem(conv: Convergence, dirty_rate_mib_s: int) -> str | None:
     """Why the VM must not be moved live (expected downtime above its tolerance), or None."""
     expected = expected_downtime_ms(conv, dirty_rate_mib_s)
     if math.isinf(expected):
-        bw = conv.effective_bandwidth
+        bw = conv.speed_mib_s
         return (f"dirty rate {dirty_rate_mib_s} MiB/s vs {bw} MiB/s bandwidth will not converge and neither "
                 "auto-converge nor post-copy is allowed")
     if conv.tolerance_ms is not None and expected > conv.tolerance_ms:
@@ -94,7 +91,7 @@ def tolerance_problem(conv: Convergence, dirty_rate_mib_s: int) -> str | None:
 def deadline_s(conv: Convergence, migration: MigrationConfig, throttle: ThrottleConfig, memory_mib: int,
                dirty_rate_mib_s: int) -> float:
     """When to give up: ``factor`` x (memory / (bandwidth - dirty rate)) + setup, within [min, throttle cap]."""
-    bandwidth = conv.effective_bandwidth
+    bandwidth = conv.speed_mib_s
     net = float(bandwidth - dirty_rate_mib_s)
     if not conv.converges(dirty_rate_mib_s):
         net = bandwidth * (1 - CONVERGES_BELOW)  # throttled guest or post-copy: assume a fifth of the link

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from balancerd.backends.base import Check, MigrationRequest, MoveFacts
 from balancerd.cold_windows import in_any_window
-from balancerd.config import MigrationConfig, NetworkMapConfig, ThrottleConfig
+from balancerd.config import Config, MigrationConfig, NetworkMapConfig, ThrottleConfig
 from balancerd.execute import convergence
 from balancerd.execute.convergence import Convergence
 from balancerd.model import Move, MoveKind
@@ -23,11 +23,16 @@ from balancerd.model import Move, MoveKind
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The config the pre-flight reads."""
+    """The config the executor and its pre-flight read: the throttle reaches the executor only through this."""
 
     throttle: ThrottleConfig = ThrottleConfig()
     migration: MigrationConfig = MigrationConfig()
     network_map: tuple[NetworkMapConfig, ...] = ()
+
+    @classmethod
+    def of(cls, config: Config) -> Settings:
+        """The parts of ``config`` the executor and its pre-flight read (the one way they are built)."""
+        return cls(config.throttle, config.migration, config.network_map)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +67,7 @@ def probe_request(move: Move, settings: Settings) -> MigrationRequest:
 
 def decide(move: Move, facts: MoveFacts, settings: Settings, incoming_mib: int, now: float) -> Decision:
     """The request to start (or the reasons not to), from the backend's facts, the config and the clock."""
-    conv = convergence.resolve(settings.migration, settings.throttle, facts.policy)
+    conv = convergence.resolve(settings.migration, facts.policy)
     kind, kind_check = _kind(move, facts, conv, settings.migration, now)
     if kind is MoveKind.COLD and facts.local_disks and kind_check.ok:
         kind_check = Check("kind", False, f"{kind_check.detail}; but an offline move cannot copy the local "

@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 
 from balancerd.backends.base import Check, Hypervisor, JobState, JobStats, MigrationRequest
 from balancerd.clock import Clock
-from balancerd.config import ThrottleConfig
 from balancerd.errors import BackendError, BalancerdError, StateError, TransientBackendError
 from balancerd.execute import convergence, preflight
 from balancerd.execute.convergence import Convergence, Escalation
@@ -67,13 +66,12 @@ class _End:
 class Executor:
     """Runs plans, one at a time, under one throttle that lives as long as the executor."""
 
-    def __init__(self, backend: Hypervisor, clock: Clock, throttle: ThrottleConfig, recorder: Recorder,
-                 on_event: EventSink | None = None, settings: preflight.Settings | None = None) -> None:
+    def __init__(self, backend: Hypervisor, clock: Clock, settings: preflight.Settings, recorder: Recorder,
+                 on_event: EventSink | None = None) -> None:
         self._backend = backend
         self._clock = clock
-        self._config = throttle
-        self._settings = replace(settings or preflight.Settings(), throttle=throttle)
-        self._throttle = Throttle(throttle, clock)
+        self._settings = settings
+        self._throttle = Throttle(settings.throttle, clock)
         self._recorder = recorder
         self._on_event = on_event
         self._lock = threading.Lock()
@@ -97,7 +95,7 @@ class Executor:
                 before = len(pending)
                 pending = self._start_ready(plan, plan_id, order, pending, results, guard, stop)
                 if self._running:
-                    self._clock.sleep(self._config.poll_interval_s)
+                    self._clock.sleep(self._settings.throttle.poll_interval_s)
                     self._poll_running(results)
                 elif len(pending) == before and pending:
                     raise RuntimeError("executor made no progress with nothing running")  # a bug, not drift

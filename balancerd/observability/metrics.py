@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from balancerd.errors import ConfigError
 from balancerd.model import CycleReport, ForecastError, Move, MoveResult, Outcome
 
 _DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200)
@@ -92,8 +93,17 @@ class Metrics:
             self.forecast_coverage.labels(*labels).set(error.coverage)
 
     def serve(self, address: str, port: int) -> int:
-        """Start the HTTP endpoint; return the port it listens on (useful with port 0)."""
-        server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        """Start the HTTP endpoint; return the port it listens on (useful with port 0).
+
+        A name that does not resolve, an address not on this host or a port in use is a ConfigError naming
+        ``metrics.address`` (exit 78), not a traceback.
+        """
+        try:
+            server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        except OSError as exc:
+            raise ConfigError("metrics.address", f"{address}:{port}",
+                              f"cannot listen there ({exc}); set [metrics] address and port to a free local "
+                              "address") from exc
         return int(server.server_address[1])
 
     def observe_move(self, event: str, move: Move, result: MoveResult | None, in_flight: int) -> None:

@@ -46,7 +46,7 @@ def movable_vms(state: ClusterState) -> list[str]:
 
 def cost_ratios(state: ClusterState, names: list[str]) -> Floats:
     """Migration cost of each VM over the mean of ``names`` (1.0 = an average movable VM)."""
-    bw = state.policy.migration_bandwidth_mib_s
+    bw = state.migration_mib_s
     costs = np.array([sc.migration_mib(state.vms[n].size.mem_mib, state.vms[n].dirty_rate_mib_s, bw)
                       for n in names], dtype=np.float64)
     mean = float(costs.mean()) if costs.size else 1.0

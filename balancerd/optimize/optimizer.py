@@ -15,7 +15,7 @@ that could be powered off in ``Plan.power_off``; "drain" only drains. Then all m
 
 from __future__ import annotations
 
-from balancerd.config import PolicyConfig
+from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Move, Plan, Skip
 from balancerd.optimize import bounds, drain, planner
 from balancerd.optimize import scoring as sc
@@ -30,9 +30,13 @@ def score(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig) -
 
 
 def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
-         cooldown: frozenset[str] = frozenset()) -> Plan:
-    """The moves this cycle proposes, safely ordered, with reasons, gains, Skips and a lower bound."""
-    state = ClusterState(snapshot, forecast, policy, cooldown)
+         cooldown: frozenset[str] = frozenset(), *, migration_mib_s: int = DEFAULT_LINK_MIB_S) -> Plan:
+    """The moves this cycle proposes, safely ordered, with reasons, gains, Skips and a lower bound.
+
+    ``migration_mib_s`` is the speed a migration gets (``MigrationConfig.speed_mib_s()``): a move costs its
+    memory plus what the guest dirties meanwhile at that speed.
+    """
+    state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s)
     replay = state.copy()
     before = state.score()
     budget = policy.max_moves_per_cycle
@@ -42,7 +46,7 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     notes: list[str] = []
     chosen = _strategy_moves(state, budget - len(drains), movable, notes)
     ordered, dropped = planner.order([*drains, *chosen], replay, budget)
-    bw = policy.migration_bandwidth_mib_s
+    bw = migration_mib_s
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,
                 score_before=before, score_after=replay.score() if ordered else before,
                 strategy=_strategy(policy, drains, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),

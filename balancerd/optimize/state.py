@@ -1,6 +1,7 @@
 """The optimizer's working state: per-host loads kept up to date while moves are tried and applied.
 
-Built once per ``plan()`` / ``explain()`` / ``score()`` call from the frozen snapshot, forecast and policy,
+Built once per ``plan()`` / ``explain()`` / ``score()`` call from the frozen snapshot, forecast, policy and
+migration speed,
 then mutated only inside the optimizer (strategies apply moves to it; the planner replays moves on a fresh
 copy). It keeps the sums of the score (count, sum and sum of squares of utilisation, total penalty) so that
 the score change of a candidate move costs O(1), not a pass over the cluster.
@@ -18,7 +19,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from balancerd.config import PolicyConfig
+from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, MoveKind, Resources, Vm, VmForecast
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.rules import Rules
@@ -121,8 +122,10 @@ class ClusterState:
     """Loads of every host, where every VM is, and the score sums over eligible hosts."""
 
     def __init__(self, snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
-                 cooldown: frozenset[str]) -> None:
+                 cooldown: frozenset[str], *, migration_mib_s: int = DEFAULT_LINK_MIB_S) -> None:
         self.policy = policy
+        self.migration_mib_s = migration_mib_s
+        """The speed a migration gets (``MigrationConfig.speed_mib_s``): what a move's cost is figured at."""
         self.cooldown = cooldown
         self.hosts = {h.name: HostLoad(h, sc.usable_capacity(h.capacity, policy.headroom_pct))
                       for h in snapshot.hosts}

@@ -59,14 +59,11 @@ class CycleRunner:
         self.cycle = 0
 
     def _executor(self, config: Config) -> Executor:
-        settings = Settings(config.throttle, config.migration, config.network_map)
-        return Executor(self.backend, self.clock, config.throttle, self.journal, on_event=self._on_event,
-                        settings=settings)
+        return Executor(self.backend, self.clock, Settings.of(config), self.journal, on_event=self._on_event)
 
     def reconfigure(self, config: Config) -> None:
         """Take a reloaded config (between cycles): policy, throttle, prediction, mode, interval."""
-        if (config.throttle, config.migration, config.network_map) != (
-                self.config.throttle, self.config.migration, self.config.network_map):
+        if Settings.of(config) != Settings.of(self.config):
             self.executor = self._executor(config)
         self.config = config
         self.predictor.reconfigure(config.predict, step_s=config.interval_s)
@@ -82,7 +79,8 @@ class CycleRunner:
         self.predictor.observe(collected.snapshot)
         cooldown = self._cooldown(collected.snapshot.taken_at)
         forecast = self.predictor.forecast()
-        plan = optimize.plan(collected.snapshot, forecast, self.config.policy, cooldown)
+        plan = optimize.plan(collected.snapshot, forecast, self.config.policy, cooldown,
+                             migration_mib_s=self.config.migration.speed_mib_s())
         return Proposal(collected, plan, flags, forecast)
 
     def run(self, stop: threading.Event) -> CycleReport:

@@ -50,7 +50,7 @@ def explain_once(config: Config, vm: str) -> tuple[Proposal, Forecast, tuple[Pre
 
 def check_move(backend: Hypervisor, config: Config, move: Move, now: float) -> Preflight:
     """The executor's pre-flight of ``move`` at ``now`` (no moves in flight: this process runs none)."""
-    settings = preflight.Settings(config.throttle, config.migration, config.network_map)
+    settings = preflight.Settings.of(config)
     try:
         facts = backend.preflight(preflight.probe_request(move, settings))
     except BackendError as exc:

@@ -31,7 +31,7 @@ def make_backend(config: Config, clock: Clock) -> Hypervisor:
     if config.backend == "sim":
         from balancerd.backends.sim.cluster import SimCluster
 
-        return SimCluster.from_config(config.sim, clock)
+        return SimCluster.from_config(config.sim, clock, link_mib_s=config.migration.link_mib_s)
     from balancerd.backends.libvirt.cluster import LibvirtCluster
 
     return LibvirtCluster.from_config(config, clock)

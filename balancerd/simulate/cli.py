@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
 def cmd_simulate(args: argparse.Namespace) -> int:
     config = config_mod.load(args.config)
     logsetup.configure("warning", "console")
-    chosen = preset(args.preset) if args.preset else preset_from_config(config.sim)
+    chosen = preset(args.preset) if args.preset else preset_from_config(config.sim, config.migration.link_mib_s)
     result, meta = simulate(config, chosen, args.trace, args.out, days=args.days, strategy=args.strategy,
                             keep_journal=args.journal, progress_to=sys.stderr)
     doc = report.document(result, meta)

@@ -44,7 +44,8 @@ class Cluster:
     """Initial host index of every VM."""
     step_s: int
     origin: float
-    bandwidth_mib_s: int
+    link_mib_s: int
+    """The migration link of the preset: the replay's ``[migration] link_mib_s``."""
 
 
 class TraceDemand:
@@ -83,7 +84,7 @@ def build(workload: Workload, preset: Preset, origin: float) -> Cluster:
                     workload.step_s) for i in range(count))
     return Cluster(hosts=hosts, vms=vms, host_mips=host_mips, host_ram_mib=host_ram, host_power=power,
                    vm_ram_mib=vm_ram, demand=demand, placement=placement, step_s=workload.step_s, origin=origin,
-                   bandwidth_mib_s=preset.migration_mib_s)
+                   link_mib_s=preset.migration_mib_s)
 
 
 def _vm(name: str, host: str, mips: int, ram_mib: int, demand: Floats, origin: float, step_s: int) -> SimVm:

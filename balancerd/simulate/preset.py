@@ -88,8 +88,9 @@ def preset(name: str) -> Preset:
         raise ConfigError("--preset", name, f"known presets: {', '.join(sorted(PRESETS))}") from exc
 
 
-def preset_from_config(sim: SimConfig) -> Preset:
-    """The cluster of a config's ``[sim]`` section: one host type (G5 power curve), CloudSim's VM types."""
+def preset_from_config(sim: SimConfig, link_mib_s: int) -> Preset:
+    """The cluster of a config's ``[sim]`` section on its ``[migration] link_mib_s`` link: one host type (G5
+    power curve), CloudSim's VM types."""
     host = HostType("configured host", max(1, sim.host_cpu_m // 1000), 1000, sim.host_mem_mib, HP_ML110_G5)
     return Preset(name="config", hosts=sim.hosts, host_types=(host,), vm_types=CLOUDSIM_VM_TYPES,
-                  bandwidth_mbit_s=sim.bandwidth_mib_s * 16, step_s=sim.trace_step_s, memory_overcommit=1)
+                  bandwidth_mbit_s=link_mib_s * 16, step_s=sim.trace_step_s, memory_overcommit=1)

@@ -64,14 +64,15 @@ class ReplayResult:
 
 
 def replay_config(base: Config, cluster: Cluster, strategy: str | None, workdir: Path) -> Config:
-    """``base`` with what a replay needs: enforce, the step as interval, host capacities in MIPS."""
+    """``base`` with what a replay needs: enforce, the step as interval, host capacities in MIPS, the cluster's
+    migration link (``[migration] link_mib_s``; a ``bandwidth_mib_s`` cap of the config still applies)."""
     hosts = tuple(HostConfig(name=h.name, cpu_m=int(mips), mem_mib=h.memory_mib)
                   for h, mips in zip(cluster.hosts, cluster.host_mips, strict=True))
     policy = dataclasses.replace(base.policy, strategy=strategy or base.policy.strategy)
     return dataclasses.replace(
         base, mode="enforce", backend="sim", interval_s=float(cluster.step_s), hosts=hosts, policy=policy,
         collect=dataclasses.replace(base.collect, node_overhead=False),
-        throttle=dataclasses.replace(base.throttle, bandwidth_mib_s=cluster.bandwidth_mib_s),
+        migration=dataclasses.replace(base.migration, link_mib_s=cluster.link_mib_s),
         paths=dataclasses.replace(base.paths, maintenance_file=workdir / "maintenance",
                                   journal=workdir / "journal.sqlite"))
 
@@ -85,7 +86,7 @@ class Replay:
         self._config = config
         self._progress = progress
         self.clock = FakeClock(cluster.origin - cluster.step_s)
-        self.backend = SimCluster(cluster.hosts, cluster.vms, self.clock, bandwidth_mib_s=cluster.bandwidth_mib_s)
+        self.backend = SimCluster(cluster.hosts, cluster.vms, self.clock, link_mib_s=config.migration.link_mib_s)
         self.accountant = Accountant(cluster, self.clock, idle_off=config.policy.strategy == "consolidate")
         self.journal = Journal(journal_path or Path(":memory:"))
         self.runner = CycleRunner(config, self.backend, self.clock, self.journal, on_event=self._event)

@@ -43,7 +43,7 @@ def _sim() -> Subject:
     clock = FakeClock()
     hosts = [SimHost("host1", 2, 1024), SimHost("host2", 2, 1024)]
     vms = [SimVm("vm1", "host1", 1, 96, 20.0), SimVm("vm2", "host2", 1, 96, 5.0)]
-    return Subject("sim", SimCluster(hosts, vms, clock, bandwidth_mib_s=100), clock, ("host1", "host2"),
+    return Subject("sim", SimCluster(hosts, vms, clock, link_mib_s=100), clock, ("host1", "host2"),
                    ("vm1", "vm2"))
 
 

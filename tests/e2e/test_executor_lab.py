@@ -74,15 +74,15 @@ def _backend(lab: dict[str, Any]) -> LibvirtCluster:
 
 def _execute(lab: dict[str, Any], tmp: Path, vm: str, source: str, dest: str,
              migration: MigrationConfig | None = None, network_map: tuple[NetworkMapConfig, ...] = (),
-             **throttle: Any) -> tuple[MoveResult, tuple[Check, ...]]:
+             bandwidth_mib_s: int = 0, **throttle: Any) -> tuple[MoveResult, tuple[Check, ...]]:
     """One move through a real Executor and Journal; the result and the journalled checks."""
     cfg = _config(lab)
     thr = dataclasses.replace(cfg.throttle, poll_interval_s=0.2, **throttle)
-    mig = migration or MigrationConfig(shared_paths=SHARED)
+    mig = dataclasses.replace(migration or MigrationConfig(shared_paths=SHARED), bandwidth_mib_s=bandwidth_mib_s)
     journal = Journal(tmp / f"journal-{vm}-{time.monotonic_ns()}.sqlite")
     try:
         with _backend(lab) as backend:
-            executor = Executor(backend, SystemClock(), thr, journal, settings=Settings(thr, mig, network_map))
+            executor = Executor(backend, SystemClock(), Settings(thr, mig, network_map), journal)
             plan = Plan(1, time.time(), (Move(vm, source, dest, MoveKind.LIVE, "e2e", 1.0, 96),), 0.0, 0.0)
             result = executor.execute(plan, journal.record_plan(plan, "enforce"), lambda _m: None).results[0]
         (entry,) = journal.migrations()
@@ -254,9 +254,9 @@ def _kill_daemon(tini_pid: int) -> None:
 def test_daemon_sigkilled_mid_migration_then_reconciled(exec_lab: dict[str, Any], tmp_path: Path) -> None:
     console = _guest(exec_lab, "crash1")
     cfg = _config(exec_lab)
-    text = Path(exec_lab["config"]).read_text().replace("[throttle]\n", "[throttle]\nbandwidth_mib_s = 3\n")
+    text = Path(exec_lab["config"]).read_text()
     config_path = tmp_path / "balancerd.toml"
-    config_path.write_text(text + f'\n[migration]\nshared_paths = ["{SHARED[0]}"]\n')
+    config_path.write_text(text + f'\n[migration]\nbandwidth_mib_s = 3\nshared_paths = ["{SHARED[0]}"]\n')
     for stale in (cfg.paths.journal, cfg.paths.status_file):
         stale.unlink(missing_ok=True)
     cfg.paths.maintenance_file.write_text("host1\n")

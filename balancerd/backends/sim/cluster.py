@@ -2,9 +2,10 @@
 
 The unit and scenario tests, ``balancerd plan``/``simulate`` on a demo config, the demo daemon and the
 benchmarks all drive the pipeline through :class:`SimCluster` instead of libvirt. Everything is computed
-lazily from the injected clock (no threads): CPU counters are integrated on read, migrations
-(``backends.sim.migration``) end when the clock passes their end time. One lock guards the state, because
-the daemon's scheduler thread and the CLI's status reader may call at the same time.
+lazily from the injected clock (no threads): CPU counters are integrated on read, migrations (at the speed
+``config.migration_speed`` gives for the link and the request's cap, ``backends.sim.migration``) end when
+the clock passes their end time. One lock guards the state, because the daemon's scheduler thread and the
+CLI's status reader may call at the same time.
 
 Test hooks beyond the protocol: :meth:`SimCluster.set_host_down`, :meth:`SimCluster.fail_next_migration`,
 :meth:`SimCluster.set_cpu_pct`, :meth:`SimCluster.set_dirty_rate` and :meth:`SimCluster.placement`.
@@ -33,7 +34,7 @@ from balancerd.backends.sim import fromconfig
 from balancerd.backends.sim.migration import SimJob, new_job, postcopy
 from balancerd.backends.sim.specs import CpuPct, HostState, SimHost, SimVm, VmState
 from balancerd.clock import Clock
-from balancerd.config import SimConfig
+from balancerd.config import DEFAULT_LINK_MIB_S, SimConfig, migration_speed
 from balancerd.errors import PermanentBackendError, TransientBackendError
 from balancerd.model import MoveKind
 
@@ -47,11 +48,11 @@ class SimCluster:
     """A simulated cluster of hosts and VMs driven by the injected clock."""
 
     def __init__(self, hosts: Sequence[SimHost], vms: Sequence[SimVm], clock: Clock,
-                 bandwidth_mib_s: int = 1000) -> None:
-        if bandwidth_mib_s <= 0:
-            raise ValueError("bandwidth_mib_s must be positive")
+                 link_mib_s: int = DEFAULT_LINK_MIB_S) -> None:
+        if link_mib_s <= 0:
+            raise ValueError("link_mib_s must be positive")
         self._clock = clock
-        self._bandwidth = bandwidth_mib_s
+        self._link_mib_s = link_mib_s
         self._lock = threading.RLock()
         now = clock.now()
         self._hosts = {h.name: HostState(h, now) for h in hosts}
@@ -74,10 +75,11 @@ class SimCluster:
         self._hosts[spec.host].vms[spec.name] = state
 
     @classmethod
-    def from_config(cls, cfg: SimConfig, clock: Clock) -> SimCluster:
-        """The cluster of ``[sim]`` (:func:`~balancerd.backends.sim.fromconfig.configured`)."""
+    def from_config(cls, cfg: SimConfig, clock: Clock, *, link_mib_s: int = DEFAULT_LINK_MIB_S) -> SimCluster:
+        """The cluster of ``[sim]`` (:func:`~balancerd.backends.sim.fromconfig.configured`) on a migration link
+        of ``link_mib_s`` (``[migration] link_mib_s``)."""
         hosts, vms = fromconfig.configured(cfg, clock.now())
-        return cls(hosts, vms, clock, bandwidth_mib_s=cfg.bandwidth_mib_s)
+        return cls(hosts, vms, clock, link_mib_s=link_mib_s)
 
     # --- the Hypervisor protocol -------------------------------------------------------------------
 
@@ -123,7 +125,7 @@ class SimCluster:
             if error is not None and transient:
                 raise TransientBackendError(f"migration of {request.vm} from {request.source} to "
                                             f"{request.dest} failed to start: {error}")
-            bandwidth = request.bandwidth_mib_s or self._bandwidth
+            bandwidth = migration_speed(self._link_mib_s, request.bandwidth_mib_s)
             job = new_job(request.vm, request.source, request.dest, request.kind, now, vm.spec.memory_mib,
                           bandwidth, vm.dirty_rate, request.max_downtime_ms, injected_error=error)
             self._running[request.vm] = job

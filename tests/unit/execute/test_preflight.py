@@ -3,7 +3,7 @@ from __future__ import annotations
 import calendar
 
 from balancerd.backends.base import Check, MoveFacts, VmPolicy
-from balancerd.config import MigrationConfig, NetworkMapConfig, ThrottleConfig
+from balancerd.config import MigrationConfig, NetworkMapConfig
 from balancerd.execute.preflight import Settings, decide, network_pairs, probe_request
 from balancerd.model import Move, MoveKind
 
@@ -21,7 +21,7 @@ def facts(**kw: object) -> MoveFacts:
 
 
 def test_plain_live_move_passes_and_carries_the_policy() -> None:
-    settings = Settings(ThrottleConfig(bandwidth_mib_s=100), MigrationConfig(postcopy=True))
+    settings = Settings(migration=MigrationConfig(postcopy=True, bandwidth_mib_s=100))
     decision = decide(MOVE, facts(), settings, 0, NOON)
     assert decision.skip_reason is None and decision.request is not None
     req = decision.request

@@ -43,8 +43,7 @@ class Rig:
         config = ThrottleConfig(**{"poll_interval_s": 0.5, "deadline_s": 600.0, **throttle})
         # deadline_min_s above every cap: the deadline is the throttle's, as these tests expect
         migration = migration or MigrationConfig(deadline_min_s=1e9)
-        self.executor = Executor(self.backend, self.clock, config, self.recorder, self.on_event,
-                                 settings=Settings(migration=migration))
+        self.executor = Executor(self.backend, self.clock, Settings(config, migration), self.recorder, self.on_event)
 
     def on_event(self, kind: str, mv: Move, result: MoveResult | None) -> None:
         self.events.append((kind, mv.vm, result))
@@ -271,7 +270,7 @@ def test_every_move_is_recorded_before_start_and_after_end() -> None:
 
 
 def test_result_carries_times_and_final_job_stats() -> None:
-    rig = Rig({"a": "h1"}, MigrationConfig(downtime_schedule_ms=(150, 400)), bandwidth_mib_s=250)
+    rig = Rig({"a": "h1"}, MigrationConfig(downtime_schedule_ms=(150, 400), bandwidth_mib_s=250))
     result = rig.run(move("a", "h1", "h2")).results[0]
     assert result.started_at == T0
     assert result.finished_at == pytest.approx(T0 + 10, abs=0.5)
@@ -372,8 +371,8 @@ def test_stalled_passes_widen_the_downtime_then_switch_to_postcopy() -> None:
 
 
 def test_deadline_comes_from_memory_bandwidth_and_dirty_rate() -> None:
-    migration = MigrationConfig(deadline_factor=2.0, deadline_min_s=1.0, link_mib_s=1000)
-    rig = Rig({"a": "h1"}, migration, bandwidth_mib_s=64)
+    migration = MigrationConfig(deadline_factor=2.0, deadline_min_s=1.0, link_mib_s=1000, bandwidth_mib_s=64)
+    rig = Rig({"a": "h1"}, migration)
     rig.backend.behaviour["a"] = VmBehaviour(duration_s=1000, dirty_rate_mib_s=32)
     result = rig.run(move("a", "h1", "h2")).results[0]
     assert result.outcome is Outcome.ABORTED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from balancerd.config import PolicyConfig
@@ -81,3 +82,14 @@ def test_balance_skips_cold_vms_and_uses_swaps() -> None:
     assert all(m.reason.startswith("balance (swap): ") for m in moves)
     assert balance(ClusterState(snapshot(hosts, vms), Forecast(300),
                                 PolicyConfig(headroom_pct=0), frozenset()), 1) == []
+
+
+def test_migration_cost_is_figured_at_the_speed_a_migration_gets() -> None:
+    base = _snap([[3000, 3000, 3000], [1000]])
+    snap = ClusterSnapshot(base.seq, base.taken_at, base.hosts,
+                           tuple(dataclasses.replace(vm, dirty_rate_mib_s=50) for vm in base.vms))
+    fast = plan(snap, Forecast(300), PolicyConfig(), migration_mib_s=1000)
+    slow = plan(snap, Forecast(300), PolicyConfig(), migration_mib_s=100)
+    assert fast.moves and len(fast.moves) == len(slow.moves)
+    assert fast.migration_mib == len(fast.moves) * int(1024 * 1000 / 950)
+    assert slow.migration_mib == len(slow.moves) * int(1024 * 100 / 50)

@@ -64,7 +64,7 @@ def test_progress_bar_only_on_a_tty(tmp_path: Path, tty: bool) -> None:
     trace.write_text("step,a,b\n0,10,20\n1,30,20\n")
     stream = _Tty() if tty else io.StringIO()
     config = from_table({"predict": {"method": "ewma"}}, base=tmp_path)
-    preset = preset_from_config(SimConfig(hosts=2, host_cpu_m=4000, host_mem_mib=16384))
+    preset = preset_from_config(SimConfig(hosts=2, host_cpu_m=4000, host_mem_mib=16384), 1000)
     result, meta = simulate(config, preset, f"wide-csv:{trace}", tmp_path / "o", progress_to=stream)
     assert meta["trace"] == f"wide-csv:{trace}" and result.totals.vms == 2
     assert ("\r[" in stream.getvalue() and "2/2 steps" in stream.getvalue()) is tty

@@ -33,7 +33,7 @@ def test_hosts_get_their_type_capacity_and_overcommitted_memory() -> None:
     assert c.host_mips.tolist() == [2000, 4000, 2000]
     assert [h.memory_mib for h in c.hosts] == [16384] * 3
     assert c.host_ram_mib.tolist() == [4096] * 3
-    assert c.bandwidth_mib_s == 62
+    assert c.link_mib_s == 62
 
 
 def test_power_aware_best_fit_packs_before_switching_hosts_on() -> None:

@@ -34,6 +34,6 @@ def test_unknown_preset_is_a_config_error() -> None:
 
 
 def test_preset_from_config_uses_the_sim_section() -> None:
-    p = preset_from_config(SimConfig(hosts=3, host_cpu_m=8000, host_mem_mib=16384))
+    p = preset_from_config(SimConfig(hosts=3, host_cpu_m=8000, host_mem_mib=16384), 250)
     assert p.hosts == 3 and p.host_type(2).mips == 8000 and p.host_type(0).ram_mib == 16384
-    assert p.memory_overcommit == 1
+    assert p.memory_overcommit == 1 and p.migration_mib_s == 250

@@ -39,7 +39,7 @@ def test_config_for_the_replay_forces_enforce_interval_and_capacities(tmp_path: 
     config = replay_config(_config(tmp_path), c, "balance", tmp_path)
     assert (config.mode, config.interval_s, config.policy.strategy) == ("enforce", 300.0, "balance")
     assert [(h.name, h.cpu_m, h.mem_mib) for h in config.hosts] == [("host01", 2000, 16384), ("host02", 4000, 16384)]
-    assert config.collect.node_overhead is False and config.throttle.bandwidth_mib_s == 62
+    assert config.collect.node_overhead is False and config.migration.link_mib_s == 62
     assert config.paths.maintenance_file == tmp_path / "maintenance"
 
 

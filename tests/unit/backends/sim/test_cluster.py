@@ -29,7 +29,7 @@ def _cluster(clock: FakeClock, **vm_args: object) -> SimCluster:
     vms = [SimVm(**args),  # type: ignore[arg-type]
            SimVm("vm2", "h1", 1, 2048, 20.0, mem_used_pct=50.0),
            SimVm("vm3", "h2", 4, 8192, lambda t: 10.0)]
-    return SimCluster(hosts, vms, clock, bandwidth_mib_s=1000)
+    return SimCluster(hosts, vms, clock, link_mib_s=1000)
 
 
 def _move(vm: str = "vm1", source: str = "h1", dest: str = "h2", **kw: object) -> MigrationRequest:
@@ -163,6 +163,16 @@ def test_request_bandwidth_overrides_the_cluster_default() -> None:
     clock.advance(39.9)
     assert cluster.job_stats("vm1").state is JobState.RUNNING
     clock.advance(0.2)
+    assert cluster.job_stats("vm1").state is JobState.COMPLETED
+
+
+def test_a_cap_above_the_link_leaves_the_link_speed() -> None:
+    clock = FakeClock()
+    cluster = _cluster(clock)
+    cluster.start_migration(_move(bandwidth_mib_s=5000))
+    clock.advance(4000 / 1000 - 0.01)
+    assert cluster.job_stats("vm1").state is JobState.RUNNING
+    clock.advance(0.02)
     assert cluster.job_stats("vm1").state is JobState.COMPLETED
 
 

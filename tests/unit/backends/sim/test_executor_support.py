@@ -16,7 +16,7 @@ def cluster(dirty: int = 0) -> tuple[SimCluster, FakeClock]:
     hosts = [SimHost("h1", 8, 16384), SimHost("h2", 8, 16384)]
     vms = [SimVm("a", "h1", 2, 4096, 10.0, dirty_rate_mib_s=dirty), SimVm("b", "h2", 2, 2048, 10.0),
            SimVm("pinned", "h1", 1, 1024, 10.0, live_migratable=False)]
-    return SimCluster(hosts, vms, clock, bandwidth_mib_s=100), clock
+    return SimCluster(hosts, vms, clock, link_mib_s=100), clock
 
 
 def test_preflight_reports_memory_dirty_rate_policy_and_free_memory() -> None:

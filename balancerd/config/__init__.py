@@ -1,0 +1,40 @@
+"""TOML configuration into frozen, validated values: ``balancerd.config`` is the one import path.
+
+Called by the CLI (``balancerd run|plan|simulate``, ``balancerctl``), by the daemon on SIGHUP and by every
+module that takes a config value. Every problem raises :class:`~balancerd.errors.ConfigError` naming the
+key, the value and what is allowed, so the caller can exit with code 78 before anything starts
+half-configured. The shape lives in :mod:`~balancerd.config.schema`, reading a file in
+:mod:`~balancerd.config.loading`, checks across keys in :mod:`~balancerd.config.checks` and
+:mod:`~balancerd.config.addresses`, keys of older releases in :mod:`~balancerd.config.removed`.
+"""
+
+from __future__ import annotations
+
+from balancerd.config.loading import from_table, load
+from balancerd.config.schema import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_LINK_MIB_S,
+    RULE_KINDS,
+    CollectConfig,
+    Config,
+    DomainConfig,
+    HostConfig,
+    LoggingConfig,
+    MetricsConfig,
+    MigrationConfig,
+    NetworkMapConfig,
+    PathsConfig,
+    PolicyConfig,
+    PredictConfig,
+    RuleConfig,
+    SimConfig,
+    ThrottleConfig,
+    migration_speed,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH", "DEFAULT_LINK_MIB_S", "RULE_KINDS", "CollectConfig", "Config", "DomainConfig",
+    "HostConfig", "LoggingConfig", "MetricsConfig", "MigrationConfig", "NetworkMapConfig", "PathsConfig",
+    "PolicyConfig", "PredictConfig", "RuleConfig", "SimConfig", "ThrottleConfig", "from_table", "load",
+    "migration_speed",
+]

@@ -1,0 +1,70 @@
+"""Checks a single key's bounds cannot express: across keys, list entries and network addresses.
+
+Called by :func:`balancerd.config.loading.from_table` once the config is built. Every problem raises
+:class:`~balancerd.errors.ConfigError` naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from balancerd.cold_windows import parse_window
+from balancerd.config.addresses import check_address, check_uri_host
+from balancerd.config.schema import Config, HostConfig, PolicyConfig
+from balancerd.errors import ConfigError
+
+_HOST_RULES = ("must", "must_not", "should", "should_not")
+
+
+def check(config: Config) -> None:
+    """Everything below, in the order a reader of the file meets it."""
+    _check_rules(config.policy)
+    _check_migration(config)
+    _check_hosts(config)
+    check_address("metrics.address", config.metrics.address)
+
+
+def _check_migration(config: Config) -> None:
+    if not config.migration.downtime_schedule_ms:
+        raise ConfigError("migration.downtime_schedule_ms", [], "expected at least one downtime in ms")
+    for i, window in enumerate(config.migration.maintenance_windows):
+        try:
+            parse_window(window)
+        except ValueError as exc:
+            raise ConfigError(f"migration.maintenance_windows[{i}]", window, str(exc)) from exc
+    for i, row in enumerate(config.network_map):
+        if not row.source or not row.dest:
+            raise ConfigError(f"network_map[{i}]", f"{row.source!r} -> {row.dest!r}",
+                              "source and dest must both name a network or bridge")
+
+
+def _check_rules(policy: PolicyConfig) -> None:
+    for i, rule in enumerate(policy.rules):
+        if not rule.vms:
+            raise ConfigError(f"policy.rules[{i}].vms", [], "every rule needs at least one VM name or pattern")
+        if rule.kind in _HOST_RULES and not rule.hosts:
+            raise ConfigError(f"policy.rules[{i}].hosts", [], f"a '{rule.kind}' rule needs at least one host")
+        if (rule.kind == "depends") != bool(rule.on):
+            raise ConfigError(f"policy.rules[{i}].on", list(rule.on),
+                              "a 'depends' rule needs the VMs it depends on (names or patterns); only it takes 'on'")
+    for i, domain in enumerate(policy.domains):
+        if not domain.name:
+            raise ConfigError(f"policy.domains[{i}].name", domain.name, "every domain needs a non-empty name")
+
+
+def _check_hosts(config: Config) -> None:
+    names = [h.name for h in config.hosts]
+    for i, host in enumerate(config.hosts):
+        _check_host(config, i, host)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError("hosts", dupes, "host names must be unique")
+    if config.backend == "libvirt" and not config.hosts:
+        raise ConfigError("hosts", [], "backend 'libvirt' needs at least one [[hosts]] entry")
+
+
+def _check_host(config: Config, i: int, host: HostConfig) -> None:
+    if not host.name:
+        raise ConfigError(f"hosts[{i}].name", host.name, "every host needs a non-empty name")
+    if config.backend == "libvirt" and not host.uri:
+        raise ConfigError(f"hosts[{i}].uri", host.uri, "a libvirt host needs a URI such as qemu+tcp://h1/system")
+    for name in ("uri", "migration_uri", "p2p_uri"):
+        check_uri_host(f"hosts[{i}].{name}", getattr(host, name))

@@ -1,0 +1,130 @@
+"""A TOML file or table into a validated :class:`~balancerd.config.schema.Config`.
+
+Called through :mod:`balancerd.config` by the CLI (``balancerd run|plan|simulate``, ``balancerctl``) and by
+the daemon on SIGHUP. Walks the schema's dataclasses, converting and bounding every value from its ``_opt``
+metadata (a float is also refused when it is NaN or infinite), after :mod:`~balancerd.config.removed` has
+refused keys of older releases; then :mod:`~balancerd.config.checks` looks across keys. Every problem raises
+:class:`~balancerd.errors.ConfigError` naming the key, the value and what is allowed (exit 78). Relative
+paths are resolved against the directory of the config file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from balancerd.config import checks, removed
+from balancerd.config.schema import Config
+from balancerd.errors import ConfigError
+
+_T = TypeVar("_T")
+
+
+def load(path: Path) -> Config:
+    """Read and validate ``path``; raise ConfigError on anything wrong."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        allowed = f"the config file must exist and be readable ({exc.strerror})"
+        raise ConfigError("<file>", str(path), allowed) from exc
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError("<file>", str(path), f"the file must be valid UTF-8 TOML: {exc}") from exc
+    return from_table(table, base=path.resolve().parent, source=path)
+
+
+def from_table(table: dict[str, Any], base: Path, source: Path = Path("<table>")) -> Config:
+    """Build a Config from an already parsed TOML table."""
+    removed.refuse(table)
+    config = _build(Config, table, "", base)
+    config = dataclasses.replace(config, source=source)
+    checks.check(config)
+    return config
+
+
+def _build(cls: type[_T], table: object, prefix: str, base: Path) -> _T:
+    if not isinstance(table, dict):
+        raise ConfigError(prefix.rstrip(".") or "<root>", table, "expected a table")
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in fields:
+            allowed = f"unknown key; allowed keys here: {', '.join(sorted(fields))}"
+            raise ConfigError(prefix + key, value, allowed)
+        values[key] = _convert(hints[key], fields[key], value, prefix + key, base)
+    return cls(**values)
+
+
+def _convert(hint: Any, spec: dataclasses.Field[Any], value: object, key: str, base: Path) -> Any:
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".", base)
+    if typing.get_origin(hint) is tuple:
+        item_cls = typing.get_args(hint)[0]
+        if item_cls is str:
+            return _strings(value, key)
+        if item_cls is int:
+            return _integers(value, key)
+        if not isinstance(value, list):
+            raise ConfigError(key, value, "expected an array of tables ([[" + key + "]])")
+        return tuple(_build(item_cls, item, f"{key}[{i}].", base) for i, item in enumerate(value))
+    return _scalar(hint, spec.metadata, value, key, base)
+
+
+def _strings(value: object, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ConfigError(key, value, "expected an array of non-empty strings")
+    return tuple(value)
+
+
+def _integers(value: object, key: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0
+                                              for i in value):
+        raise ConfigError(key, value, "expected an array of positive integers")
+    return tuple(value)
+
+
+def _scalar(hint: Any, meta: Any, value: object, key: str, base: Path) -> Any:
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, value, "expected true or false")
+        return value
+    if hint is int or hint is float:
+        return _number(hint, meta, value, key)
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(key, value, "expected a non-empty path string")
+        path = Path(value)
+        return path if path.is_absolute() else (base / path)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, value, "expected a string")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(key, value, f"allowed values: {', '.join(choices)}")
+        return value
+    raise ConfigError(key, value, f"unsupported type {hint!r}")  # pragma: no cover
+
+
+def _number(hint: type, meta: Any, value: object, key: str) -> int | float:
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        ok = ok or isinstance(value, float)
+    if not ok:
+        raise ConfigError(key, value, "expected an integer" if hint is int else "expected a number")
+    number = hint(value)
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ConfigError(key, value, f"expected a finite number; allowed range: {_fmt(lo)} to {_fmt(hi)}")
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise ConfigError(key, value, f"allowed range: {_fmt(lo)} to {_fmt(hi)}")
+    return number  # type: ignore[no-any-return]
+
+
+def _fmt(bound: float | None) -> str:
+    return "unbounded" if bound is None else f"{bound:g}"

@@ -1,0 +1,238 @@
+"""The configuration's shape: one frozen dataclass per TOML table, each field with its default and bounds.
+
+Read by :mod:`balancerd.config.loading` (which builds these from a parsed file, field by field, from the
+``_opt`` metadata) and by everything that takes a config value. The documented defaults live in
+``config/balancerd.toml``; :func:`migration_speed` is the one rule for how fast a migration goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_PATH = Path("/etc/balancerd/balancerd.toml")
+DEFAULT_LINK_MIB_S = 1000
+"""``[migration] link_mib_s`` when not set (roughly what a 10 Gbit/s link carries)."""
+
+def _opt(default: Any, *, lo: float | None = None, hi: float | None = None,
+         choices: tuple[str, ...] | None = None, path: bool = False) -> Any:
+    """A config field with its default and what values are allowed."""
+    meta = {"lo": lo, "hi": hi, "choices": choices, "path": path}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """One hypervisor: its name, libvirt URI, optional p2p / migration URIs and capacity overrides.
+
+    ``p2p_uri`` is the URI the SOURCE daemon uses to reach this host in a peer-to-peer migration (empty:
+    the same as ``uri``).
+    """
+
+    name: str = _opt("")
+    uri: str = _opt("")
+    migration_uri: str = _opt("")
+    p2p_uri: str = _opt("")
+    cpu_m: int = _opt(0, lo=0)
+    mem_mib: int = _opt(0, lo=0)
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """The simulated cluster (backend = "sim")."""
+
+    hosts: int = _opt(20, lo=1, hi=100_000)
+    vms: int = _opt(400, lo=0, hi=1_000_000)
+    host_cpu_m: int = _opt(32_000, lo=1)
+    host_mem_mib: int = _opt(131_072, lo=1)
+    trace: str = _opt("bundled")
+    trace_step_s: int = _opt(300, lo=1)
+    seed: int = _opt(1, lo=0)
+    speed: float = _opt(1.0, lo=0.001, hi=1_000_000.0)
+    skew: float = _opt(0.0, lo=0.0, hi=1.0)
+
+
+RULE_KINDS = ("anti_affinity", "affinity", "must", "must_not", "should", "should_not", "pin", "exclude", "spread",
+              "depends")
+"""Placement rule kinds (see RuleConfig)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """One placement rule (``[[policy.rules]]``); ``vms`` and ``hosts`` are names or shell patterns.
+
+    anti_affinity: the VMs run on distinct hosts. affinity: the VMs run on one host. must / must_not: the VMs
+    run only on / never on ``hosts``. should / should_not: the same as a soft preference. pin: the VMs stay
+    where they are. exclude: balancerd never moves them. spread: the VMs span at least ``min_domains``
+    failure domains. depends: every failure domain that runs one of ``vms`` also runs one of ``on`` (a
+    dependency between groups within a neighbourhood, e.g. app servers next to a replica of their database).
+    """
+
+    kind: str = _opt("anti_affinity", choices=RULE_KINDS)
+    name: str = _opt("")
+    vms: tuple[str, ...] = _opt(())
+    hosts: tuple[str, ...] = _opt(())
+    min_domains: int = _opt(2, lo=1, hi=1000)
+    on: tuple[str, ...] = _opt(())
+
+
+@dataclass(frozen=True, slots=True)
+class DomainConfig:
+    """A failure domain (``[[policy.domains]]``): its name and its hosts (names or shell patterns)."""
+
+    name: str = _opt("")
+    hosts: tuple[str, ...] = _opt(())
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """What the optimizer aims for and how far it may go in one cycle."""
+
+    strategy: str = _opt("balance", choices=("balance", "consolidate", "drain"))
+    headroom_pct: int = _opt(10, lo=0, hi=90)
+    imbalance_threshold_pct: int = _opt(10, lo=0, hi=100)
+    max_moves_per_cycle: int = _opt(10, lo=0, hi=100_000)
+    min_gain: float = _opt(0.01, lo=0.0)
+    cooldown_s: int = _opt(1800, lo=0)
+    plan_ttl_s: float = _opt(900.0, lo=1.0)
+    cross_domain_cost: float = _opt(1.0, lo=1.0, hi=100.0)
+    soft_rule_weight: float = _opt(0.05, lo=0.0)
+    consolidate_target_pct: int = _opt(80, lo=10, hi=100)
+    rules: tuple[RuleConfig, ...] = _opt(())
+    domains: tuple[DomainConfig, ...] = _opt(())
+
+
+@dataclass(frozen=True, slots=True)
+class CollectConfig:
+    """How host load is derived from what the hypervisors report."""
+
+    node_overhead: bool = _opt(True)
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleConfig:
+    """Limits of the executor: slots per host and cluster, deadline, hourly budget, polling."""
+
+    per_host_in: int = _opt(1, lo=1, hi=64)
+    per_host_out: int = _opt(1, lo=1, hi=64)
+    cluster_max: int = _opt(4, lo=1, hi=1024)
+    deadline_s: float = _opt(600.0, lo=0.1)
+    poll_interval_s: float = _opt(0.5, lo=0.01, hi=60.0)
+    migrations_per_hour: int = _opt(120, lo=1)
+    allow_unsafe: bool = _opt(False)
+
+
+def migration_speed(link_mib_s: int, cap_mib_s: int) -> int:
+    """The speed a migration really gets on a ``link_mib_s`` link under a cap (0 = none): the lower of the two.
+
+    The one place that says it: the optimizer's migration cost, the executor's estimates and the simulated
+    backend's transfers all call it.
+    """
+    return min(cap_mib_s, link_mib_s) if cap_mib_s > 0 else link_mib_s
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationConfig:
+    """How each migration converges, when cold moves may happen, and which disks count as shared (issue 6).
+
+    Per-VM overrides come from the domain's ``<balancerd:policy .../>`` metadata (see config/balancerd.toml).
+    """
+
+    downtime_schedule_ms: tuple[int, ...] = _opt((100, 200, 300, 500))
+    stall_iterations: int = _opt(3, lo=1, hi=1000)
+    auto_converge: bool = _opt(True)
+    auto_converge_initial_pct: int = _opt(20, lo=1, hi=99)
+    auto_converge_increment_pct: int = _opt(10, lo=1, hi=99)
+    postcopy: bool = _opt(False)
+    deadline_factor: float = _opt(3.0, lo=1.0, hi=100.0)
+    deadline_min_s: float = _opt(30.0, lo=0.1)
+    downtime_tolerance_ms: int = _opt(0, lo=0, hi=3_600_000)
+    cold_in_window: bool = _opt(False)
+    maintenance_windows: tuple[str, ...] = _opt(())
+    cold_shutdown_timeout_s: float = _opt(60.0, lo=0.1, hi=3600.0)
+    shared_paths: tuple[str, ...] = _opt(())
+    dirty_rate_calc_s: int = _opt(1, lo=0, hi=60)
+    link_mib_s: int = _opt(DEFAULT_LINK_MIB_S, lo=1)
+    """The physical migration link (also the simulated backend's transfer speed)."""
+    bandwidth_mib_s: int = _opt(0, lo=0)
+    """The operator's cap on every migration, handed to the hypervisor; 0 = no cap."""
+
+    def speed_mib_s(self, vm_cap_mib_s: int | None = None) -> int:
+        """The speed a migration really gets: its cap (the VM's own, else ours) within the link."""
+        return migration_speed(self.link_mib_s, vm_cap_mib_s or self.bandwidth_mib_s)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkMapConfig:
+    """One ``[[network_map]]`` row: guests on ``source`` (network or bridge) use ``dest`` on ``hosts``."""
+
+    source: str = _opt("")
+    dest: str = _opt("")
+    hosts: tuple[str, ...] = _opt(("*",))
+
+
+@dataclass(frozen=True, slots=True)
+class PredictConfig:
+    """How load is predicted from history.
+
+    ``model`` is the pooled scikit-learn forecaster, retrained every ``retrain_interval_s`` in the background;
+    VMs with fewer than ``min_history`` samples (and every VM before the first training) fall back to EWMA.
+    """
+
+    method: str = _opt("model", choices=("last", "ewma", "model"))
+    alpha: float = _opt(0.5, lo=0.01, hi=1.0)
+    history: int = _opt(288, lo=1, hi=100_000)
+    horizon_s: int = _opt(600, lo=1, hi=86_400)
+    upper_quantile: float = _opt(0.95, lo=0.5, hi=0.999)
+    retrain_interval_s: float = _opt(3600.0, lo=1.0)
+    min_history: int = _opt(12, lo=2, hi=100_000)
+    max_train_rows: int = _opt(100_000, lo=1_000, hi=10_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class PathsConfig:
+    """Where state lives."""
+
+    maintenance_file: Path = _opt(Path("/var/lib/balancerd/maintenance"), path=True)
+    journal: Path = _opt(Path("/var/lib/balancerd/journal.sqlite"), path=True)
+    pid_file: Path = _opt(Path("/run/balancerd/balancerd.pid"), path=True)
+    status_file: Path = _opt(Path("/run/balancerd/status.json"), path=True)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """The Prometheus endpoint."""
+
+    enabled: bool = _opt(True)
+    address: str = _opt("127.0.0.1")
+    port: int = _opt(9177, lo=0, hi=65535)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    """structlog output."""
+
+    level: str = _opt("info", choices=("debug", "info", "warning", "error"))
+    format: str = _opt("auto", choices=("auto", "json", "console"))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration of one daemon."""
+
+    mode: str = _opt("recommend", choices=("recommend", "enforce"))
+    interval_s: float = _opt(60.0, lo=0.01, hi=86_400.0)
+    backend: str = _opt("sim", choices=("sim", "libvirt"))
+    hosts: tuple[HostConfig, ...] = _opt(())
+    sim: SimConfig = _opt(SimConfig())
+    policy: PolicyConfig = _opt(PolicyConfig())
+    throttle: ThrottleConfig = _opt(ThrottleConfig())
+    migration: MigrationConfig = _opt(MigrationConfig())
+    network_map: tuple[NetworkMapConfig, ...] = _opt(())
+    predict: PredictConfig = _opt(PredictConfig())
+    collect: CollectConfig = _opt(CollectConfig())
+    paths: PathsConfig = _opt(PathsConfig())
+    metrics: MetricsConfig = _opt(MetricsConfig())
+    logging: LoggingConfig = _opt(LoggingConfig())
+    source: Path = field(default=Path("<defaults>"), metadata={"internal": True})
