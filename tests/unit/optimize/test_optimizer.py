@@ -85,9 +85,8 @@ def test_balance_skips_cold_vms_and_uses_swaps() -> None:
 
 
 def test_migration_cost_is_figured_at_the_speed_a_migration_gets() -> None:
-    base = _snap([[3000, 3000, 3000], [1000]])
-    snap = ClusterSnapshot(base.seq, base.taken_at, base.hosts,
-                           tuple(dataclasses.replace(vm, dirty_rate_mib_s=50) for vm in base.vms))
+    base = grid([[3000, 3000, 3000], [1000]])
+    snap = dataclasses.replace(base, vms=tuple(dataclasses.replace(v, dirty_rate_mib_s=50) for v in base.vms))
     fast = plan(snap, Forecast(300), PolicyConfig(), migration_mib_s=1000)
     slow = plan(snap, Forecast(300), PolicyConfig(), migration_mib_s=100)
     assert fast.moves and len(fast.moves) == len(slow.moves)
