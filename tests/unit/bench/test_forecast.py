@@ -11,7 +11,7 @@ import pytest
 
 from balancerd.cli import main
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "traces" / "data"
 
 
 def _bench(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:

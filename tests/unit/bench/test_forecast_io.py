@@ -9,7 +9,7 @@ import pytest
 
 from balancerd.bench.forecast_io import TraceError, load, write_predictions
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "traces" / "data"
 
 
 def test_planetlab_folder() -> None:
