@@ -6,6 +6,7 @@ they enter (``raise ... from exc``). Retry meaning lives in the type::
     BalancerdError
     ├── ConfigError              invalid configuration: names key, value and what is allowed (exit 78)
     ├── StateError               state files (pid file, maintenance file, journal) unusable
+    ├── TraceError               a recorded trace that cannot be read: names the file, the line and the fix
     ├── UnknownHostError         a host name that is not in the cluster
     ├── PlanRefusedError         a plan too old or built on an older snapshot
     └── BackendError             anything a hypervisor backend reports
@@ -35,6 +36,18 @@ class ConfigError(BalancerdError):
 
 class StateError(BalancerdError):
     """A state file cannot be read or written."""
+
+
+class TraceError(BalancerdError):
+    """A recorded trace (file or folder) that cannot be read as its format says."""
+
+    def __init__(self, path: object, problem: str, fix: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        self.fix = fix
+        where = self.path if line is None else f"{self.path} line {line}"
+        super().__init__(f"{where}: {problem}; {fix}")
 
 
 class UnknownHostError(BalancerdError):

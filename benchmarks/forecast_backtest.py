@@ -24,6 +24,7 @@ from balancerd.bench import forecast, forecast_io
 from balancerd.config import PredictConfig
 from balancerd.model import ClusterSnapshot, Host, Resources, Vm
 from balancerd.predict import Predictor
+from balancerd.traces import read_planetlab
 
 SETS = (
     ("planetlab-20110303", "planetlab", "planetlab/20110303"),
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def scale(folder: Path, vms: int) -> dict[str, object]:
     """Seconds (wall and CPU) of retrain() and forecast() of the daemon's predictor on ``vms`` VMs."""
-    series = np.array(forecast_io.load("planetlab", folder).series.values)
+    series = np.array([vm.cpu_pct for vm in read_planetlab(folder).vms])
     cpu_pct = series[np.arange(vms) % len(series)]
     vcpus = np.random.default_rng(1).choice([1, 2, 4, 8], size=vms)
     sizes = [Resources(int(c) * 1000, int(c) * 2048) for c in vcpus]

@@ -31,8 +31,6 @@ or the utilisation of the largest single VM, whichever is higher.
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import json
 import random
 import sys
@@ -45,7 +43,8 @@ from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, Plan, Resources, Vm
 from balancerd.optimize import plan
 from balancerd.optimize.bounds import peak_bound
-from balancerd.traces import load_trace
+from balancerd.traces import load_trace, read_bitbrains
+from balancerd.traces.values import VmSeries
 
 HOST = Resources(32_000, 524_288)
 CPU_SIZES = (1000, 2000, 4000, 8000)
@@ -61,17 +60,19 @@ def planetlab_shares() -> list[tuple[float, float | None]]:
 
 def bitbrains_shares(root: Path, limit: int = 125) -> list[tuple[float, float | None]]:
     """(CPU share, memory share) of each Bitbrains VM at the middle of its trace."""
-    shares: list[tuple[float, float | None]] = []
-    for path in sorted(root.rglob("*.csv.gz"))[:limit]:
-        with gzip.open(path, "rt") as handle:
-            rows = [row for row in csv.reader(handle, delimiter=";") if row and row[0].strip().isdigit()]
-        if not rows:
-            continue
-        row = rows[len(rows) // 2]
-        cpu = float(row[4]) / 100.0
-        mem = float(row[6]) / float(row[5]) if float(row[5]) > 0 else 0.5
-        shares.append((min(cpu, 1.0), min(mem, 1.0)))
-    return shares
+    folders = sorted({path.parent for path in root.rglob("*.csv.gz")})
+    vms = [vm for folder in folders for vm in read_bitbrains(folder).vms][:limit]
+    return [_middle_share(vm) for vm in vms]
+
+
+def _middle_share(vm: VmSeries) -> tuple[float, float | None]:
+    """(CPU share, memory share) at the middle step of one Bitbrains VM (memory 0.5 where none is provisioned)."""
+    assert vm.usage is not None  # read_bitbrains always reads the memory columns
+    middle = vm.steps // 2
+    cpu = float(vm.cpu_pct[middle]) / 100.0
+    provisioned, used = float(vm.usage.mem_provisioned_kb[middle]), float(vm.usage.mem_used_kb[middle])
+    mem = used / provisioned if provisioned > 0 else 0.5
+    return min(cpu, 1.0), min(mem, 1.0)
 
 
 def build(hosts: int, vms: int, shares: list[tuple[float, float | None]], seed: int = 1) -> ClusterSnapshot:

@@ -1,7 +1,7 @@
 """``balancerd simulate``: the sub-command that replays a trace and writes the report.
 
 Registered by :func:`balancerd.cli.build_parser` through :func:`register`. It loads the trace
-(:mod:`~balancerd.simulate.traces`), builds the cluster of ``--preset`` (or of the config's ``[sim]`` section),
+(:func:`balancerd.traces.load_workload`), builds the cluster of ``--preset`` (or of the config's ``[sim]`` section),
 runs the :class:`~balancerd.simulate.runner.Replay` with a progress bar on a TTY, writes ``report.json`` and
 ``report.html`` (:mod:`~balancerd.simulate.report`) into ``--out`` and prints the summary as JSON.
 """
@@ -18,9 +18,10 @@ from balancerd import config as config_mod
 from balancerd.config import Config
 from balancerd.observability import logging as logsetup
 from balancerd.simulate import cluster as cluster_mod
-from balancerd.simulate import report, traces
+from balancerd.simulate import report
 from balancerd.simulate.preset import PRESETS, Preset, preset, preset_from_config
 from balancerd.simulate.runner import START, Replay, ReplayResult, replay_config
+from balancerd.traces import load_workload
 
 SUMMARY_KEYS = ("energy_kwh", "slatah", "pdm", "slav", "esv", "migrations", "ping_pong_moves",
                 "moves_per_vm_per_day", "gib_moved", "vms", "hosts", "simulated_seconds", "wall_seconds")
@@ -57,7 +58,7 @@ def simulate(config: Config, chosen: Preset, trace: str, out: Path, days: float 
              strategy: str | None = None, keep_journal: bool = False,
              progress_to: TextIO | None = None) -> tuple[ReplayResult, dict[str, Any]]:
     """Load, build, replay; the result and the report's metadata."""
-    workload = traces.load(trace, days=days, step_s=chosen.step_s)
+    workload = load_workload(trace, days=days, step_s=chosen.step_s)
     cluster = cluster_mod.build(workload, chosen, START)
     out.mkdir(parents=True, exist_ok=True)
     run_config = replay_config(config, cluster, strategy, out)

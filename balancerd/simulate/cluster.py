@@ -22,7 +22,7 @@ from balancerd.backends.sim.specs import SimHost, SimVm
 from balancerd.errors import ConfigError
 from balancerd.simulate.power import watts_many
 from balancerd.simulate.preset import Preset
-from balancerd.simulate.traces import Workload
+from balancerd.traces import Workload
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from balancerd.bench.forecast import load
 from balancerd.cli import main
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "traces" / "data"
 
 
 def _bench(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
@@ -57,4 +58,33 @@ def test_horizon_and_wide_csv_steps(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_bad_path_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "forecast", "--format", "planetlab", "--path", str(tmp_path / "none")]) == 1
-    assert "not a folder" in capsys.readouterr().out
+    assert "does not exist or is not a directory" in capsys.readouterr().out
+
+
+def test_load_planetlab_has_5_minute_clock_and_no_size() -> None:
+    traces = load("planetlab", DATA / "planetlab")
+    assert len(traces.names) == 36
+    assert all(len(v) == 288 for v in traces.series.values)
+    assert traces.steps[0][:2] == ("0", "1")
+    assert traces.series.times[0][1] == 300.0
+    assert np.isnan(traces.series.log_sizes).all()
+
+
+def test_load_bitbrains_has_stamps_and_log_cores() -> None:
+    traces = load("bitbrains", DATA / "bitbrains")
+    assert traces.names == ("1", "2", "3", "4")
+    assert [len(v) for v in traces.series.values] == [1200, 1200, 1200, 600]
+    assert traces.series.values[0][0] == 1.5
+    assert traces.series.times[0][0] == 1372629804.0
+    assert np.isfinite(traces.series.log_sizes).all()
+    assert traces.series.log_sizes[0] == np.log(2.0)
+
+
+def test_load_wide_csv_keeps_gaps_and_step_labels(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text("step,a,b\n10,1,2\n20,,4\n30,5,6\n")
+    traces = load("wide-csv", path)
+    assert traces.names == ("a", "b")
+    assert traces.steps[1] == ("10", "20", "30")
+    assert np.isnan(traces.series.values[0][1]) and traces.series.values[1][2] == 6
+    assert np.isnan(traces.series.times[0]).all()

@@ -6,7 +6,7 @@ import numpy as np
 
 from balancerd.simulate.power import HP_ML110_G4, HP_ML110_G5
 from balancerd.simulate.preset import HostType, Preset, VmType
-from balancerd.simulate.traces import Workload
+from balancerd.traces import Workload
 
 SMALL_HOST = HostType("small", 2, 1000, 4096, HP_ML110_G4)
 BIG_HOST = HostType("big", 2, 2000, 4096, HP_ML110_G5)

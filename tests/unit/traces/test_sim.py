@@ -1,4 +1,4 @@
-"""Tests of balancerd.traces: the bundled extract, PlanetLab folders and the error messages."""
+"""traces.sim: the trace of the simulated backend (bundled or a PlanetLab folder) and its ConfigErrors."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from balancerd.errors import ConfigError
-from balancerd.traces import Trace, load_trace
+from balancerd.errors import ConfigError, TraceError
+from balancerd.traces.sim import Trace, load_trace
 
 
 def _write_day(folder: Path, series: dict[str, list[int]]) -> Path:
@@ -65,6 +65,7 @@ def test_missing_folder_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist") as info:
         load_trace(f"planetlab:{tmp_path / 'nope'}")
     assert info.value.key == "sim.trace"
+    assert isinstance(info.value.__cause__, TraceError)
 
 
 def test_empty_folder_is_a_config_error(tmp_path: Path) -> None:
@@ -90,7 +91,7 @@ def test_empty_file_is_a_config_error(tmp_path: Path) -> None:
     day = tmp_path / "day"
     day.mkdir()
     (day / "vm-z").write_text("")
-    with pytest.raises(ConfigError, match="vm-z holds no values"):
+    with pytest.raises(ConfigError, match="vm-z: the file holds no values"):
         load_trace(f"planetlab:{day}")
 
 
@@ -104,3 +105,11 @@ def test_non_positive_step_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as info:
         load_trace("bundled", step_s=0)
     assert info.value.key == "sim.trace_step_s"
+
+
+def test_the_same_values_as_the_planetlab_reader() -> None:
+    day = Path(__file__).parent / "data" / "planetlab"
+    trace = load_trace(f"planetlab:{day}")
+    assert len(trace) == 36
+    assert {len(values) for values in trace.series} == {288}
+    assert all(isinstance(v, int) for v in trace.series[0])
