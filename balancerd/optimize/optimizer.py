@@ -46,13 +46,13 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     notes: list[str] = []
     chosen = _strategy_moves(state, budget - len(drains), movable, notes)
     ordered, dropped = planner.order([*drains, *chosen], replay, budget)
-    bw = migration_mib_s
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,
                 score_before=before, score_after=replay.score() if ordered else before,
                 strategy=_strategy(policy, drains, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),
                 lower_bound=min(bound, -before), violations=tuple(replay.rules.violations(replay.location)),
                 power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (),
-                migration_mib=sum(sc.migration_mib(m.memory_mib, replay.vms[m.vm].dirty_rate_mib_s, bw)
+                migration_mib=sum(sc.migration_mib(m.memory_mib, replay.vms[m.vm].dirty_rate_mib_s,
+                                                   migration_mib_s)
                                   for m in ordered))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,6 @@ def test_margin_and_name() -> None:
 
 def test_without_ortools_the_command_names_the_extra(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
     inst, orig = generate(GenSpec(machines=4, processes=10, services=4, seed=2))
     model, original, out = tmp_path / "model_g2.txt", tmp_path / "assignment_g2.txt", tmp_path / "sol.txt"
     write_instance(inst, orig, model, original)
