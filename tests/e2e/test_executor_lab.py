@@ -45,6 +45,16 @@ pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
 SHARED = (str(paths.SHARED_MOUNT),)
 BOOT_TIMEOUT_S = 180.0
+GUEST_MIB = 96
+# Lab notes: a live migration's setup takes 2.0-2.2 s on a busy machine; a job counts as running once QEMU
+# has sent its first bytes. Margins (x3) cover a machine loaded by other work; the loops end on events.
+SETUP_S = 2.2
+LOAD_MARGIN = 3.0
+
+
+def transfer_deadline_s(bandwidth_mib_s: int, passes: float = 1.0) -> float:
+    """How long ``passes`` copies of a lab guest's memory take at ``bandwidth_mib_s``, with the load margin."""
+    return LOAD_MARGIN * (SETUP_S + passes * GUEST_MIB / bandwidth_mib_s)
 
 
 @pytest.fixture(scope="module")
@@ -188,18 +198,21 @@ def test_dirtying_guest_converges_only_with_auto_converge(exec_lab: dict[str, An
     layout = _layout(exec_lab)
     control.set_load(layout, "vm1", 100, 24)
     try:
-        time.sleep(4.0)
+        _wait(lambda: _cpu_share(exec_lab, "vm1", "host1") > 0.3, BOOT_TIMEOUT_S, "vm1 to start dirtying memory")
+        # 24 MiB/s dirtied against a 4 MiB/s link never converges at 50 ms: the deadline only has to end it.
         stuck = MigrationConfig(shared_paths=SHARED, downtime_schedule_ms=(50,), auto_converge=False,
                                 deadline_min_s=25.0)
         aborted, _checks = _execute(exec_lab, tmp_path, "vm1", "host1", "host2", stuck, bandwidth_mib_s=4,
                                     deadline_s=25.0)
         assert aborted.outcome is Outcome.ABORTED, aborted.detail
         _running_once_on(exec_lab, "vm1", "host1")
+        # Throttled from 40 % in steps of 20 %, the guest is down to a trickle within about four passes.
+        converge_s = transfer_deadline_s(4, passes=4)
         converging = MigrationConfig(shared_paths=SHARED, downtime_schedule_ms=(50,), auto_converge=True,
                                      auto_converge_initial_pct=40, auto_converge_increment_pct=20,
-                                     deadline_min_s=90.0)
+                                     deadline_min_s=converge_s)
         done, _checks = _execute(exec_lab, tmp_path, "vm1", "host1", "host2", converging, bandwidth_mib_s=4,
-                                 deadline_s=90.0)
+                                 deadline_s=converge_s)
         assert done.outcome is Outcome.SUCCEEDED, done.detail
         _running_once_on(exec_lab, "vm1", "host2")
         print(f"dirtying guest: aborted after {aborted.duration_s:.1f} s without auto-converge; "
@@ -216,9 +229,10 @@ def test_destination_daemon_killed_mid_migration(exec_lab: dict[str, Any], tmp_p
     mover = threading.Thread(target=lambda: outcome.append(
         _execute(exec_lab, tmp_path, "kill1", "host1", "host2", bandwidth_mib_s=2)))
     mover.start()
-    time.sleep(3.0)
+    _wait(lambda: _bytes_sent(exec_lab, "kill1", "host1") > 0, transfer_deadline_s(2),
+          "the migration of kill1 to send its first bytes")
     _kill_daemon(pid)
-    mover.join(120)
+    mover.join(transfer_deadline_s(2))
     assert outcome, "the executor did not return"
     failed = outcome[0][0]
     assert failed.outcome in (Outcome.FAILED, Outcome.ABORTED), failed
@@ -266,7 +280,8 @@ def test_daemon_sigkilled_mid_migration_then_reconciled(exec_lab: dict[str, Any]
         daemon = _start_daemon(config_path, log)
         try:
             record = _wait_open_record(journal_path, daemon, tmp_path)
-            time.sleep(1.5)
+            _wait(lambda: _bytes_sent(exec_lab, record, "host1") > 0, transfer_deadline_s(3),
+                  f"the migration of {record} to send its first bytes")
         finally:
             daemon.kill()
             daemon.wait(30)
@@ -274,10 +289,10 @@ def test_daemon_sigkilled_mid_migration_then_reconciled(exec_lab: dict[str, Any]
         holder = _pause_when_the_job_ended(exec_lab, vm)  # as if the migration had left it paused there
         restarted = _start_daemon(config_path, log)
         try:
-            _wait(lambda: _settled(journal_path), 180, "the journal to be reconciled")
+            _wait(lambda: _settled(journal_path), 180, "the journal to be reconciled", poll_s=1.0)
             _wait(lambda: all(len(_where(exec_lab, g)) == 1 and _where(exec_lab, g)[0][1] == 1
                               and _where(exec_lab, g)[0][0] == "host2" for g in ("vm1", "crash1")),
-                  240, "host1 to be drained")
+                  240, "host1 to be drained", poll_s=1.0)
         finally:
             restarted.send_signal(signal.SIGTERM)
             restarted.wait(120)
@@ -298,6 +313,25 @@ def test_daemon_sigkilled_mid_migration_then_reconciled(exec_lab: dict[str, Any]
         _running_once_on(exec_lab, guest, "host2")  # defined once, running (not paused): nothing lost
     _report_guest_health(exec_lab, console, "crash1", "host2")
     print(f"reconciled: {interrupted.outcome}: {interrupted.detail}")
+
+
+def _bytes_sent(lab: dict[str, Any], vm: str, host: str) -> int:
+    """Bytes the running migration job of ``vm`` on ``host`` has sent so far (0 before it starts)."""
+    conn = libvirt.open(_uri(lab, host))
+    try:
+        stats = conn.lookupByName(vm).jobStats()
+    except libvirt.libvirtError:
+        return 0
+    finally:
+        conn.close()
+    return int(stats.get("data_processed", 0)) if stats.get("type") == libvirt.VIR_DOMAIN_JOB_UNBOUNDED else 0
+
+
+def _cpu_share(lab: dict[str, Any], vm: str, host: str, seconds: float = 1.0) -> float:
+    """Fraction of one core ``vm`` used over the next ``seconds``."""
+    before = _cpu_ns(lab, vm, host)
+    time.sleep(seconds)
+    return (_cpu_ns(lab, vm, host) - before) / 1e9 / seconds
 
 
 def _cpu_ns(lab: dict[str, Any], vm: str, host: str) -> int:
@@ -374,10 +408,10 @@ def _settled(path: Path) -> bool:
         journal.close()
 
 
-def _wait(predicate: Any, timeout: float, what: str) -> None:
+def _wait(predicate: Any, timeout: float, what: str, poll_s: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(1.0)
+        time.sleep(poll_s)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
