@@ -20,6 +20,18 @@ def check(config: Config) -> None:
     _check_migration(config)
     _check_hosts(config)
     check_address("metrics.address", config.metrics.address)
+    _check_control(config)
+
+
+def _check_control(config: Config) -> None:
+    control = config.control
+    if not control.tcp_address:
+        return
+    check_address("control.tcp_address", control.tcp_address)
+    for key in ("tls_cert", "tls_key", "token_file"):
+        if not getattr(control, key):
+            raise ConfigError(f"control.{key}", "", "a TCP control listener (control.tcp_address) needs TLS "
+                              "(tls_cert, tls_key) and a token (token_file); set all three or remove tcp_address")
 
 
 def _check_migration(config: Config) -> None:

@@ -108,6 +108,14 @@ class CollectConfig:
     """How host load is derived from what the hypervisors report."""
 
     node_overhead: bool = _opt(True)
+    workers: int = _opt(0, lo=0, hi=1024)
+    """Hosts collected at once; 0 = min(32, hosts)."""
+    host_timeout_s: float = _opt(5.0, lo=0.1, hi=600.0)
+    """Time one host has for its whole collection; a host that misses it is unreachable for the cycle."""
+
+    def worker_count(self, hosts: int) -> int:
+        """How many collection workers run for ``hosts`` hosts."""
+        return max(1, min(self.workers or 32, hosts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +209,27 @@ class PathsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlConfig:
+    """The control API (``balancerctl`` talks to it) and the kill switches.
+
+    The Unix socket is always served; a TCP listener only when ``tcp_address`` is set, and then it needs TLS
+    (``tls_cert``, ``tls_key``) and a bearer token (``token_file``). ``pause_file``: while it exists no new
+    migration starts. ``pause_state`` keeps a pause made through the API across restarts.
+    """
+
+    socket: Path = _opt(Path("/run/balancerd/control.sock"), path=True)
+    group: str = _opt("")
+    """Group owning the socket (mode 0660); empty = root's group."""
+    pause_file: Path = _opt(Path("/var/lib/balancerd/pause"), path=True)
+    pause_state: Path = _opt(Path("/var/lib/balancerd/paused.json"), path=True)
+    tcp_address: str = _opt("")
+    tcp_port: int = _opt(9178, lo=1, hi=65535)
+    tls_cert: str = _opt("")
+    tls_key: str = _opt("")
+    token_file: str = _opt("")
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsConfig:
     """The Prometheus endpoint."""
 
@@ -233,6 +262,7 @@ class Config:
     predict: PredictConfig = _opt(PredictConfig())
     collect: CollectConfig = _opt(CollectConfig())
     paths: PathsConfig = _opt(PathsConfig())
+    control: ControlConfig = _opt(ControlConfig())
     metrics: MetricsConfig = _opt(MetricsConfig())
     logging: LoggingConfig = _opt(LoggingConfig())
     source: Path = field(default=Path("<defaults>"), metadata={"internal": True})

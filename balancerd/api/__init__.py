@@ -1,0 +1,1 @@
+"""The control API: what ``balancerctl`` asks a running daemon over its Unix socket (HTTP)."""
