@@ -1,13 +1,21 @@
 """The migration runner: carries out a plan's moves through the Hypervisor protocol.
 
-The daemon calls :meth:`Executor.execute` once per cycle in mode ``enforce`` (and ``balancerd simulate``
-once per replayed cycle); status and metrics read :meth:`Executor.in_flight` from other threads.
+The daemon's execution worker calls :meth:`Executor.execute` in a thread of its own for each plan it runs
+(``balancerd simulate`` calls it once per replayed cycle, in the cycle's thread); status, metrics and the
+control API read :meth:`Executor.in_flight` and call :meth:`Executor.pause`, :meth:`Executor.abort_running`
+and :meth:`Executor.supersede` from other threads.
 
-One single-threaded polling loop, no thread per migration: it starts moves in plan order as the
+Each ``execute`` call is one polling loop, no thread per migration: it starts moves in plan order as the
 :class:`~balancerd.execute.throttle.Throttle` allows, polls ``job_stats`` every ``poll_interval_s`` of the
 injected clock, and ends a move when its job reaches a final state or its deadline passes. Move *i* starts
-only after every earlier move that shares a host with it has ended, so concurrent execution stays as safe
-as the sequential plan the planner checked. Each move is journalled before it starts and after it ends.
+only after every earlier move that shares a host with it has ended (:class:`~balancerd.execute.order.HostOrder`),
+so concurrent execution stays as safe as the sequential plan the planner checked. Several plans may run at
+once (an older plan's running moves go on while a newer plan starts): they share the one throttle, and a VM
+is claimed by at most one plan's moves at a time. Each move is journalled before it starts and after it ends.
+
+Stopping new starts: :meth:`Executor.pause` (the operator's kill switch) takes the start lock, so no move
+starts after it returns; :meth:`Executor.supersede` drops the moves that older plans have not started
+(the daemon re-plans them from a fresh snapshot). Neither journals the dropped moves: they never began.
 
 Before a move starts, ``execute.preflight`` decides its kind (live, storage, cold), its convergence policy
 and deadline, and runs the pre-flight checks; the checks go into the journal and a failed one skips the
@@ -23,14 +31,15 @@ error; the job is polled again) and ``journal_error`` (recording the end failed;
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from balancerd.backends.base import Check, Hypervisor, JobState, JobStats, MigrationRequest
+from balancerd.backends.base import Check, Hypervisor, JobStats, MigrationRequest
 from balancerd.clock import Clock
 from balancerd.errors import BackendError, BalancerdError, StateError, TransientBackendError
 from balancerd.execute import convergence, preflight
-from balancerd.execute.convergence import Convergence, Escalation
+from balancerd.execute.order import HostOrder
 from balancerd.execute.report import EventSink, ExecutionReport, Guard, Recorder
+from balancerd.execute.running import End, Execution, Running, final_end
 from balancerd.execute.throttle import Throttle
 from balancerd.model import InFlight, Move, MoveResult, Outcome, Plan
 
@@ -38,33 +47,12 @@ START_RETRY_DELAYS_S = (1.0, 2.0, 4.0)
 ABORT_GRACE_S = 30.0
 BUDGET_EXHAUSTED = "hourly migration budget exhausted"
 STOPPING = "daemon stopping"
-
-
-@dataclass(slots=True)
-class _Running:
-    """Loop-private state of one started move."""
-
-    move: Move
-    record_id: int
-    started_at: float
-    deadline_s: float
-    conv: Convergence | None = None
-    escalation: Escalation = Escalation()
-    abort_requested_at: float | None = None
-    abort_sent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _End:
-    """How a running move ended, before it becomes a MoveResult."""
-
-    outcome: Outcome
-    detail: str
-    stats: JobStats | None = None
+PAUSED = "paused"
+SUPERSEDED = "superseded by a newer plan before it started"
 
 
 class Executor:
-    """Runs plans, one at a time, under one throttle that lives as long as the executor."""
+    """Runs plans under one throttle that lives as long as the executor; several plans may run at once."""
 
     def __init__(self, backend: Hypervisor, clock: Clock, settings: preflight.Settings, recorder: Recorder,
                  on_event: EventSink | None = None) -> None:
@@ -74,8 +62,18 @@ class Executor:
         self._throttle = Throttle(settings.throttle, clock)
         self._recorder = recorder
         self._on_event = on_event
-        self._lock = threading.Lock()
-        self._running: dict[int, _Running] = {}
+        self._lock = threading.RLock()
+        self._ended = threading.Condition(self._lock)
+        self._start_lock = threading.Lock()
+        self._running: dict[tuple[int, int], Running] = {}
+        self._claimed: dict[str, int] = {}
+        self._serial = 0
+        self._epoch = 0
+        self._paused = ""
+
+    @property
+    def settings(self) -> preflight.Settings:
+        return self._settings
 
     def in_flight(self) -> tuple[InFlight, ...]:
         """Moves currently running; safe to call from any thread."""
@@ -83,89 +81,187 @@ class Executor:
             runs = tuple(self._running.values())
         return tuple(InFlight(run.move.vm, run.move.source, run.move.dest) for run in runs)
 
+    def pause(self, reason: str = PAUSED) -> None:
+        """Start no move from now on (a start under way finishes first: this waits for it)."""
+        with self._start_lock:
+            self._paused = reason or PAUSED
+
+    def resume(self) -> None:
+        """Let moves start again (of plans executed from now on: paused moves were dropped)."""
+        with self._start_lock:
+            self._paused = ""
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._paused)
+
+    def supersede(self) -> None:
+        """Drop the moves that running plans have not started yet; their running moves go on."""
+        with self._lock:
+            self._epoch += 1
+
+    def abort_running(self, reason: str) -> tuple[Move, ...]:
+        """Abort every running move (each VM stays on its source); the moves asked to stop."""
+        now = self._clock.now()
+        with self._lock:
+            runs = [run for run in self._running.values() if run.abort_requested_at is None]
+            for run in runs:
+                run.abort_requested_at, run.abort_reason = now, reason
+        for run in runs:
+            self._send_abort(run, now)
+        return tuple(run.move for run in runs)
+
+    def wait_ended(self, vms: frozenset[str], timeout_s: float) -> bool:
+        """Block (real time) until no move of ``vms`` runs, at most ``timeout_s``; whether they all ended."""
+        with self._ended:
+            return self._ended.wait_for(lambda: not vms & {r.move.vm for r in self._running.values()},
+                                        timeout_s)
+
     def execute(self, plan: Plan, plan_id: int, guard: Guard,
                 stop: threading.Event | None = None) -> ExecutionReport:
         """Carry out ``plan``; return when every move has ended (succeeded, failed, aborted or skipped)."""
         stop = stop if stop is not None else threading.Event()
         results: dict[int, MoveResult] = {}
+        run = Execution(self._next_serial(), plan, plan_id, guard, stop, HostOrder(plan.moves), self._epoch)
         pending = list(range(len(plan.moves)))
-        order = _HostOrder(plan.moves)
         try:
-            while pending or self._running:
+            while pending or self._mine(run.serial):
                 before = len(pending)
-                pending = self._start_ready(plan, plan_id, order, pending, results, guard, stop)
-                if self._running:
+                pending = self._start_ready(run, pending, results)
+                if self._mine(run.serial):
                     self._clock.sleep(self._settings.throttle.poll_interval_s)
-                    self._poll_running(results)
+                    self._poll_running(run.serial, results)
                 elif len(pending) == before and pending:
-                    raise RuntimeError("executor made no progress with nothing running")  # a bug, not drift
+                    self._clock.sleep(self._settings.throttle.poll_interval_s)  # slots held by another plan
         finally:
-            self._forget_running()
+            self._forget_running(run.serial, plan)
         return ExecutionReport(tuple(results[index] for index in range(len(plan.moves))))
 
-    def _forget_running(self) -> None:
-        """After an unexpected exception: free the slots of moves no longer watched.
+    def _next_serial(self) -> int:
+        with self._lock:
+            self._serial += 1
+            return self._serial
+
+    def _mine(self, serial: int) -> bool:
+        with self._lock:
+            return any(key[0] == serial for key in self._running)
+
+    def _forget_running(self, serial: int, plan: Plan) -> None:
+        """After an unexpected exception: free the slots and claims of moves no longer watched.
 
         Their journal rows stay open, so :func:`balancerd.journal.reconcile` settles them at the next start.
         """
         with self._lock:
-            abandoned, self._running = tuple(self._running.values()), {}
-        for run in abandoned:
-            self._throttle.release(run.move.source, run.move.dest)
+            abandoned = [key for key in self._running if key[0] == serial]
+            for key in abandoned:
+                self._throttle.release(self._running[key].move.source, self._running[key].move.dest)
+                del self._running[key]
+            for move in plan.moves:
+                if self._claimed.get(move.vm) == serial:
+                    del self._claimed[move.vm]
+            self._ended.notify_all()
 
     # -- starting -------------------------------------------------------------------------------------
 
-    def _start_ready(self, plan: Plan, plan_id: int, order: _HostOrder, pending: list[int],
-                     results: dict[int, MoveResult], guard: Guard, stop: threading.Event) -> list[int]:
+    def _start_ready(self, run: Execution, pending: list[int], results: dict[int, MoveResult]) -> list[int]:
         """Start or skip every pending move that may go now; return those that must still wait."""
         waiting: list[int] = []
         for index in pending:
-            move = plan.moves[index]
-            if stop.is_set():
-                results[index] = self._skip(plan_id, move, STOPPING)
-            elif order.blocked(index, results) or not self._throttle.slots_free(move.source, move.dest):
+            move = run.plan.moves[index]
+            dropped = self._dropped(run)
+            if dropped is not None:
+                results[index] = self._drop(move, dropped)
+            elif run.order.blocked(index, results) or not self._begin(run, index, move, results):
                 waiting.append(index)
-            else:
-                self._begin(plan_id, index, move, guard, results)
         return waiting
 
-    def _begin(self, plan_id: int, index: int, move: Move, guard: Guard,
-               results: dict[int, MoveResult]) -> None:
-        reason = self._skip_reason(move, guard)
+    def _dropped(self, run: Execution) -> str | None:
+        """Why ``run``'s pending moves are dropped now (stopping, paused, superseded), or None."""
+        if run.stop.is_set():
+            return STOPPING
+        if self._paused:
+            return self._paused
+        return SUPERSEDED if run.epoch != self._epoch else None
+
+    def _drop(self, move: Move, reason: str) -> MoveResult:
+        """A pending move that will not start: journalled as skipped only when the daemon stops."""
+        if reason == STOPPING:
+            return self._skip(0, move, reason)
+        result = self._result(move, End(Outcome.SKIPPED, reason), self._clock.now())
+        self._emit("dropped", move, result)
+        return result
+
+    def _reserve(self, run: Execution, move: Move) -> str | None:
+        """Take ``move``'s slots, budget and VM claim at once; "" = wait, a reason = skip, None = taken."""
+        with self._lock:
+            owner = self._claimed.get(move.vm)
+            if owner is not None and owner != run.serial:
+                return f"{move.vm} is already being moved by another plan"
+            if not self._throttle.slots_free(move.source, move.dest):
+                return ""
+            if self._throttle.budget_left() == 0:
+                return BUDGET_EXHAUSTED
+            self._throttle.acquire(move.source, move.dest)
+            self._claimed[move.vm] = run.serial
+            return None
+
+    def _unreserve(self, run: Execution, move: Move) -> None:
+        with self._lock:
+            self._throttle.refund(move.source, move.dest)
+            if self._claimed.get(move.vm) == run.serial:
+                del self._claimed[move.vm]
+
+    def _begin(self, run: Execution, index: int, move: Move, results: dict[int, MoveResult]) -> bool:
+        """Start (or skip) ``move``; False when it must wait for slots."""
+        reserved = self._reserve(run, move)
+        if reserved == "":
+            return False
+        if reserved is not None:
+            results[index] = self._skip(run.plan_id, move, reserved)
+            return True
+        started = self._prepare(run, index, move, results)
+        if started is None:
+            self._unreserve(run, move)
+            return True
+        self._launch(run, index, started, results)
+        return True
+
+    def _prepare(self, run: Execution, index: int, move: Move,
+                 results: dict[int, MoveResult]) -> tuple[Running, MigrationRequest] | None:
+        """Guard, pre-flight and journal ``move``; the run and request to start, or None (skipped)."""
+        reason = self._skip_reason(move, run.guard)
         if reason is not None:
-            results[index] = self._skip(plan_id, move, reason)
-            return
+            results[index] = self._skip(run.plan_id, move, reason)
+            return None
         decision = self._preflight(move)
         if isinstance(decision, str):
-            results[index] = self._skip(plan_id, move, decision)
-            return
+            results[index] = self._skip(run.plan_id, move, decision)
+            return None
         if decision.request is None:
-            results[index] = self._skip(plan_id, move, decision.skip_reason or "pre-flight failed",
+            results[index] = self._skip(run.plan_id, move, decision.skip_reason or "pre-flight failed",
                                         decision.checks)
-            return
+            return None
         move = replace(move, kind=decision.request.kind)  # journal and report the kind actually used
         now = self._clock.now()
         try:
-            record_id = self._recorder.migration_started(plan_id, move, now)
+            record_id = self._recorder.migration_started(run.plan_id, move, now)
             self._recorder.record_checks(record_id, decision.checks)
         except StateError as exc:
-            end = _End(Outcome.FAILED, f"not started: journal failed: {exc}")
-            results[index] = self._result(move, end, now)
+            results[index] = self._result(move, End(Outcome.FAILED, f"not started: journal failed: {exc}"), now)
             self._emit("failed", move, results[index])
+            return None
+        return Running(move, record_id, now, decision.deadline_s, decision.convergence), decision.request
+
+    def _launch(self, run: Execution, index: int, started: tuple[Running, MigrationRequest],
+                results: dict[int, MoveResult]) -> None:
+        state, request = started
+        refused = self._start_with_retry(request, (run.serial, index), state)
+        if refused is not None:
+            self._finish((run.serial, index), state, refused, results)
             return
-        self._throttle.acquire(move.source, move.dest)
-        run = _Running(move, record_id, now, decision.deadline_s, decision.convergence)
-        error = self._start_with_retry(decision.request)
-        if error is not None:
-            self._finish(index, run, _End(Outcome.FAILED, error), results)
-            return
-        with self._lock:
-            self._running[index] = run
-        self._emit("started", move, None)
+        self._emit("started", state.move, None)
 
     def _skip_reason(self, move: Move, guard: Guard) -> str | None:
-        if self._throttle.budget_left() == 0:
-            return BUDGET_EXHAUSTED
         try:
             return guard(move)
         except BalancerdError as exc:
@@ -181,23 +277,34 @@ class Executor:
             incoming = sum(run.move.memory_mib for run in self._running.values() if run.move.dest == move.dest)
         return preflight.decide(move, facts, self._settings, incoming, self._clock.now())
 
-    def _start_with_retry(self, request: MigrationRequest) -> str | None:
-        """Ask the backend to start ``request``; return why it did not start, or None once it did."""
+    def _start_with_retry(self, request: MigrationRequest, key: tuple[int, int], run: Running) -> End | None:
+        """Start ``request`` unless paused, registering it as running; how it ended unstarted, or None."""
         for delay in (*START_RETRY_DELAYS_S, None):
-            try:
-                self._backend.start_migration(request)
-                return None
-            except TransientBackendError as exc:
-                if delay is None:
-                    return f"start failed after {len(START_RETRY_DELAYS_S)} retries: {exc}"
-                self._clock.sleep(delay)
-            except BackendError as exc:
-                return f"start refused: {exc}"
+            with self._start_lock:
+                if self._paused:
+                    return End(Outcome.SKIPPED, self._paused)
+                error = self._try_start(request)
+                if error is None:
+                    with self._lock:
+                        self._running[key] = run
+                    return None
+            if not isinstance(error, TransientBackendError):
+                return End(Outcome.FAILED, f"start refused: {error}")
+            if delay is None:
+                return End(Outcome.FAILED, f"start failed after {len(START_RETRY_DELAYS_S)} retries: {error}")
+            self._clock.sleep(delay)
         raise AssertionError("unreachable")
+
+    def _try_start(self, request: MigrationRequest) -> BackendError | None:
+        try:
+            self._backend.start_migration(request)
+        except BackendError as exc:
+            return exc
+        return None
 
     def _skip(self, plan_id: int, move: Move, reason: str, checks: tuple[Check, ...] = ()) -> MoveResult:
         now = self._clock.now()
-        result = self._result(move, _End(Outcome.SKIPPED, reason), now)
+        result = self._result(move, End(Outcome.SKIPPED, reason), now)
         try:
             record_id = self._recorder.migration_started(plan_id, move, now)
             if checks:
@@ -210,27 +317,28 @@ class Executor:
 
     # -- watching -------------------------------------------------------------------------------------
 
-    def _poll_running(self, results: dict[int, MoveResult]) -> None:
-        for index, run in sorted(self._running.items()):
+    def _poll_running(self, serial: int, results: dict[int, MoveResult]) -> None:
+        with self._lock:
+            mine = sorted((key, run) for key, run in self._running.items() if key[0] == serial)
+        for key, run in mine:
             end = self._check(run)
             if end is not None:
-                self._finish(index, run, end, results)
+                self._finish(key, run, end, results)
 
-    def _check(self, run: _Running) -> _End | None:
+    def _check(self, run: Running) -> End | None:
         """How ``run`` ended, or None while it is still going (aborting it when its deadline passed)."""
         try:
             stats = self._backend.job_stats(run.move.vm)
         except TransientBackendError:
             return self._enforce_deadline(run)
         except BackendError as exc:
-            return _End(Outcome.FAILED, f"lost the migration job: {exc}")
+            return End(Outcome.FAILED, f"lost the migration job: {exc}")
         if stats.state.final:
-            aborting = run.abort_requested_at is not None
-            return _final(stats, aborting=aborting, deadline=run.deadline_s)
+            return final_end(stats, run)
         self._escalate(run, stats)
         return self._enforce_deadline(run)
 
-    def _escalate(self, run: _Running, stats: JobStats) -> None:
+    def _escalate(self, run: Running, stats: JobStats) -> None:
         """Widen the max downtime or switch to post-copy when pre-copy passes stall (before the deadline)."""
         if run.conv is None or run.abort_requested_at is not None:
             return
@@ -246,49 +354,52 @@ class Executor:
         except BackendError as exc:
             self._emit_note(run, f"escalation failed: {exc}")
 
-    def _emit_note(self, run: _Running, detail: str) -> None:
-        note = self._result(run.move, _End(Outcome.SUCCEEDED, detail), run.started_at)
+    def _emit_note(self, run: Running, detail: str) -> None:
+        note = self._result(run.move, End(Outcome.SUCCEEDED, detail), run.started_at)
         self._emit("escalated", run.move, note)
 
-    def _enforce_deadline(self, run: _Running) -> _End | None:
+    def _enforce_deadline(self, run: Running) -> End | None:
         now = self._clock.now()
         if now - run.started_at < run.deadline_s:
             return None
         if run.abort_requested_at is None:
             run.abort_requested_at = now
+            run.abort_reason = f"deadline of {run.deadline_s:.0f} s passed"
         elif now - run.abort_requested_at >= ABORT_GRACE_S:
-            return _End(Outcome.FAILED, f"deadline of {run.deadline_s:.0f} s passed and the migration "
-                                        f"did not stop within {ABORT_GRACE_S:g} s of aborting it; "
-                                        "operator must check where the VM runs")
+            return End(Outcome.FAILED, f"{run.abort_reason} and the migration did not stop within "
+                                        f"{ABORT_GRACE_S:g} s of aborting it; operator must check where the VM runs")
         if not run.abort_sent:
             self._send_abort(run, now)
         return None
 
-    def _send_abort(self, run: _Running, now: float) -> None:
+    def _send_abort(self, run: Running, now: float) -> None:
         try:
             self._backend.abort(run.move.vm)
             run.abort_sent = True
         except BackendError as exc:
-            provisional = self._result(run.move, _End(Outcome.FAILED, f"abort failed, will retry: {exc}"),
+            provisional = self._result(run.move, End(Outcome.FAILED, f"abort failed, will retry: {exc}"),
                                        run.started_at, now)
             self._emit("abort_failed", run.move, provisional)
 
     # -- ending ---------------------------------------------------------------------------------------
 
-    def _finish(self, index: int, run: _Running, end: _End, results: dict[int, MoveResult]) -> None:
+    def _finish(self, key: tuple[int, int], run: Running, end: End, results: dict[int, MoveResult]) -> None:
         result = self._result(run.move, end, run.started_at)
         with self._lock:
-            self._running.pop(index, None)
-        self._throttle.release(run.move.source, run.move.dest)
+            self._running.pop(key, None)
+            self._throttle.release(run.move.source, run.move.dest)
+            if self._claimed.get(run.move.vm) == key[0]:
+                del self._claimed[run.move.vm]
+            self._ended.notify_all()
         try:
             self._recorder.migration_ended(run.record_id, result)
         except StateError as exc:
             failed = replace(result, detail=f"{end.detail}; journal failed: {exc}")
             self._emit("journal_error", run.move, failed)
-        results[index] = result
+        results[key[1]] = result
         self._emit(end.outcome.value, run.move, result)
 
-    def _result(self, move: Move, end: _End, started_at: float,
+    def _result(self, move: Move, end: End, started_at: float,
                 finished_at: float | None = None) -> MoveResult:
         stats = end.stats
         return MoveResult(
@@ -301,47 +412,3 @@ class Executor:
     def _emit(self, kind: str, move: Move, result: MoveResult | None) -> None:
         if self._on_event is not None:
             self._on_event(kind, move, result)
-
-
-class _HostOrder:
-    """Which earlier moves each move must wait for: those that free room on its destination (their source is
-    its destination) and earlier moves of the same VM (a parked VM). Moves that only add load to the same
-    destination, or leave the same source, run together: the planner checked the destination with every
-    earlier move applied, and a migrating VM still counts on its source until it ends.
-
-    Each key's pointer only moves forward past ended moves, so checking is amortised O(1) per move.
-    """
-
-    def __init__(self, moves: tuple[Move, ...]) -> None:
-        self._moves = moves
-        self._by_key: dict[tuple[str, str], list[int]] = {}
-        for index, move in enumerate(moves):
-            self._by_key.setdefault(("source", move.source), []).append(index)
-            self._by_key.setdefault(("vm", move.vm), []).append(index)
-        self._first = dict.fromkeys(self._by_key, 0)
-
-    def blocked(self, index: int, ended: dict[int, MoveResult]) -> bool:
-        """True while an earlier move off ``index``'s destination, or of the same VM, is open."""
-        move = self._moves[index]
-        return any(self._first_open(key, ended) < index for key in (("source", move.dest), ("vm", move.vm)))
-
-    def _first_open(self, key: tuple[str, str], ended: dict[int, MoveResult]) -> int:
-        indices = self._by_key.get(key)
-        if indices is None:
-            return len(self._moves)
-        position = self._first[key]
-        while position < len(indices) and indices[position] in ended:
-            position += 1
-        self._first[key] = position
-        return indices[position] if position < len(indices) else len(self._moves)
-
-
-def _final(stats: JobStats, *, aborting: bool, deadline: float) -> _End:
-    """The outcome a final job state means; a job that stopped after our abort counts as aborted."""
-    if stats.state is JobState.COMPLETED:
-        return _End(Outcome.SUCCEEDED, "", stats)
-    if aborting:
-        return _End(Outcome.ABORTED, f"deadline of {deadline:.0f} s passed; aborted, VM stays on source", stats)
-    if stats.state is JobState.ABORTED:
-        return _End(Outcome.ABORTED, f"aborted by someone else: {stats.error}".rstrip(": "), stats)
-    return _End(Outcome.FAILED, f"migration failed: {stats.error or 'no reason given'}", stats)

@@ -19,7 +19,7 @@ BUDGET_WINDOW_S = 3600.0
 class Throttle:
     """Slots per host (in and out), a cluster-wide cap and a rolling budget of started migrations.
 
-    Not thread-safe: the executor's single polling loop is its only user.
+    Not thread-safe: the executor calls it under its own lock.
     """
 
     def __init__(self, config: ThrottleConfig, clock: Clock) -> None:
@@ -67,6 +67,12 @@ class Throttle:
         self._out[source] -= 1
         self._in[dest] -= 1
         self._running -= 1
+
+    def refund(self, source: str, dest: str) -> None:
+        """Give back the slots and the budget unit of a move reserved but never started."""
+        self.release(source, dest)
+        if self._starts:
+            self._starts.pop()
 
     def _forget_old_starts(self) -> None:
         horizon = self._clock.now() - BUDGET_WINDOW_S

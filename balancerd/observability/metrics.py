@@ -17,6 +17,8 @@ _DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200)
 _DOWNTIME_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5)
 
 
+_FINAL_EVENTS = frozenset({"succeeded", "failed", "aborted", "skipped"})
+
 class Metrics:
     """All balancerd metrics in one registry."""
 
@@ -111,8 +113,8 @@ class Metrics:
         self.in_flight.set(in_flight)
         if event == "started":
             self.started.labels(move.kind.value).inc()
-        if result is None:
-            return
+        if result is None or event not in _FINAL_EVENTS:
+            return  # provisional notes (escalated, abort_failed) and dropped moves end nothing
         self.ended.labels(move.kind.value, result.outcome.value).inc()
         if result.outcome is Outcome.SUCCEEDED:
             self.duration.labels(move.kind.value).observe(result.duration_s)
