@@ -5,7 +5,8 @@ and hands the journal to the executor as its ``Recorder``: each move is written 
 it ends, with its pre-flight checks (:meth:`Journal.record_checks`). On start the daemon calls
 :func:`reconcile` to close the rows a crash left open by asking the backend where each VM is now, resuming
 VMs an interrupted migration left paused and removing stale duplicate definitions. The per-VM cooldown
-reads :meth:`Journal.recent_moves`; status reads :meth:`Journal.migrations`.
+reads :meth:`Journal.recent_moves`; status reads :meth:`Journal.migrations`. The control API records who
+did what (:meth:`Journal.record_action`) and approves a recorded plan (:meth:`Journal.recorded_plan`).
 
 One connection (``check_same_thread=False``) guarded by a lock, WAL mode, ``synchronous=FULL`` so that a
 row written before a migration starts survives a power cut. Every sqlite or file-system failure becomes a
@@ -65,12 +66,37 @@ CREATE TABLE IF NOT EXISTS checks (
     ok INTEGER NOT NULL,
     detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    caller TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS checks_migration ON checks (migration_id);
 CREATE INDEX IF NOT EXISTS migrations_finished ON migrations (finished_at);
 CREATE INDEX IF NOT EXISTS migrations_open ON migrations (id) WHERE finished_at IS NULL;
 """
 
 _ENTRY_COLUMNS = "id, plan_id, vm, source, dest, kind, started_at, finished_at, outcome, detail"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One operator action through the control API: when, who, what, with which outcome."""
+
+    at: float
+    caller: str
+    action: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedPlan:
+    """A plan as the journal holds it, with the mode it was recorded in."""
+
+    plan: Plan
+    mode: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +182,30 @@ class Journal:
     def migrations(self, limit: int = 100) -> tuple[JournalEntry, ...]:
         """The last ``limit`` journalled moves, newest first."""
         return self._entries("ORDER BY id DESC LIMIT ?", (limit,))
+
+    def recorded_plan(self, plan_id: int) -> RecordedPlan | None:
+        """Plan ``plan_id`` as recorded (its moves, scores and mode), or None when there is none."""
+        with self._locked() as conn:
+            row = conn.execute("SELECT snapshot_seq, created_at, moves, score_before, score_after, strategy, mode"
+                               " FROM plans WHERE id = ?", (plan_id,)).fetchone()
+        if row is None:
+            return None
+        seq, created, moves, before, after, strategy, mode = row
+        parsed = tuple(_move(item) for item in json.loads(moves))
+        return RecordedPlan(Plan(seq, created, parsed, before, after, strategy), mode)
+
+    def record_action(self, at: float, caller: str, action: str, detail: str) -> None:
+        """Record an operator's action (maintenance, pause, resume, approve) and who made it."""
+        with self._write() as conn:
+            conn.execute("INSERT INTO actions (at, caller, action, detail) VALUES (?, ?, ?, ?)",
+                         (at, caller, action, detail))
+
+    def actions(self, limit: int = 100) -> tuple[Action, ...]:
+        """The last ``limit`` operator actions, newest first."""
+        with self._locked() as conn:
+            rows = conn.execute("SELECT at, caller, action, detail FROM actions ORDER BY id DESC LIMIT ?",
+                                (limit,)).fetchall()
+        return tuple(Action(*row) for row in rows)
 
     def close(self) -> None:
         with self._lock:
@@ -338,6 +388,11 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
 def _move_json(move: Move) -> dict[str, object]:
     return {"vm": move.vm, "source": move.source, "dest": move.dest, "kind": move.kind.value,
             "reason": move.reason, "gain": move.gain, "memory_mib": move.memory_mib}
+
+
+def _move(item: dict[str, Any]) -> Move:
+    return Move(item["vm"], item["source"], item["dest"], MoveKind(item["kind"]), item["reason"],
+                float(item["gain"]), int(item["memory_mib"]))
 
 
 def _entry(row: tuple[Any, ...]) -> JournalEntry:

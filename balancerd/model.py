@@ -160,6 +160,12 @@ class ClusterSnapshot:
     def vms_on(self, host: str) -> tuple[Vm, ...]:
         return tuple(vm for vm in self.vms if vm.host == host)
 
+    def find_vm(self, name: str) -> Vm | None:
+        return next((vm for vm in self.vms if vm.name == name), None)
+
+    def find_host(self, name: str) -> Host | None:
+        return next((host for host in self.hosts if host.name == name), None)
+
 
 @dataclass(frozen=True, slots=True)
 class VmForecast:

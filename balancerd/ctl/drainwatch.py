@@ -83,6 +83,7 @@ class DrainWatch:
         self._seen_failures: set[tuple[str, float]] | None = None
         self._new_failures: list[dict[str, Any]] = []
         self._total = (0, 0)
+        self._first: tuple[int, int] | None = None
         self._left: tuple[int, int] | None = None
         self._stuck_cycles: set[int] = set()
 
@@ -99,7 +100,9 @@ class DrainWatch:
     def _progress(self, doc: dict[str, Any], drain: dict[str, Any]) -> Progress:
         now = self._clock.now()
         left = (int(drain["vms"]), int(drain["mem_mib"]))
-        self._total = (max(self._total[0], left[0]), max(self._total[1], left[1]))
+        at_start = (int(drain.get("vms_at_start", 0)), int(drain.get("mem_mib_at_start", 0)))  # when it began
+        self._total = (max(self._total[0], left[0], at_start[0]), max(self._total[1], left[1], at_start[1]))
+        self._first = self._first or left
         if self._left is not None and left < self._left:
             self._last_change = now
             self._stuck_cycles.clear()
@@ -109,8 +112,9 @@ class DrainWatch:
 
     def _eta(self, now: float, left: tuple[int, int]) -> float | None:
         elapsed = now - self._start
+        first = self._first or left  # the rate is what this watcher saw move, not what left before it began
         by_mem = self._total[1] > 0
-        done = self._total[1] - left[1] if by_mem else self._total[0] - left[0]
+        done = first[1] - left[1] if by_mem else first[0] - left[0]
         remaining = left[1] if by_mem else left[0]
         if done <= 0 or elapsed <= 0:
             return None

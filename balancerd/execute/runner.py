@@ -75,6 +75,12 @@ class Executor:
     def settings(self) -> preflight.Settings:
         return self._settings
 
+    def reconfigure(self, settings: preflight.Settings) -> None:
+        """Take new limits and policy (a reload) without forgetting running moves, slots or the budget."""
+        with self._lock:
+            self._settings = settings
+            self._throttle.reconfigure(settings.throttle)
+
     def in_flight(self) -> tuple[InFlight, ...]:
         """Moves currently running; safe to call from any thread."""
         with self._lock:

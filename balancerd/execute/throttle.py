@@ -30,6 +30,10 @@ class Throttle:
         self._running = 0
         self._starts: deque[float] = deque()
 
+    def reconfigure(self, config: ThrottleConfig) -> None:
+        """New limits from now on; slots held and the budget already spent stay counted."""
+        self._config = config
+
     @property
     def running(self) -> int:
         """How many moves hold slots now."""

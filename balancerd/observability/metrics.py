@@ -56,6 +56,7 @@ class Metrics:
         self.unreachable = g("balancerd_hosts_unreachable", "Hosts that did not answer")
         self.in_flight = g("balancerd_migrations_in_flight", "Migrations running now")
         self.last_cycle = g("balancerd_last_cycle_timestamp_seconds", "Clock time of the last cycle")
+        self.paused = g("balancerd_paused", "1 while no new migration may start (balancerctl pause or the pause file)")
 
     def _migration_metrics(self) -> None:
         c = self._counter
@@ -121,6 +122,9 @@ class Metrics:
             self.moved_bytes.labels(move.kind.value).inc(result.bytes_transferred)
             if result.downtime_ms is not None:
                 self.downtime.labels(move.kind.value).observe(result.downtime_ms / 1000)
+
+    def observe_pause(self, paused: bool) -> None:
+        self.paused.set(1 if paused else 0)
 
     def observe_cycle(self, report: CycleReport) -> None:
         """Replace the gauges by what ``report`` says."""

@@ -1,7 +1,10 @@
 """One balancing cycle: collect, predict, optimize, then execute (enforce) or only publish (recommend).
 
-The daemon's scheduler job and ``balancerd plan`` call :class:`CycleRunner`. This is the only place that
-wires the pipeline stages together (ARCHITECTURE.md rule 1); each stage stays ignorant of the others.
+The daemon's scheduler job calls :meth:`CycleRunner.step` and hands an ``enforce`` plan to its execution
+worker, so the cycle never waits for migrations; ``balancerd simulate`` and the in-process tests call
+:meth:`CycleRunner.run`, which executes the plan before it returns; ``balancerd plan`` calls
+:meth:`CycleRunner.propose`. This is the only place that wires the pipeline stages together
+(ARCHITECTURE.md rule 1); each stage stays ignorant of the others.
 """
 
 from __future__ import annotations
@@ -41,14 +44,16 @@ class Proposal:
     plan: Plan
     maintenance: frozenset[str]
     forecast: Forecast
+    cooldown: frozenset[str] = frozenset()
 
 
 class CycleRunner:
     """Holds the long-lived parts of the pipeline and runs cycles with them."""
 
     def __init__(self, config: Config, backend: Hypervisor, clock: Clock, journal: Journal,
-                 on_event: EventHook | None = None) -> None:
+                 on_event: EventHook | None = None, hold: Callable[[], str | None] | None = None) -> None:
         self.config = config
+        self._hold = hold
         self.backend = backend
         self.clock = clock
         self.journal = journal
@@ -62,9 +67,9 @@ class CycleRunner:
         return Executor(self.backend, self.clock, Settings.of(config), self.journal, on_event=self._on_event)
 
     def reconfigure(self, config: Config) -> None:
-        """Take a reloaded config (between cycles): policy, throttle, prediction, mode, interval."""
+        """Take a reloaded config: policy, throttle, prediction, mode, interval (running moves go on)."""
         if Settings.of(config) != Settings.of(self.config):
-            self.executor = self._executor(config)
+            self.executor.reconfigure(Settings.of(config))
         self.config = config
         self.predictor.reconfigure(config.predict, step_s=config.interval_s)
 
@@ -81,21 +86,25 @@ class CycleRunner:
         forecast = self.predictor.forecast()
         plan = optimize.plan(collected.snapshot, forecast, self.config.policy, cooldown,
                              migration_mib_s=self.config.migration.speed_mib_s())
-        return Proposal(collected, plan, flags, forecast)
+        return Proposal(collected, plan, flags, forecast, cooldown)
 
-    def run(self, stop: threading.Event) -> CycleReport:
-        """One full cycle; executes the plan in mode ``enforce``."""
-        wall0 = time.monotonic()
+    def step(self) -> tuple[Proposal, int]:
+        """Count a cycle, propose and record the plan; its journal id."""
         self.cycle += 1
         proposal = self.propose()
-        plan_id = self.journal.record_plan(proposal.plan, self.config.mode)
+        return proposal, self.journal.record_plan(proposal.plan, self.config.mode)
+
+    def run(self, stop: threading.Event) -> CycleReport:
+        """One full cycle; executes the plan in mode ``enforce`` before it returns."""
+        wall0 = time.monotonic()
+        proposal, plan_id = self.step()
         results: tuple[MoveResult, ...] = ()
         if self.config.mode == "enforce" and proposal.plan.moves:
-            guard = self._guard(proposal.plan)
-            results = self.executor.execute(proposal.plan, plan_id, guard, stop).results
-        return self._report(proposal, results, time.monotonic() - wall0)
+            results = self.executor.execute(proposal.plan, plan_id, self.guard(proposal.plan), stop).results
+        return self.report(proposal, results, time.monotonic() - wall0)
 
-    def _report(self, proposal: Proposal, results: tuple[MoveResult, ...], seconds: float) -> CycleReport:
+    def report(self, proposal: Proposal, results: tuple[MoveResult, ...], seconds: float) -> CycleReport:
+        """The cycle report of ``proposal`` (logged here), with whatever results are known."""
         snap = proposal.collected.snapshot
         report = CycleReport(
             cycle=self.cycle, mode=self.config.mode, started_at=snap.taken_at, duration_s=seconds,
@@ -118,10 +127,13 @@ class CycleRunner:
         since = now - self.config.policy.cooldown_s
         return frozenset(e.vm for e in self.journal.recent_moves(since) if e.outcome == Outcome.SUCCEEDED.value)
 
-    def _guard(self, plan: Plan) -> Callable[[Move], str | None]:
+    def guard(self, plan: Plan) -> Callable[[Move], str | None]:
         """Re-validation right before each move (ARCHITECTURE.md rule 8): skip, not fail, on drift."""
 
         def guard(move: Move) -> str | None:
+            held = self._hold() if self._hold is not None else None
+            if held:
+                return held
             if self.clock.now() - plan.created_at > self.config.policy.plan_ttl_s:
                 return f"plan older than plan_ttl_s ({self.config.policy.plan_ttl_s:g} s)"
             if move.dest in self._maintenance():

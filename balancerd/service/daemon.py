@@ -1,9 +1,12 @@
 """The daemon behind ``balancerd run``: scheduler, signals, pid and status files, metrics endpoint.
 
-APScheduler 3 runs one cycle at a time (``max_instances=1``, coalesced). The main thread only waits and
-handles signals: SIGTERM/SIGINT stop cleanly (running migrations finish or hit their deadline and are
-journaled), SIGHUP reloads the config (a bad one is refused and the old one kept), SIGUSR1 re-reads the
-maintenance file by running a cycle now.
+APScheduler 3 runs one cycle at a time (``max_instances=1``, coalesced). A cycle collects, predicts, plans
+and publishes; in mode ``enforce`` it hands its plan to the execution worker
+(:mod:`balancerd.service.execution`) and ends, so cycles, metrics and status go on while migrations run. The
+control API (:mod:`balancerd.service.control` over :mod:`balancerd.api.server`) pauses, resumes, approves and
+edits maintenance. The main thread only waits and handles signals: SIGTERM/SIGINT stop cleanly (no new move
+starts; running migrations finish or hit their deadline and are journaled), SIGHUP reloads the config (a bad
+one is refused and the old one kept), SIGUSR1 re-reads the maintenance file by running a cycle now.
 
 Under systemd (``Type=notify``) it reports READY=1 after the first successful cycle, RELOADING=1 / READY=1
 around a reload, STOPPING=1 on SIGTERM, and feeds the watchdog (``WATCHDOG_USEC``) from its own thread only
@@ -16,6 +19,7 @@ import datetime as dt
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -24,12 +28,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from balancerd import config as config_mod
 from balancerd import journal as journal_mod
+from balancerd import maintenance
+from balancerd.backends.base import Hypervisor
+from balancerd.clock import Clock
 from balancerd.config import Config
 from balancerd.errors import BalancerdError, ConfigError
-from balancerd.model import CycleReport, Move, MoveResult, Outcome
+from balancerd.execute.runner import ABORT_GRACE_S
+from balancerd.model import CycleReport, Move, MoveResult, Outcome, Plan
 from balancerd.observability.metrics import Metrics
-from balancerd.service import pidfile, status
-from balancerd.service.cycle import CycleRunner
+from balancerd.service import drainbook, pausing, pidfile, status
+from balancerd.service.cycle import CycleRunner, Proposal
+from balancerd.service.execution import ExecutionWorker
 from balancerd.service.notify import CycleWatch, Notifier, ProgressClock, WatchdogPinger, watchdog_timeout_s
 from balancerd.service.wiring import clock_speed, make_backend, make_clock
 
@@ -43,7 +52,8 @@ _FAILURE_WINDOW_S = 3600.0
 class Daemon:
     """A running balancerd."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, clock: Clock | None = None, backend: Hypervisor | None = None) -> None:
+        """``clock`` and ``backend`` default to what the config asks for (tests pass their own)."""
         self.config = config
         self.stop_event = threading.Event()
         self._reload = threading.Event()
@@ -52,8 +62,8 @@ class Daemon:
         self._last_report: CycleReport | None = None
         self.metrics = Metrics()
         self.metrics_port: int | None = None
-        self.clock = make_clock(config)
-        self.backend = make_backend(config, self.clock)
+        self.clock = clock or make_clock(config)
+        self.backend = backend or make_backend(config, self.clock)
         self.journal = journal_mod.Journal(config.paths.journal)
         self.notifier = Notifier.from_env()
         self._watchdog_s = watchdog_timeout_s()
@@ -61,8 +71,14 @@ class Daemon:
         self._pinger: WatchdogPinger | None = None
         self._ready = False
         self._moved_off: set[str] = set()
+        self._pause: pausing.Pause | None = None
+        self._pause_error = ""
+        self.last_proposal: tuple[Proposal, int] | None = None
+        self.drains = drainbook.DrainBook(_previous_drains(config))
         progress_clock = ProgressClock(self.clock, self.watch.progress)
-        self.runner = CycleRunner(config, self.backend, progress_clock, self.journal, on_event=self._on_event)
+        self.runner = CycleRunner(config, self.backend, progress_clock, self.journal, on_event=self._on_event,
+                                  hold=self.paused_reason)
+        self.worker = ExecutionWorker(lambda: self.runner.executor, self.stop_event)
         self.scheduler = BackgroundScheduler(timezone=dt.UTC)
 
     def serve(self) -> int:
@@ -78,6 +94,7 @@ class Daemon:
     def _start(self) -> None:
         for message in journal_mod.reconcile(self.journal, self.backend, self.clock.now(), self.clock):
             log.warning("reconciled", detail=message)
+        self._load_pause()
         if self.config.metrics.enabled:
             self.metrics_port = self.metrics.serve(self.config.metrics.address, self.config.metrics.port)
         self.runner.prime()
@@ -182,8 +199,7 @@ class Daemon:
         try:
             with self._lock:
                 self.watch.started()
-                self._moved_off.clear()
-                report = self.runner.run(self.stop_event)
+                report = self._cycle_once()
         except BalancerdError as exc:
             log.error("cycle failed", error=str(exc))
             return
@@ -197,6 +213,67 @@ class Daemon:
         self._write_status()
         self._tell_systemd(report)
 
+    def _cycle_once(self) -> CycleReport:
+        """Collect, predict, plan, record; in mode enforce hand the plan to the worker (not waiting for it)."""
+        wall0 = time.monotonic()
+        self._moved_off.clear()
+        self._apply_pause()
+        proposal, plan_id = self.runner.step()
+        self.drains.update(proposal.collected.snapshot, proposal.maintenance)
+        self.last_proposal = (proposal, plan_id)
+        plan = proposal.plan
+        if self.config.mode == "enforce" and plan.moves and self.paused_reason() is None:
+            self.submit(plan, plan_id, "enforce")
+        return self.runner.report(proposal, (), time.monotonic() - wall0)
+
+    def submit(self, plan: Plan, plan_id: int, origin: str) -> None:
+        """Execute ``plan`` beside the cycles (the cycle's own plan, or one an operator approved)."""
+        self.worker.submit(plan, plan_id, origin, self.runner.guard(plan), self.clock.now())
+
+    # -- pause ----------------------------------------------------------------------------------------
+
+    def _load_pause(self) -> None:
+        try:
+            self._pause = pausing.load(self.config.control.pause_state)
+        except BalancerdError as exc:  # unreadable: stay paused rather than guess
+            self._pause_error = str(exc)
+            log.error("pause state unreadable, staying paused", error=self._pause_error)
+        self._apply_pause()
+
+    def paused_reason(self) -> str | None:
+        """Why no new migration may start now (an API pause, the pause file), or None."""
+        if self._pause is not None:
+            return self._pause.reason()
+        if self._pause_error:
+            return f"paused: {self._pause_error}"
+        return pausing.file_reason(self.config.control.pause_file)
+
+    def set_pause(self, pause: pausing.Pause | None) -> None:
+        """Keep (or clear) an API pause across restarts, and apply it now."""
+        path = self.config.control.pause_state
+        if pause is None:
+            pausing.clear(path)
+        else:
+            pausing.save(path, pause)
+        self._pause, self._pause_error = pause, ""
+        self._apply_pause()
+        self._write_status()
+
+    def _apply_pause(self) -> None:
+        reason = self.paused_reason()
+        executor = self.runner.executor
+        if reason is not None:
+            executor.pause(reason)
+        elif executor.paused:
+            executor.resume()
+        self.metrics.observe_pause(reason is not None)
+
+    def current_maintenance(self) -> frozenset[str]:
+        return maintenance.read(self.config.paths.maintenance_file)
+
+    def known_hosts(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.backend.hosts())
+
     def _tell_systemd(self, report: CycleReport) -> None:
         text = f"cycle {report.cycle}: {len(report.plan.moves)} moves planned, imbalance {report.imbalance:.3f}"
         if not self._ready and not self.stop_event.is_set():
@@ -208,6 +285,7 @@ class Daemon:
 
     def _on_event(self, event: str, move: Move, result: MoveResult | None) -> None:
         self.watch.progress()
+        self.worker.note(event, move, result)
         if result is not None and result.outcome is Outcome.SUCCEEDED:
             self._moved_off.add(move.vm)
         in_flight = len(self.runner.executor.in_flight())
@@ -218,17 +296,32 @@ class Daemon:
         self._write_status()
 
     def _write_status(self) -> None:
-        report = self._last_report
-        if report is None:
+        if self._last_report is None:
             return
-        flags = frozenset(h.name for h in report.snapshot.hosts if h.maintenance)
-        moved = frozenset(self._moved_off) | {r.move.vm for r in report.results if r.outcome is Outcome.SUCCEEDED}
-        document = status.render(report, self.runner.executor.in_flight(), os.getpid(), self.metrics_port, flags,
-                                 moved, self._drain_failures(flags))
         try:
-            status.write(self.config.paths.status_file, document)
+            status.write(self.config.paths.status_file, self.status_document())
         except BalancerdError as exc:
             log.error("status not written", error=str(exc))
+
+    def status_document(self) -> dict[str, object]:
+        """What ``balancerctl status`` shows: the last cycle, in-flight moves, drains, the pause."""
+        report = self._last_report
+        pause = self._pause_fields()
+        if report is None:
+            return {"pid": os.getpid(), "cycle": 0, "mode": self.config.mode, **pause}
+        flags = frozenset(h.name for h in report.snapshot.hosts if h.maintenance)
+        moved = frozenset(self._moved_off) | {r.move.vm for r in report.results if r.outcome is Outcome.SUCCEEDED}
+        starts = {h: s for h in flags if (s := self.drains.start(h)) is not None}
+        return status.render(report, self.runner.executor.in_flight(), os.getpid(), self.metrics_port, flags,
+                             moved, self._drain_failures(flags), starts, pause)
+
+    def _pause_fields(self) -> dict[str, object]:
+        reason = self.paused_reason()
+        pause = self._pause
+        return {"paused": reason is not None, "paused_reason": reason,
+                "paused_by": pause.by if pause is not None else None,
+                "paused_at": pause.at if pause is not None else None,
+                "pause_file": str(self.config.control.pause_file)}
 
     def _drain_failures(self, hosts: frozenset[str]) -> tuple[journal_mod.JournalEntry, ...]:
         """Failed or aborted migrations away from ``hosts`` in the last hour (clock time)."""
@@ -247,9 +340,19 @@ class Daemon:
         self.stop_event.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if not self.worker.join(self.config.throttle.deadline_s + ABORT_GRACE_S):
+            log.error("migrations still running at shutdown; the journal keeps them open for the next start")
         if self._pinger is not None:
             self._pinger.stop()
         self.journal.close()
         self.backend.close()
         pidfile.release(self.config.paths.pid_file)
         log.info("stopped")
+
+
+def _previous_drains(config: Config) -> dict[str, drainbook.DrainStart]:
+    """Drain starting points from the status file of the daemon that ran before (none if unreadable)."""
+    try:
+        return drainbook.from_status(status.read(config.paths.status_file))
+    except BalancerdError:
+        return {}

@@ -5,8 +5,10 @@ The daemon writes it atomically after every cycle and on every migration event; 
 from a failed or stalled one). JSON, so operators and scripts can read it too.
 
 ``drains`` has one entry per host in maintenance: VMs and memory still on it (VMs whose migration away
-succeeded since the snapshot no longer count), moves planned and running away from it, VMs the planner could
-not place (with the reasons) and recent failed or aborted migrations from it.
+succeeded since the snapshot no longer count), what it held when the drain began (``vms_at_start``,
+``mem_mib_at_start``, ``started_at``, from :mod:`balancerd.service.drainbook`), moves planned and running away
+from it, VMs the planner could not place (with the reasons) and recent failed or aborted migrations from it.
+``paused`` (with ``paused_by``, ``paused_at``) says whether new migrations are held back.
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ from typing import Any
 from balancerd.errors import StateError
 from balancerd.journal import JournalEntry
 from balancerd.model import CycleReport, InFlight, Outcome, Vm
+from balancerd.service.drainbook import DrainStart
 
 _FAILED = frozenset({Outcome.FAILED, Outcome.ABORTED})
 
 
 def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metrics_port: int | None,
            maintenance: frozenset[str], moved_off: frozenset[str] = frozenset(),
-           failures: Sequence[JournalEntry] = ()) -> dict[str, Any]:
-    """The status document for ``report``; ``moved_off``: VMs that left their snapshot host since."""
+           failures: Sequence[JournalEntry] = (), starts: Mapping[str, DrainStart] | None = None,
+           extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The status document for ``report``; ``moved_off``: VMs that left their snapshot host since.
+
+    ``starts``: drain starting points per host; ``extra``: more top-level keys (the daemon's pause).
+    """
     util = {u.host: u for u in report.utilisation}
     hosts = [
         {
@@ -54,19 +61,30 @@ def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metri
         "hosts": hosts,
         "maintenance": sorted(maintenance),
         "drain_remaining": dict(report.drain_remaining),
-        "drains": drains(report, in_flight, maintenance, moved_off, failures),
+        "drains": drains(report, in_flight, maintenance, moved_off, failures, starts or {}),
         "in_flight": [{"vm": f.vm, "source": f.source, "dest": f.dest} for f in in_flight],
         "plan": {"moves": len(report.plan.moves), "skipped": len(report.plan.skipped)},
         "errors": list(report.errors),
+        "paused": False,
+        **(extra or {}),
     }
 
 
 def drains(report: CycleReport, in_flight: tuple[InFlight, ...], maintenance: frozenset[str],
-           moved_off: frozenset[str], failures: Sequence[JournalEntry]) -> dict[str, dict[str, Any]]:
+           moved_off: frozenset[str], failures: Sequence[JournalEntry],
+           starts: Mapping[str, DrainStart] | None = None) -> dict[str, dict[str, Any]]:
     """Drain progress per host in maintenance (see the module docstring)."""
     snap = report.snapshot
-    return {h.name: _drain(h.name, h.reachable, report, snap.vms_on(h.name), in_flight, moved_off, failures)
+    known = starts or {}
+    return {h.name: {**_drain(h.name, h.reachable, report, snap.vms_on(h.name), in_flight, moved_off, failures),
+                     **_start(known.get(h.name))}
             for h in snap.hosts if h.name in maintenance}
+
+
+def _start(start: DrainStart | None) -> dict[str, Any]:
+    if start is None:
+        return {}
+    return {"started_at": start.at, "vms_at_start": start.vms, "mem_mib_at_start": start.mem_mib}
 
 
 def _drain(name: str, reachable: bool, report: CycleReport, on_host: tuple[Vm, ...],

@@ -262,3 +262,22 @@ def test_reconcile_never_touches_a_vm_running_twice(journal: Journal) -> None:
     (message,) = reconcile(journal, backend, 500.0, FakeClock(0.0))
     assert backend.resumed == [] and backend.undefined == []
     assert "operator must check" in message
+
+
+def test_a_recorded_plan_reads_back_with_its_mode(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    plan = Plan(3, 1_700_000_000.0, (Move("vm1", "h1", "h2", MoveKind.LIVE, "balance", 0.25, 2048),), 1.0, 0.5,
+                "balance")
+    ident = journal.record_plan(plan, "recommend")
+    recorded = journal.recorded_plan(ident)
+    assert recorded is not None and recorded.mode == "recommend" and recorded.plan == plan
+    assert journal.recorded_plan(ident + 1) is None
+    journal.close()
+
+
+def test_actions_are_kept_newest_first(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    journal.record_action(1.0, "uid 0", "pause", "abort_running=False")
+    journal.record_action(2.0, "uid 0 (pid 9)", "resume", "")
+    assert [(a.action, a.caller) for a in journal.actions()] == [("resume", "uid 0 (pid 9)"), ("pause", "uid 0")]
+    journal.close()
