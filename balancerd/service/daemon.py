@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -303,7 +304,7 @@ class Daemon:
         except BalancerdError as exc:
             log.error("status not written", error=str(exc))
 
-    def status_document(self) -> dict[str, object]:
+    def status_document(self) -> dict[str, Any]:
         """What ``balancerctl status`` shows: the last cycle, in-flight moves, drains, the pause."""
         report = self._last_report
         pause = self._pause_fields()
@@ -315,7 +316,7 @@ class Daemon:
         return status.render(report, self.runner.executor.in_flight(), os.getpid(), self.metrics_port, flags,
                              moved, self._drain_failures(flags), starts, pause)
 
-    def _pause_fields(self) -> dict[str, object]:
+    def _pause_fields(self) -> dict[str, Any]:
         reason = self.paused_reason()
         pause = self._pause
         return {"paused": reason is not None, "paused_reason": reason,

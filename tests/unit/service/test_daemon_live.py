@@ -132,7 +132,7 @@ def test_cycles_go_on_while_a_migration_runs_and_no_vm_is_in_two_plans(rigs: lis
     (moving,) = rig.backend.wait_started(1)  # one outgoing slot per host: one move off h1 runs
     rig.cycle()  # returns although the move still runs
     status = rig.daemon.status_document()
-    assert status["cycle"] == 2 and [f["vm"] for f in status["in_flight"]] == [moving]  # type: ignore[index]
+    assert status["cycle"] == 2 and [f["vm"] for f in status["in_flight"]] == [moving]
     proposal, _plan_id = rig.daemon.last_proposal or (None, 0)
     assert proposal is not None and moving in {f.vm for f in proposal.collected.snapshot.in_flight}
     assert moving not in {m.vm for m in proposal.plan.moves}
@@ -237,7 +237,7 @@ def test_a_maintenance_request_during_a_drain_takes_effect_in_the_next_cycle(rig
     planned = {m.vm: m.source for m in proposal.plan.moves}
     assert planned == {"c": "h2", "d": "h2", **{vm: "h1" for vm in ("a", "b") if vm != moving}}
     drains = rig.daemon.status_document()["drains"]
-    assert drains["h1"]["vms_at_start"] == 2 and drains["h2"]["vms_at_start"] == 2  # type: ignore[index]
+    assert drains["h1"]["vms_at_start"] == 2 and drains["h2"]["vms_at_start"] == 2
 
 
 def test_unknown_names_are_refused(rigs: list[Rig], tmp_path: Path) -> None:
