@@ -150,6 +150,14 @@ class ClusterSnapshot:
     hosts: tuple[Host, ...]
     vms: tuple[Vm, ...]
     in_flight: tuple[InFlight, ...] = ()
+    _on_host: dict[str, tuple[Vm, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """VMs per host, built once so that status and metrics need not scan every VM for every host."""
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[Vm]] = {}
+        for vm in self.vms:
+            index.setdefault(vm.host, []).append(vm)
+        object.__setattr__(self, "_on_host", {host: tuple(vms) for host, vms in index.items()})
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
@@ -158,7 +166,7 @@ class ClusterSnapshot:
         raise KeyError(name)
 
     def vms_on(self, host: str) -> tuple[Vm, ...]:
-        return tuple(vm for vm in self.vms if vm.host == host)
+        return self._on_host.get(host, ())
 
     def find_vm(self, name: str) -> Vm | None:
         return next((vm for vm in self.vms if vm.name == name), None)
