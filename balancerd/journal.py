@@ -3,8 +3,7 @@
 The daemon opens one :class:`Journal` at start, records every plan it computes (:meth:`Journal.record_plan`)
 and hands the journal to the executor as its ``Recorder``: each move is written before it starts and after
 it ends, with its pre-flight checks (:meth:`Journal.record_checks`). On start the daemon calls
-:func:`reconcile` to close the rows a crash left open by asking the backend where each VM is now, resuming
-VMs an interrupted migration left paused and removing stale duplicate definitions. The per-VM cooldown
+:func:`balancerd.reconcile.reconcile` to close the rows a crash left open. The per-VM cooldown
 reads :meth:`Journal.recent_moves`; status reads :meth:`Journal.migrations`. The control API records who
 did what (:meth:`Journal.record_action`) and approves a recorded plan (:meth:`Journal.recorded_plan`).
 
@@ -18,15 +17,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from balancerd.backends.base import Check, DomainState, Placement
-from balancerd.clock import Clock, SystemClock
-from balancerd.errors import BackendError, StateError
+from balancerd.backends.base import Check
+from balancerd.errors import StateError
 from balancerd.model import Move, MoveKind, MoveResult, Outcome, Plan
 
 SCHEMA_VERSION = 1
@@ -263,115 +261,6 @@ class Journal:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-
-
-@runtime_checkable
-class Inspector(Protocol):
-    """What full reconciliation needs of a backend (``Hypervisor`` provides it)."""
-
-    def inspect(self, vm: str) -> tuple[Placement, ...]: ...
-
-    def resume(self, vm: str, host: str) -> None: ...
-
-    def undefine(self, vm: str, host: str) -> None: ...
-
-
-JOB_WAIT_S = 120.0
-JOB_POLL_S = 1.0
-
-
-def reconcile(journal: Journal, locate: Callable[[str], tuple[str, ...]] | Inspector, at: float,
-              clock: Clock | None = None) -> tuple[str, ...]:
-    """Close every row a crash left open by where its VM is now; return what was done, in words.
-
-    With only ``locate`` the rows are closed by where the VM is defined. With a backend that can
-    :class:`Inspector` (or a bound ``backend.locate`` of one), reconciliation also makes each VM defined once
-    and running: it waits (up to :data:`JOB_WAIT_S` on ``clock``) for a migration job libvirt still runs,
-    resumes a VM left paused on the host that holds it and removes a stale inactive copy beside a running
-    one. A VM that cannot be read now (backend error) keeps its row open for the next start.
-    """
-    inspector = locate if isinstance(locate, Inspector) else getattr(locate, "__self__", None)
-    clock = clock if clock is not None else SystemClock()
-    messages: list[str] = []
-    for entry in journal.unfinished():
-        if isinstance(inspector, Inspector):
-            outcome, detail = _settle(entry, inspector, clock)
-        else:
-            assert callable(locate)
-            outcome, detail = _located(entry, locate)
-        if outcome is None:
-            messages.append(f"{_describe(entry)}: {detail}; left open")
-            continue
-        journal.close_unfinished(entry.id, outcome, detail, at)
-        messages.append(f"{_describe(entry)}: {outcome.value}: {detail}")
-    return tuple(messages)
-
-
-def _located(entry: JournalEntry, locate: Callable[[str], tuple[str, ...]]) -> tuple[Outcome | None, str]:
-    try:
-        hosts = tuple(locate(entry.vm))
-    except BackendError as exc:
-        return None, f"cannot locate the VM ({exc})"
-    return _verdict(entry, hosts)
-
-
-def _settle(entry: JournalEntry, backend: Inspector, clock: Clock) -> tuple[Outcome | None, str]:
-    """Inspect, wait for a job still running, resume / remove duplicates, then judge by where it runs."""
-    try:
-        copies = _wait_for_jobs(entry.vm, backend, clock)
-        if any(copy.job_active for copy in copies):
-            return None, "a migration job is still running in libvirt"
-        actions = _repair(entry.vm, copies, backend)
-        copies = backend.inspect(entry.vm)
-    except BackendError as exc:
-        return None, f"cannot inspect the VM ({exc})"
-    active = [c.host for c in copies if c.state in (DomainState.RUNNING, DomainState.PAUSED)]
-    outcome, detail = _verdict(entry, tuple(active) if active else tuple(c.host for c in copies))
-    return outcome, "; ".join([detail, *actions])
-
-
-def _wait_for_jobs(vm: str, backend: Inspector, clock: Clock) -> tuple[Placement, ...]:
-    copies = backend.inspect(vm)
-    deadline = clock.now() + JOB_WAIT_S
-    while any(copy.job_active for copy in copies) and clock.now() < deadline:
-        clock.sleep(JOB_POLL_S)
-        copies = backend.inspect(vm)
-    return copies
-
-
-def _repair(vm: str, copies: tuple[Placement, ...], backend: Inspector) -> list[str]:
-    """Resume a paused sole copy; undefine inactive copies beside one persistent active copy."""
-    active = [c for c in copies if c.state in (DomainState.RUNNING, DomainState.PAUSED)]
-    if len(active) != 1:
-        return []
-    (live,) = active
-    actions = []
-    if live.state is DomainState.PAUSED:
-        backend.resume(vm, live.host)
-        actions.append(f"resumed the paused VM on {live.host}")
-    if live.persistent:
-        for stale in (c for c in copies if c.state is DomainState.SHUTOFF):
-            backend.undefine(vm, stale.host)
-            actions.append(f"removed the stale inactive copy on {stale.host}")
-    return actions
-
-
-def _verdict(entry: JournalEntry, hosts: tuple[str, ...]) -> tuple[Outcome, str]:
-    """What a VM found on ``hosts`` means for an interrupted move of ``entry``."""
-    found = set(hosts)
-    if {entry.source, entry.dest} <= found:
-        return Outcome.FAILED, "defined on both hosts: operator must check"
-    if found == {entry.dest}:
-        return Outcome.SUCCEEDED, "reconciled after restart: found on dest"
-    if found == {entry.source}:
-        return Outcome.ABORTED, "reconciled after restart: still on source"
-    if not found:
-        return Outcome.FAILED, "reconciled after restart: not found on any host"
-    return Outcome.FAILED, f"found on {', '.join(sorted(found))}, neither only source nor dest: operator must check"
-
-
-def _describe(entry: JournalEntry) -> str:
-    return f"interrupted move #{entry.id} of {entry.vm} {entry.source} -> {entry.dest}"
 
 
 def _prepare(conn: sqlite3.Connection, path: Path) -> None:

@@ -155,7 +155,7 @@ class Executor:
     def _forget_running(self, serial: int, plan: Plan) -> None:
         """After an unexpected exception: free the slots and claims of moves no longer watched.
 
-        Their journal rows stay open, so :func:`balancerd.journal.reconcile` settles them at the next start.
+        Their journal rows stay open, so :func:`balancerd.reconcile.reconcile` settles them at the next start.
         """
         with self._lock:
             abandoned = [key for key in self._running if key[0] == serial]

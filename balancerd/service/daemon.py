@@ -37,6 +37,7 @@ from balancerd.errors import BalancerdError, ConfigError
 from balancerd.execute.runner import ABORT_GRACE_S
 from balancerd.model import CycleReport, Move, MoveResult, Outcome, Plan
 from balancerd.observability.metrics import Metrics
+from balancerd.reconcile import reconcile
 from balancerd.service import drainbook, pausing, pidfile, status
 from balancerd.service.cycle import CycleRunner, Proposal
 from balancerd.service.execution import ExecutionWorker
@@ -93,7 +94,7 @@ class Daemon:
         return 0
 
     def _start(self) -> None:
-        for message in journal_mod.reconcile(self.journal, self.backend, self.clock.now(), self.clock):
+        for message in reconcile(self.journal, self.backend, self.clock.now(), self.clock):
             log.warning("reconciled", detail=message)
         self._load_pause()
         if self.config.metrics.enabled:
