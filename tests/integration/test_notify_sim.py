@@ -34,6 +34,10 @@ maintenance_file = "maintenance"
 journal = "journal.sqlite"
 pid_file = "balancerd.pid"
 status_file = "status.json"
+[control]
+socket = "control.sock"
+pause_file = "pause"
+pause_state = "paused.json"
 [metrics]
 enabled = false
 [logging]
