@@ -22,6 +22,17 @@ from balancerd.clock import SystemClock
 
 TICK = re.compile(r"TICK (\d+) boot=(\w+)")
 
+GUEST_MIB = 96
+# Lab notes: a live migration's setup takes 2.0-2.2 s on a busy machine; a job counts as running once QEMU
+# has sent its first bytes. Margins (x3) cover a machine loaded by other work; the loops end on events.
+SETUP_S = 2.2
+LOAD_MARGIN = 3.0
+
+
+def transfer_deadline_s(bandwidth_mib_s: int, passes: float = 1.0) -> float:
+    """How long ``passes`` copies of a lab guest's memory take at ``bandwidth_mib_s``, with the load margin."""
+    return LOAD_MARGIN * (SETUP_S + passes * GUEST_MIB / bandwidth_mib_s)
+
 
 def backend_for(status: dict[str, Any], connect_timeout_s: float = 5.0) -> LibvirtCluster:
     """The backend a daemon would build from the lab's config, with the lab's p2p URIs."""
@@ -85,3 +96,15 @@ def active_on(uri: str, vm: str) -> bool:
         return bool(conn.lookupByName(vm).isActive())
     finally:
         conn.close()
+
+
+def bytes_sent(uri: str, vm: str) -> int:
+    """Bytes the running migration job of ``vm`` on the host at ``uri`` has sent so far (0 before it starts)."""
+    conn = libvirt.open(uri)
+    try:
+        stats = conn.lookupByName(vm).jobStats()
+    except libvirt.libvirtError:
+        return 0
+    finally:
+        conn.close()
+    return int(stats.get("data_processed", 0)) if stats.get("type") == libvirt.VIR_DOMAIN_JOB_UNBOUNDED else 0

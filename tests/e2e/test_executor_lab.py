@@ -38,25 +38,13 @@ from balancerd.lab import control, extra, lifecycle, paths
 from balancerd.model import Move, MoveKind, MoveResult, Outcome, Plan
 
 from .conftest import private_lab
-from .libvirt_lab import last_tick, ticks, wait_tick_beyond
+from .libvirt_lab import bytes_sent, last_tick, ticks, transfer_deadline_s, wait_tick_beyond
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 SHARED = (str(paths.SHARED_MOUNT),)
 BOOT_TIMEOUT_S = 180.0
-GUEST_MIB = 96
-# Lab notes: a live migration's setup takes 2.0-2.2 s on a busy machine; a job counts as running once QEMU
-# has sent its first bytes. Margins (x3) cover a machine loaded by other work; the loops end on events.
-SETUP_S = 2.2
-LOAD_MARGIN = 3.0
-
-
-def transfer_deadline_s(bandwidth_mib_s: int, passes: float = 1.0) -> float:
-    """How long ``passes`` copies of a lab guest's memory take at ``bandwidth_mib_s``, with the load margin."""
-    return LOAD_MARGIN * (SETUP_S + passes * GUEST_MIB / bandwidth_mib_s)
-
-
 @pytest.fixture(scope="module")
 def exec_lab() -> Iterator[dict[str, Any]]:
     with private_lab("lab-executor", hosts=2, vms=1) as status:
@@ -229,7 +217,7 @@ def test_destination_daemon_killed_mid_migration(exec_lab: dict[str, Any], tmp_p
     mover = threading.Thread(target=lambda: outcome.append(
         _execute(exec_lab, tmp_path, "kill1", "host1", "host2", bandwidth_mib_s=2)))
     mover.start()
-    _wait(lambda: _bytes_sent(exec_lab, "kill1", "host1") > 0, transfer_deadline_s(2),
+    _wait(lambda: bytes_sent(_uri(exec_lab, "host1"), "kill1") > 0, transfer_deadline_s(2),
           "the migration of kill1 to send its first bytes")
     _kill_daemon(pid)
     mover.join(transfer_deadline_s(2))
@@ -280,7 +268,7 @@ def test_daemon_sigkilled_mid_migration_then_reconciled(exec_lab: dict[str, Any]
         daemon = _start_daemon(config_path, log)
         try:
             record = _wait_open_record(journal_path, daemon, tmp_path)
-            _wait(lambda: _bytes_sent(exec_lab, record, "host1") > 0, transfer_deadline_s(3),
+            _wait(lambda: bytes_sent(_uri(exec_lab, "host1"), record) > 0, transfer_deadline_s(3),
                   f"the migration of {record} to send its first bytes")
         finally:
             daemon.kill()
@@ -313,18 +301,6 @@ def test_daemon_sigkilled_mid_migration_then_reconciled(exec_lab: dict[str, Any]
         _running_once_on(exec_lab, guest, "host2")  # defined once, running (not paused): nothing lost
     _report_guest_health(exec_lab, console, "crash1", "host2")
     print(f"reconciled: {interrupted.outcome}: {interrupted.detail}")
-
-
-def _bytes_sent(lab: dict[str, Any], vm: str, host: str) -> int:
-    """Bytes the running migration job of ``vm`` on ``host`` has sent so far (0 before it starts)."""
-    conn = libvirt.open(_uri(lab, host))
-    try:
-        stats = conn.lookupByName(vm).jobStats()
-    except libvirt.libvirtError:
-        return 0
-    finally:
-        conn.close()
-    return int(stats.get("data_processed", 0)) if stats.get("type") == libvirt.VIR_DOMAIN_JOB_UNBOUNDED else 0
 
 
 def _cpu_share(lab: dict[str, Any], vm: str, host: str, seconds: float = 1.0) -> float:
