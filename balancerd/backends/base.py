@@ -204,6 +204,18 @@ class Hypervisor(Protocol):
         """Every configured host, reachable or not."""
         ...
 
+    def host_names(self) -> tuple[str, ...]:
+        """The configured hosts' names, without asking any of them."""
+        ...
+
+    def host_info(self, host: str) -> HostInfo:
+        """Inventory of one host (``reachable`` False when it does not answer)."""
+        ...
+
+    def reset_host(self, host: str, reason: str) -> None:
+        """Give up on ``host``'s connection (a call on it hangs); the next call opens a new one. Never blocks."""
+        ...
+
     def node_stats(self, host: str) -> NodeStats:
         """Counters of ``host``; TransientBackendError when it does not answer."""
         ...

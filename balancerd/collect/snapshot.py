@@ -1,9 +1,10 @@
 """Samples from every host -> one :class:`~balancerd.model.ClusterSnapshot`.
 
-The daemon and ``balancerd plan`` call :meth:`Collector.collect` once per cycle. It asks the backend for
-the inventory and the bulk stats of every reachable host, forms CPU rates from the previous cycle's
-counters, and marks hosts that fail as unreachable so that the cycle carries on for the others.
-Maintenance flags and in-flight migrations come from the caller (the daemon owns them).
+The daemon and ``balancerd plan`` call :meth:`Collector.collect` once per cycle. It asks every host at once
+(:mod:`balancerd.collect.gather`: ``workers`` at a time, ``host_timeout_s`` each) for its inventory and bulk
+stats, then forms CPU rates from the previous cycle's counters in the calling thread. A host that fails or
+misses its deadline is unreachable for this cycle (the planner neither moves its VMs nor moves VMs onto it)
+and the cycle carries on with the others. Maintenance flags and in-flight migrations come from the caller.
 """
 
 from __future__ import annotations
@@ -11,10 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import structlog
+
 from balancerd.backends.base import DomainStats, HostInfo, Hypervisor, NodeStats
+from balancerd.collect.gather import Gatherer, Missed
 from balancerd.collect.rates import CounterSample, cpu_millicores
 from balancerd.errors import BackendError
 from balancerd.model import ClusterSnapshot, Host, InFlight, Resources, Vm
+
+log = structlog.get_logger("balancerd.collect")
+DEFAULT_WORKERS = 32
+DEFAULT_HOST_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,27 +39,44 @@ class _HostSample:
     vms: tuple[Vm, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """What one host answered (in a worker thread); turned into a sample in the collector's thread."""
+
+    info: HostInfo
+    node: NodeStats | None = None
+    domains: tuple[DomainStats, ...] = ()
+
+
 class Collector:
     """Keeps counter history between cycles; everything else is recomputed each time."""
 
     def __init__(self, backend: Hypervisor, capacity_overrides: Mapping[str, Resources] | None = None,
-                 include_node_overhead: bool = True) -> None:
+                 include_node_overhead: bool = True, workers: int = DEFAULT_WORKERS,
+                 host_timeout_s: float = DEFAULT_HOST_TIMEOUT_S) -> None:
         self._backend = backend
         self._overrides = dict(capacity_overrides or {})
         self._node_overhead = include_node_overhead
         self._vm_counters: dict[str, CounterSample] = {}
         self._node_counters: dict[str, CounterSample] = {}
+        self._capacity: dict[str, Resources] = {}
+        self._gatherer = Gatherer(self._fetch, workers, host_timeout_s, self._abandon)
         self._seq = 0
+
+    def reconfigure(self, workers: int, host_timeout_s: float) -> None:
+        self._gatherer.reconfigure(workers, host_timeout_s)
 
     def collect(self, at: float, maintenance: frozenset[str] = frozenset(),
                 in_flight: tuple[InFlight, ...] = ()) -> CollectResult:
         """Take one snapshot at clock time ``at``."""
         self._seq += 1
+        names = self._backend.host_names()
+        answers = self._gatherer.gather(names)
         hosts: list[Host] = []
         vms: list[Vm] = []
         errors: list[str] = []
-        for info in self._backend.hosts():
-            sample, error = self._sample_host(info, info.name in maintenance)
+        for name in names:
+            sample, error = self._sample_host(name, answers[name], name in maintenance)
             hosts.append(sample.host)
             vms.extend(sample.vms)
             if error:
@@ -59,19 +84,35 @@ class Collector:
         snapshot = ClusterSnapshot(self._seq, at, tuple(hosts), tuple(vms), in_flight)
         return CollectResult(snapshot, tuple(errors))
 
-    def _sample_host(self, info: HostInfo, maintenance: bool) -> tuple[_HostSample, str]:
-        capacity = self._overrides.get(info.name) or Resources(info.cpus * 1000, info.memory_mib)
-        down = Host(info.name, capacity, reachable=False, maintenance=maintenance)
+    def _fetch(self, host: str) -> _Raw:
+        """Everything one host is asked for (runs in a gather worker; no state of the collector touched)."""
+        info = self._backend.host_info(host)
         if not info.reachable:
-            return _HostSample(down, ()), f"host {info.name} is unreachable"
+            return _Raw(info)
+        return _Raw(info, self._backend.node_stats(host), self._backend.domain_stats(host))
+
+    def _abandon(self, host: str, reason: str) -> None:
+        log.warning("host unreachable", host=host, reason=reason)
         try:
-            node = self._backend.node_stats(info.name)
-            domains = self._backend.domain_stats(info.name)
+            self._backend.reset_host(host, reason)
         except BackendError as exc:
-            return _HostSample(down, ()), f"host {info.name}: {exc}"
-        vms = tuple(self._vm(d) for d in domains)
-        usage = self._host_usage(node, vms)
-        return _HostSample(Host(info.name, capacity, usage, True, maintenance), vms), ""
+            log.error("host connection not reset", host=host, error=str(exc))
+
+    def _sample_host(self, name: str, answer: _Raw | BackendError | Missed,
+                     maintenance: bool) -> tuple[_HostSample, str]:
+        if isinstance(answer, _Raw) and answer.info.cpus:  # the last size a host reported stands while it is away
+            self._capacity[name] = Resources(answer.info.cpus * 1000, answer.info.memory_mib)
+        capacity = self._overrides.get(name) or self._capacity.get(name, Resources(0, 0))
+        down = Host(name, capacity, reachable=False, maintenance=maintenance)
+        if isinstance(answer, Missed):
+            return _HostSample(down, ()), f"host {name} {answer.reason}"
+        if isinstance(answer, BackendError):
+            return _HostSample(down, ()), f"host {name}: {answer}"
+        if answer.node is None:
+            return _HostSample(down, ()), f"host {name} is unreachable"
+        vms = tuple(self._vm(d) for d in answer.domains)
+        usage = self._host_usage(answer.node, vms)
+        return _HostSample(Host(name, capacity, usage, True, maintenance), vms), ""
 
     def _vm(self, stats: DomainStats) -> Vm:
         current = CounterSample(stats.at, stats.cpu_time_ns)

@@ -58,7 +58,9 @@ class CycleRunner:
         self.clock = clock
         self.journal = journal
         self._on_event = on_event
-        self.collector = Collector(backend, capacity_overrides(config), config.collect.node_overhead)
+        hosts = len(backend.host_names())
+        self.collector = Collector(backend, capacity_overrides(config), config.collect.node_overhead,
+                                   config.collect.worker_count(hosts), config.collect.host_timeout_s)
         self.predictor = Predictor(config.predict, step_s=config.interval_s)
         self.executor = self._executor(config)
         self.cycle = 0
@@ -71,6 +73,8 @@ class CycleRunner:
         if Settings.of(config) != Settings.of(self.config):
             self.executor.reconfigure(Settings.of(config))
         self.config = config
+        self.collector.reconfigure(config.collect.worker_count(len(self.backend.host_names())),
+                                   config.collect.host_timeout_s)
         self.predictor.reconfigure(config.predict, step_s=config.interval_s)
 
     def prime(self) -> None:

@@ -274,7 +274,7 @@ class Daemon:
         return maintenance.read(self.config.paths.maintenance_file)
 
     def known_hosts(self) -> tuple[str, ...]:
-        return tuple(h.name for h in self.backend.hosts())
+        return self.backend.host_names()
 
     def _tell_systemd(self, report: CycleReport) -> None:
         text = f"cycle {report.cycle}: {len(report.plan.moves)} moves planned, imbalance {report.imbalance:.3f}"

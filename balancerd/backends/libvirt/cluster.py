@@ -153,6 +153,15 @@ class LibvirtCluster:
     def hosts(self) -> tuple[HostInfo, ...]:
         return self._inventory.hosts()
 
+    def host_names(self) -> tuple[str, ...]:
+        return tuple(self._hosts)
+
+    def host_info(self, host: str) -> HostInfo:
+        return self._inventory.host_info(self._known(host))
+
+    def reset_host(self, host: str, reason: str) -> None:
+        self._pool.abandon(self._known(host), reason)
+
     def node_stats(self, host: str) -> NodeStats:
         return self._inventory.node_stats(host)
 

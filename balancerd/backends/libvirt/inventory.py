@@ -91,6 +91,14 @@ class Inventory:
     def hosts(self) -> tuple[HostInfo, ...]:
         return tuple(self._host_info(name, conn) for name, conn in self._calls.conns().items())
 
+    def host_info(self, name: str) -> HostInfo:
+        """One host's inventory (the collector asks each host in a worker of its own)."""
+        try:
+            conn: Any = self._calls.conn(name)
+        except BackendError as exc:
+            conn = exc
+        return self._host_info(name, conn)
+
     def _host_info(self, name: str, conn: Any) -> HostInfo:
         reachable = not isinstance(conn, BackendError)
         if reachable:

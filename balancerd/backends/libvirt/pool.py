@@ -121,6 +121,15 @@ class ConnectionPool:
         if conn is not None:
             self._safe_close(conn)
 
+    def abandon(self, host: str, reason: str) -> None:
+        """Like :meth:`drop` for a connection whose daemon hangs: closing it may block, so a thread does it."""
+        link = self._link(host)
+        with link.lock:
+            conn, link.conn = link.conn, None
+            link.last_error = reason
+        if conn is not None:
+            threading.Thread(target=self._safe_close, args=(conn,), name=f"close-{host}", daemon=True).start()
+
     def is_connected(self, host: str) -> bool:
         """True when ``host`` has an open, live connection right now (no attempt is made)."""
         link = self._link(host)

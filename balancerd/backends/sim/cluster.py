@@ -64,6 +64,8 @@ class SimCluster:
         self._running: dict[str, SimJob] = {}
         self._last_job: dict[str, SimJob] = {}
         self._injected: dict[str, tuple[str, bool]] = {}
+        self._hung: dict[str, threading.Event] = {}
+        self.resets: list[tuple[str, str]] = []
 
     def _add_vm(self, spec: SimVm, now: float) -> None:
         if spec.name in self._vms:
@@ -89,8 +91,23 @@ class SimCluster:
             return tuple(HostInfo(h.spec.name, h.spec.cpus, h.spec.memory_mib, reachable=not h.down)
                          for h in self._hosts.values())
 
+    def host_names(self) -> tuple[str, ...]:
+        return tuple(self._hosts)
+
+    def host_info(self, host: str) -> HostInfo:
+        """One host, ``reachable`` False while injected down; blocks while the host hangs (:meth:`hang`)."""
+        self._wait_if_hung(host)
+        with self._lock:
+            state = self._host(host)
+            return HostInfo(host, state.spec.cpus, state.spec.memory_mib, reachable=not state.down)
+
+    def reset_host(self, host: str, reason: str) -> None:
+        """Recorded for tests (the simulation has no connection to drop)."""
+        self.resets.append((host, reason))
+
     def node_stats(self, host: str) -> NodeStats:
         """Busy CPU time of the host (its VMs' plus a small overhead) and its memory."""
+        self._wait_if_hung(host)
         with self._lock:
             now = self._settle()
             state = self._reachable_host(host)
@@ -104,6 +121,7 @@ class SimCluster:
 
     def domain_stats(self, host: str) -> tuple[DomainStats, ...]:
         """Counters of every VM on ``host`` (a migrating VM stays on its source until it completes)."""
+        self._wait_if_hung(host)
         with self._lock:
             now = self._settle()
             state = self._reachable_host(host)
@@ -241,6 +259,22 @@ class SimCluster:
             for job in list(self._running.values()):
                 if name in (job.source, job.dest):
                     self._end_job(job.end(now, JobState.FAILED, f"host {name} went down during the migration"))
+
+    def hang(self, name: str) -> None:
+        """From now on calls about ``name``'s inventory and counters block until :meth:`unhang` (a stopped
+        libvirt daemon on an open connection)."""
+        self._host(name)
+        self._hung.setdefault(name, threading.Event())
+
+    def unhang(self, name: str) -> None:
+        gate = self._hung.pop(name, None)
+        if gate is not None:
+            gate.set()
+
+    def _wait_if_hung(self, name: str) -> None:
+        gate = self._hung.get(name)
+        if gate is not None:
+            gate.wait()
 
     def fail_next_migration(self, vm: str, error: str = "injected failure", transient: bool = False) -> None:
         """The next migration of ``vm`` fails: transient ones at start (TransientBackendError), others as a

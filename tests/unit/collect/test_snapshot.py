@@ -27,6 +27,15 @@ class _Backend:
         return (HostInfo("h1", 4, 8192), HostInfo("h2", 4, 8192, reachable="h2" not in self.down),
                 HostInfo("h3", 2, 4096))
 
+    def host_names(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.hosts())
+
+    def host_info(self, host: str) -> HostInfo:
+        return next(h for h in self.hosts() if h.name == host)
+
+    def reset_host(self, host: str, reason: str) -> None:
+        raise AssertionError("no host hangs here")
+
     def node_stats(self, host: str) -> NodeStats:
         if host == "h3":
             raise TransientBackendError("h3: connection reset")

@@ -88,6 +88,15 @@ class FakeHypervisor:
     def hosts(self) -> tuple[HostInfo, ...]:
         return tuple(HostInfo(name, 8, 16384) for name in sorted(set(self.placement.values())))
 
+    def host_names(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.hosts())
+
+    def host_info(self, host: str) -> HostInfo:
+        return HostInfo(host, 8, 16384)
+
+    def reset_host(self, host: str, reason: str) -> None:
+        pass
+
     def node_stats(self, host: str) -> NodeStats:
         return NodeStats(host, self.clock.now(), 0, 16384, 8192)
 

@@ -14,7 +14,6 @@ from .fakes import move
 from .test_runner import Rig, disjoint, no_guard, plan_of
 
 
-
 def on_first_start(rig: Rig, action: Callable[[], object]) -> None:
     """Run ``action`` once, inside the executor's loop, right after the first move started."""
     done: list[bool] = []
