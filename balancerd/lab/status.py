@@ -2,12 +2,14 @@
 
 Called by cli.py; the e2e fixture parses ``status --json``. The dict shape is the lab's public contract:
 ``{"dir", "config", "virt", "ready", "prefix", "switch_netns", "consoles", "hosts": [{"name", "index",
-"uri", "p2p_uri", "migration_uri", "mgmt_ip", "mig_ip", "host_uuid", "netns", "pid", "alive",
-"guests": [{"name", "state", "console"}]}], "guests": [names]}``.
+"uri", "p2p_uri", "migration_uri", "mgmt_ip", "mig_ip", "host_uuid", "netns", "pid", "libvirtd_pid", "alive",
+"guests": [{"name", "state", "console"}]}], "guests": [names]}``. ``pid`` is the host's tini wrapper,
+``libvirtd_pid`` the libvirt daemon itself (what a test stops with SIGSTOP to make a host hang), or null.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from balancerd.lab import connect, paths, procs
@@ -44,6 +46,7 @@ def _host(layout: paths.LabLayout, host: HostState) -> dict[str, Any]:
         "host_uuid": paths.host_uuid(host.index),
         "netns": host.netns,
         "pid": host.pid,
+        "libvirtd_pid": libvirtd_pid(files, host.pid) if alive else None,
         "alive": alive,
         "guests": [],
     }
@@ -53,6 +56,18 @@ def _host(layout: paths.LabLayout, host: HostState) -> dict[str, Any]:
         except LabError as exc:
             entry["error"] = str(exc)
     return entry
+
+
+def libvirtd_pid(files: paths.HostLayout, wrapper: int) -> int | None:
+    """The host's libvirtd: from its pid file, else the wrapper's child that is libvirtd; checked by cmdline."""
+    recorded = procs.read_pidfile(files.sub("run") / "libvirtd.pid")
+    if recorded and procs.matches(recorded, ("libvirtd",)):
+        return recorded
+    try:
+        children = Path(f"/proc/{wrapper}/task/{wrapper}/children").read_text().split()
+    except OSError:
+        return None
+    return next((int(c) for c in children if procs.matches(int(c), ("libvirtd",))), None)
 
 
 def _guests(layout: paths.LabLayout, host: paths.HostLayout) -> list[dict[str, Any]]:
