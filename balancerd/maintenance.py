@@ -1,16 +1,26 @@
 """The maintenance file: one host name per line, ``#`` comments.
 
-The daemon re-reads it every cycle and on SIGUSR1; ``balancerctl maintenance enter|exit`` edits it
-(atomically, keeping comments) and then signals the daemon. Hosts listed here are cordoned and drained.
+The daemon re-reads it every cycle and on SIGUSR1 (through :mod:`balancerd.service.maintwatch`, which keeps
+the last good set when the file is broken); ``balancerctl maintenance enter|exit`` and the control API edit it
+(atomically, keeping comments). Hosts listed here are cordoned and drained.
+
+Only a regular file is read: the daemon runs as root, so a symbolic link (which could point anywhere) is
+refused, and a FIFO or device (which could block a read forever) is refused without blocking. Binary content
+and files over 1 MiB are refused too; every refusal is a :class:`~balancerd.errors.StateError` naming the
+path, what is wrong and what to do.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from balancerd.errors import StateError
+
+MAX_BYTES = 1 << 20
 
 
 def parse(text: str) -> frozenset[str]:
@@ -25,12 +35,56 @@ def parse(text: str) -> frozenset[str]:
 
 def read(path: Path) -> frozenset[str]:
     """Hosts in maintenance; a missing file means none."""
+    text = read_text(path)
+    return frozenset() if text is None else parse(text)
+
+
+def read_text(path: Path) -> str | None:
+    """The file's text (None when it does not exist), read only if it is a small regular text file."""
     try:
-        return parse(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        return frozenset()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StateError(f"cannot read maintenance file {path}: {exc}") from exc
+        return None
+    except OSError as exc:
+        raise StateError(_refusal(path, exc)) from exc
+    try:
+        return _decode(path, _read_regular(path, fd))
+    finally:
+        os.close(fd)
+
+
+def _refusal(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return (f"maintenance file {path} is a symbolic link; balancerd reads only a regular file there "
+                "(replace the link with a file)")
+    return f"cannot read maintenance file {path}: {exc.strerror or exc}"
+
+
+def _read_regular(path: Path, fd: int) -> bytes:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise StateError(f"maintenance file {path} is not a regular file (a FIFO, device or directory); "
+                         "replace it with a text file, one host per line")
+    if info.st_size > MAX_BYTES:
+        raise StateError(f"maintenance file {path} has {info.st_size} bytes, more than {MAX_BYTES}: "
+                         "it should hold one host name per line")
+    try:
+        return os.read(fd, MAX_BYTES + 1)
+    except OSError as exc:
+        raise StateError(f"cannot read maintenance file {path}: {exc.strerror or exc}") from exc
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StateError(f"maintenance file {path} is not UTF-8 text (byte {exc.start}); it should hold one "
+                         "host name per line") from exc
+    bad = next((c for c in text if c not in "\t\n\r" and (ord(c) < 32 or ord(c) == 127)), None)
+    if bad is not None:
+        raise StateError(f"maintenance file {path} holds binary content (control character {ord(bad):#04x}); "
+                         "it should hold one host name per line")
+    return text
 
 
 def enter(path: Path, host: str) -> bool:
@@ -53,12 +107,10 @@ def leave(path: Path, host: str) -> bool:
 
 
 def _lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
+    text = read_text(path)  # a symlink is refused here: its target is never copied into the file
+    if text is None:
         return ["# hosts in maintenance, one per line (managed by balancerctl)"]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StateError(f"cannot read maintenance file {path}: {exc}") from exc
+    return text.splitlines()
 
 
 def _write(path: Path, lines: list[str]) -> None:

@@ -74,6 +74,8 @@ class Metrics:
                                         registry=self.registry)
         self.cycles = self._counter("balancerd_cycles", "Cycles run", "mode")
         self.cycle_errors = self._counter("balancerd_collection_errors", "Per-host collection errors")
+        self.maintenance_errors = self._counter("balancerd_maintenance_file_errors", "Cycles whose maintenance file "
+                                                "could not be read or named unknown hosts (the last good set held)")
 
     def _forecast_metrics(self) -> None:
         self.forecast_mae = self._gauge("balancerd_forecast_mae", "Mean absolute error of the point forecast made "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from balancerd import maintenance, optimize
+from balancerd import optimize
 from balancerd.backends.base import Hypervisor
 from balancerd.clock import Clock
 from balancerd.collect import Collector, CollectResult
@@ -29,6 +29,7 @@ from balancerd.model import ClusterSnapshot, CycleReport, Forecast, Move, MoveRe
 from balancerd.predict import Predictor
 from balancerd.predict.hosts import per_host
 from balancerd.service import report as figures
+from balancerd.service.maintwatch import MaintenanceWatch
 from balancerd.service.wiring import capacity_overrides
 
 log = structlog.get_logger("balancerd.cycle")
@@ -45,6 +46,7 @@ class Proposal:
     maintenance: frozenset[str]
     forecast: Forecast
     cooldown: frozenset[str] = frozenset()
+    maintenance_problem: str | None = None
 
 
 class CycleRunner:
@@ -63,6 +65,7 @@ class CycleRunner:
                                    config.collect.worker_count(hosts), config.collect.host_timeout_s)
         self.predictor = Predictor(config.predict, step_s=config.interval_s)
         self.executor = self._executor(config)
+        self.maintenance = MaintenanceWatch(config.paths.maintenance_file, backend.host_names)
         self.cycle = 0
 
     def _executor(self, config: Config) -> Executor:
@@ -90,7 +93,7 @@ class CycleRunner:
         forecast = self.predictor.forecast()
         plan = optimize.plan(collected.snapshot, forecast, self.config.policy, cooldown,
                              migration_mib_s=self.config.migration.speed_mib_s())
-        return Proposal(collected, plan, flags, forecast, cooldown)
+        return Proposal(collected, plan, flags, forecast, cooldown, self.maintenance.problem)
 
     def step(self) -> tuple[Proposal, int]:
         """Count a cycle, propose and record the plan; its journal id."""
@@ -125,7 +128,7 @@ class CycleRunner:
         return report
 
     def _maintenance(self) -> frozenset[str]:
-        return maintenance.read(self.config.paths.maintenance_file)
+        return self.maintenance.read()
 
     def _cooldown(self, now: float) -> frozenset[str]:
         since = now - self.config.policy.cooldown_s
@@ -140,7 +143,7 @@ class CycleRunner:
                 return held
             if self.clock.now() - plan.created_at > self.config.policy.plan_ttl_s:
                 return f"plan older than plan_ttl_s ({self.config.policy.plan_ttl_s:g} s)"
-            if move.dest in self._maintenance():
+            if move.dest in self.maintenance.read(report=False):
                 return f"destination {move.dest} entered maintenance"
             try:
                 where = self.backend.locate(move.vm)

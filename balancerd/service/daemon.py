@@ -29,7 +29,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from balancerd import config as config_mod
 from balancerd import journal as journal_mod
-from balancerd import maintenance
 from balancerd.backends.base import Hypervisor
 from balancerd.clock import Clock
 from balancerd.config import Config
@@ -221,6 +220,8 @@ class Daemon:
         self._moved_off.clear()
         self._apply_pause()
         proposal, plan_id = self.runner.step()
+        if proposal.maintenance_problem is not None:
+            self.metrics.maintenance_errors.inc()
         self.drains.update(proposal.collected.snapshot, proposal.maintenance)
         self.last_proposal = (proposal, plan_id)
         plan = proposal.plan
@@ -271,7 +272,7 @@ class Daemon:
         self.metrics.observe_pause(reason is not None)
 
     def current_maintenance(self) -> frozenset[str]:
-        return maintenance.read(self.config.paths.maintenance_file)
+        return self.runner.maintenance.read(report=False)
 
     def known_hosts(self) -> tuple[str, ...]:
         return self.backend.host_names()
@@ -320,7 +321,8 @@ class Daemon:
     def _pause_fields(self) -> dict[str, Any]:
         reason = self.paused_reason()
         pause = self._pause
-        return {"paused": reason is not None, "paused_reason": reason,
+        return {"maintenance_error": self.runner.maintenance.problem,
+                "paused": reason is not None, "paused_reason": reason,
                 "paused_by": pause.by if pause is not None else None,
                 "paused_at": pause.at if pause is not None else None,
                 "pause_file": str(self.config.control.pause_file)}

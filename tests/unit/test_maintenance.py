@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -40,5 +41,34 @@ def test_leave_keeps_comment_lines(tmp_path: Path) -> None:
 
 def test_unreadable_file_is_a_state_error(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
-    with pytest.raises(StateError, match="cannot read maintenance file"):
+    with pytest.raises(StateError, match="is not a regular file"):
         maintenance.read(tmp_path / "dir")
+
+
+def test_binary_content_is_refused_naming_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "maintenance"
+    path.write_bytes(b"host1\n\x00\x01\x02garbage")
+    with pytest.raises(StateError, match="binary content"):
+        maintenance.read(path)
+    path.write_bytes(b"\xff\xfe host1")
+    with pytest.raises(StateError, match="not UTF-8"):
+        maintenance.read(path)
+
+
+def test_a_symlink_is_refused_and_its_target_never_copied(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("root:x:0:0\n")
+    link = tmp_path / "maintenance"
+    link.symlink_to(secret)
+    with pytest.raises(StateError, match="symbolic link"):
+        maintenance.read(link)
+    with pytest.raises(StateError, match="symbolic link"):
+        maintenance.enter(link, "host1")
+    assert link.is_symlink() and secret.read_text() == "root:x:0:0\n"
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "maintenance"
+    os.mkfifo(fifo)
+    with pytest.raises(StateError, match="not a regular file"):
+        maintenance.read(fifo)  # nobody writes: a blocking open would hang here
