@@ -56,10 +56,10 @@ def test_offline_plan_does_not_import_sklearn_nor_daemon_only_modules(tmp_path: 
         with contextlib.redirect_stdout(out):
             code = cli.main(["plan", "--config", "balancerd.toml", "--json"])
         heavy = ("sklearn", "scipy", "pandas", "matplotlib", "apscheduler", "prometheus_client")
-        print(json.dumps({"code": code, "moves": type(json.loads(out.getvalue())["moves"]).__name__,
+        print(json.dumps({"code": code, "offline": json.loads(out.getvalue())["offline"],
                           "loaded": [m for m in heavy if m in sys.modules]}))
     """, tmp_path)
-    assert result == {"code": 0, "moves": "list", "loaded": []}
+    assert result == {"code": 0, "offline": True, "loaded": []}
 
 
 def test_training_imports_sklearn_then_and_limits_its_openmp(tmp_path: Path) -> None:
