@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 EX_CONFIG = ConfigError.exit_code
 
+OFFLINE_NOTE = "a fresh collection, no trained model, no in-flight moves (balancerctl plan asks the running daemon)"
+"""What ``balancerd plan`` does not know that a running daemon does; said first in every form of its output."""
+
 
 _PLUGINS = {
     "lab": ("balancerd.lab.cli", "a real multi-host libvirt + QEMU lab on this machine"),
@@ -41,7 +44,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--config", type=Path, default=config_mod.DEFAULT_CONFIG_PATH)
     run.set_defaults(func=cmd_run)
-    plan = sub.add_parser("plan", help="print what the next cycle would do")
+    plan = sub.add_parser("plan", help="offline dry-run of one cycle (balancerctl plan asks the running daemon)")
     plan.add_argument("--config", type=Path, default=config_mod.DEFAULT_CONFIG_PATH)
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.add_argument("--explain", metavar="VM", help="say why VM does or does not move")
@@ -88,12 +91,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
                                    migration_mib_s=config.migration.speed_mib_s())
         _print_explain(args.explain, reasons, args.json, checked)
         return 0
-    proposal, forecast = propose_once(config)
+    proposal, _forecast = propose_once(config)
     if args.json:
-        print(json.dumps(plan_document(proposal.plan, proposal.collected.errors), indent=2))
+        print(json.dumps(offline_document(plan_document(proposal.plan, proposal.collected.errors)), indent=2))
     else:
-        print(plan_text(proposal.plan, proposal.collected.errors))
+        print(offline_text(plan_text(proposal.plan, proposal.collected.errors)))
     return 0
+
+
+def offline_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` marked as computed offline: ``offline`` and ``note`` keys first."""
+    return {"offline": True, "note": OFFLINE_NOTE, **doc}
+
+
+def offline_text(text: str) -> str:
+    """``text`` under a first line that says it was computed offline and what that leaves out."""
+    return f"offline plan: {OFFLINE_NOTE}\n{text}"
 
 
 def plan_document(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
@@ -140,8 +153,9 @@ def plan_text(plan: Plan, errors: Sequence[str] = ()) -> str:
 def _print_explain(vm: str, reasons: Sequence[str], as_json: bool, checked: Sequence[Preflight] = ()) -> None:
     if as_json:
         doc = {"vm": vm, "reasons": list(reasons), "preflight": [preflight_document(p) for p in checked]}
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(offline_document(doc), indent=2))
         return
+    print(f"offline plan: {OFFLINE_NOTE}")
     print(f"{vm}:")
     for reason in reasons:
         print(f"  - {reason}")

@@ -3,7 +3,9 @@
 Checks READY=1 only after the first successful cycle (the status file exists by then), WATCHDOG=1 pings at
 half the WATCHDOG_USEC period, RELOADING=1 with MONOTONIC_USEC then READY=1 on SIGHUP, pings stopping while a
 cycle hangs and resuming after, and STOPPING=1 on SIGTERM. The hang needs no test hook in the daemon: the
-maintenance file is replaced by a named pipe, so the next cycle blocks opening it until the test writes.
+test holds a write transaction on the daemon's journal, so the next cycle waits in SQLite's busy timeout (5 s)
+to record its plan. (It used to replace the maintenance file by a named pipe; since issue 19 only regular
+files are read, without blocking.)
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -92,21 +95,11 @@ def listener() -> Iterator[Listener]:
         sock.sock.close()
 
 
-def _unblock(fifo: Path) -> None:
-    """Let a reader blocked on ``fifo`` go (it reads an empty file); no-op when nobody waits."""
-    try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:
-        return
-    os.close(fd)
-
-
 def test_notify_protocol(tmp_path: Path, listener: Listener) -> None:
     config = tmp_path / "balancerd.toml"
     config.write_text(CONFIG)
     env = {**os.environ, "NOTIFY_SOCKET": "@" + listener.name, "WATCHDOG_USEC": str(int(WATCHDOG_S * 1e6))}
     env.pop("WATCHDOG_PID", None)
-    fifo_link = tmp_path / "hang.fifo"
     log = (tmp_path / "daemon.log").open("w")
     proc = subprocess.Popen([str(BIN / "balancerd"), "run", "--config", str(config)], stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=tmp_path)
@@ -114,6 +107,7 @@ def test_notify_protocol(tmp_path: Path, listener: Listener) -> None:
         listener.wait_for(lambda lines: "READY=1" in lines, 60, "READY=1")
         assert (tmp_path / "status.json").exists(), "READY=1 before the first cycle ended"
         ready = next(lines for _, lines in listener.messages if "READY=1" in lines)
+        locker = sqlite3.connect(tmp_path / "journal.sqlite", isolation_level=None, timeout=30)
         assert any(line.startswith("STATUS=cycle 1:") for line in ready), ready
 
         t0 = time.monotonic()
@@ -125,25 +119,21 @@ def test_notify_protocol(tmp_path: Path, listener: Listener) -> None:
                                       and lines[1].startswith("MONOTONIC_USEC="), 10, "RELOADING=1 + MONOTONIC_USEC")
         listener.wait_for(lambda lines: lines == ["READY=1"], 10, "READY=1 after the reload", start=reloading + 1)
 
-        os.mkfifo(fifo_link)
-        os.link(fifo_link, tmp_path / "maintenance.tmp")
-        os.replace(tmp_path / "maintenance.tmp", tmp_path / "maintenance")
+        locker.execute("BEGIN IMMEDIATE")  # the next cycle's record_plan waits for it (busy timeout 5 s)
         hang_from = time.monotonic()
         listener.pump(3 * WATCHDOG_S + 1.0)
         quiet_from = hang_from + WATCHDOG_S + 1.0  # the cycle starts within 0.2 s; the last ping within timeout
         assert listener.pings_between(quiet_from, time.monotonic()) == 0, "pings went on while a cycle hung"
         assert proc.poll() is None
 
-        (tmp_path / "maintenance.tmp").write_text("")
-        os.replace(tmp_path / "maintenance.tmp", tmp_path / "maintenance")
-        _unblock(fifo_link)
+        locker.execute("ROLLBACK")
+        locker.close()
         listener.wait_for(lambda lines: lines == ["WATCHDOG=1"], 5, "pings to resume after the hang")
 
         proc.send_signal(signal.SIGTERM)
         listener.wait_for(lambda lines: lines == ["STOPPING=1"], 10, "STOPPING=1")
         assert proc.wait(timeout=30) == 0
     finally:
-        _unblock(fifo_link)
         stop(proc)
         log.close()
     text = (tmp_path / "daemon.log").read_text()

@@ -1,7 +1,8 @@
-"""balancerd CLI: bad configs exit 78 with one message naming the key; plan text and JSON forms."""
+"""balancerd CLI: bad configs exit 78 with one message naming the key; plan text and JSON forms, marked offline."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,47 @@ def test_plan_text() -> None:
     assert "1 moves, score -0.3000 -> -0.2500" in text
     assert "vm1: h1 -> h2 [live, 2048 MiB, gain +0.0500] balance: h1 hot" in text
     assert "skipped vm9: no room; pinned" in text
+
+
+SIM_CONFIG = """
+backend = "sim"
+interval_s = 60.0
+[sim]
+hosts = 3
+vms = 9
+speed = 1000.0
+[paths]
+maintenance_file = "{tmp}/maintenance"
+journal = "{tmp}/journal.sqlite"
+pid_file = "{tmp}/balancerd.pid"
+status_file = "{tmp}/status.json"
+"""
+
+OFFLINE_LINE = ("offline plan: a fresh collection, no trained model, no in-flight moves "
+                "(balancerctl plan asks the running daemon)")
+
+
+@pytest.fixture()
+def sim_config(tmp_path: Path) -> Path:
+    path = tmp_path / "balancerd.toml"
+    path.write_text(SIM_CONFIG.format(tmp=tmp_path))
+    return path
+
+
+@pytest.mark.parametrize("extra", [[], ["--explain", "vm0001"]])
+def test_plan_text_says_first_that_it_is_offline(sim_config: Path, extra: list[str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plan", "--config", str(sim_config), *extra]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == OFFLINE_LINE
+    assert lines[1].startswith("vm0001:" if extra else "plan on snapshot 2 ")
+
+
+@pytest.mark.parametrize(("extra", "key"), [([], "moves"), (["--explain", "vm0001"], "reasons")])
+def test_plan_json_is_marked_offline_and_stays_valid(sim_config: Path, extra: list[str], key: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plan", "--config", str(sim_config), "--json", *extra]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert list(doc)[:2] == ["offline", "note"] and doc["offline"] is True
+    assert f"offline plan: {doc['note']}" == OFFLINE_LINE
+    assert key in doc

@@ -5,6 +5,7 @@ Exercises ``service.oneshot.explain_once`` / ``check_move`` and the CLI's text a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -116,3 +117,32 @@ def test_preflight_text_marks_failed_checks_and_the_skip() -> None:
     doc = cli.preflight_document(checked)
     assert doc["kind"] is None
     assert doc["skip_reason"] == "pre-flight failed: networks: network site-h1 has no mapping on h2"
+
+
+def test_sample_gap_is_the_first_cycle_gap_on_the_sim_and_half_a_second_on_libvirt(config_path: Path) -> None:
+    cfg = config_mod.load(config_path)
+    assert oneshot.sample_gap(cfg) == 60.0  # interval 60 s < 2 s of wall time at speed 1000
+    slow = dataclasses.replace(cfg, sim=dataclasses.replace(cfg.sim, speed=10.0))
+    assert oneshot.sample_gap(slow) == 20.0
+    assert oneshot.sample_gap(dataclasses.replace(cfg, backend="libvirt")) == oneshot.LIBVIRT_GAP_S == 0.5
+    assert oneshot.sample_gap(dataclasses.replace(cfg, backend="libvirt", interval_s=0.2)) == 0.2
+
+
+def test_stepped_clock_steps_over_a_sleep_and_follows_its_inner_clock() -> None:
+    inner = FakeClock(100.0)
+    clock = oneshot.SteppedClock(inner)
+    clock.sleep(30.0)
+    clock.sleep(-5.0)
+    assert clock.now() == 130.0 and inner.now() == 100.0
+    inner.advance(1.5)
+    assert clock.now() == 131.5
+
+
+def test_the_sim_plan_samples_a_gap_apart_on_its_clock(config_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = config_mod.load(config_path)
+    monkeypatch.setattr(oneshot, "make_clock", lambda _config: FakeClock(0.0))
+    proposal, forecast = oneshot.propose_once(cfg)
+    snapshot = proposal.collected.snapshot
+    assert snapshot.seq == 2 and snapshot.taken_at == oneshot.sample_gap(cfg)
+    assert sum(vm.usage.cpu_m for vm in snapshot.vms) > 0  # rates formed from the two samples
+    assert forecast is proposal.forecast
