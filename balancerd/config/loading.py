@@ -33,8 +33,10 @@ def load(path: Path) -> Config:
         raise ConfigError("<file>", str(path), allowed) from exc
     try:
         table = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError("<file>", str(path), f"the file must be valid UTF-8 TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError("<file>", str(path), "the file nests arrays or tables too deeply to be a config") from exc
     return from_table(table, base=path.resolve().parent, source=path)
 
 
@@ -111,12 +113,19 @@ def _scalar(hint: Any, meta: Any, value: object, key: str, base: Path) -> Any:
     raise ConfigError(key, value, f"unsupported type {hint!r}")  # pragma: no cover
 
 
+_LARGEST = 2**63
+"""No config number comes near this; larger integers are refused before float() overflows or str() balks."""
+
+
 def _number(hint: type, meta: Any, value: object, key: str) -> int | float:
     ok = isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
         ok = ok or isinstance(value, float)
     if not ok:
         raise ConfigError(key, value, "expected an integer" if hint is int else "expected a number")
+    if isinstance(value, int) and abs(value) > _LARGEST:
+        raise ConfigError(key, f"an integer of {value.bit_length()} bits",
+                          f"allowed range: {_fmt(meta.get('lo'))} to {_fmt(meta.get('hi'))}")
     number = hint(value)
     lo, hi = meta.get("lo"), meta.get("hi")
     if isinstance(number, float) and not math.isfinite(number):

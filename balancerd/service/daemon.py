@@ -15,6 +15,7 @@ while cycles make progress (see :mod:`balancerd.service.notify`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import signal
@@ -48,6 +49,8 @@ log = structlog.get_logger("balancerd.daemon")
 _JOB_ID = "cycle"
 _RETRAIN_ID = "retrain"
 _FAILURE_WINDOW_S = 3600.0
+_RESTART_ONLY = ("backend", "hosts", "sim", "paths", "control", "metrics")
+"""Config tables a reload cannot change: they name what the daemon opened, bound or built at start."""
 
 
 class Daemon:
@@ -73,6 +76,7 @@ class Daemon:
         self._ready = False
         self._moved_off: set[str] = set()
         self._pause: pausing.Pause | None = None
+        self._pid_lock: pidfile.PidLock | None = None
         self._pause_error = ""
         self.last_proposal: tuple[Proposal, int] | None = None
         self.drains = drainbook.DrainBook(_previous_drains(config))
@@ -84,7 +88,7 @@ class Daemon:
 
     def serve(self) -> int:
         """Run until SIGTERM; return the exit code."""
-        pidfile.acquire(self.config.paths.pid_file)
+        self._pid_lock = pidfile.acquire(self.config.paths.pid_file)
         try:
             self._start()
             self._main_loop()
@@ -174,6 +178,8 @@ class Daemon:
             self.notifier.reloading()
         try:
             self._reload_config()
+        except Exception:  # a reload never ends the daemon: whatever went wrong, the old config stays
+            log.exception("reload failed, keeping the old config")
         finally:
             if self._ready:
                 self.notifier.ready()
@@ -184,12 +190,13 @@ class Daemon:
         except ConfigError as exc:
             log.error("reload refused, keeping the old config", error=str(exc))
             return
-        if (new.backend, new.hosts, new.sim, new.paths) != (self.config.backend, self.config.hosts,
-                                                          self.config.sim, self.config.paths):
-            log.warning("backend, hosts, sim and paths changes need a restart; applying the rest")
+        fixed = {name: getattr(self.config, name) for name in _RESTART_ONLY}
+        if any(getattr(new, name) != value for name, value in fixed.items()):
+            log.warning("changes to " + ", ".join(_RESTART_ONLY) + " need a restart; applying the rest")
+            new = dataclasses.replace(new, **fixed)
         with self._lock:
-            self.config = new
             self.runner.reconfigure(new)
+            self.config = new
         self.scheduler.reschedule_job(_JOB_ID, trigger="interval", seconds=self._wall_interval())
         self.scheduler.reschedule_job(_RETRAIN_ID, trigger="interval", seconds=self._wall_retrain())
         log.info("reloaded", mode=new.mode, interval_s=new.interval_s)
@@ -350,7 +357,8 @@ class Daemon:
             self._pinger.stop()
         self.journal.close()
         self.backend.close()
-        pidfile.release(self.config.paths.pid_file)
+        if self._pid_lock is not None:
+            pidfile.release(self._pid_lock)
         log.info("stopped")
 
 

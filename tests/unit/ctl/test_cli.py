@@ -101,13 +101,15 @@ class _ScriptedDaemon(FakeClock):
 
 @pytest.fixture
 def running_daemon(tmp_path: Path) -> Iterator[int]:
-    """A live process in the pid file that ignores SIGUSR1 (balancerctl signals it)."""
-    child = subprocess.Popen([sys.executable, "-c", "import signal, sys, time\n"
+    """A stand-in balancerd: it holds the pid file's lock, names balancerd on its command line and ignores SIGUSR1
+    (balancerctl signals it)."""
+    child = subprocess.Popen([sys.executable, "-c", "import fcntl, os, signal, sys, time  # balancerd stand-in\n"
+                              "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+                              "os.write(fd, str(os.getpid()).encode())\n"
                               "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\nprint('ok', flush=True)\n"
-                              "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+                              "time.sleep(60)", str(tmp_path / "p.pid")], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline() == "ok\n"
-        (tmp_path / "p.pid").write_text(f"{child.pid}\n")
         yield child.pid
     finally:
         child.kill()

@@ -44,21 +44,45 @@ def test_status_missing_says_what_to_check(tmp_path: Path) -> None:
 
 def test_pidfile_acquire_release(tmp_path: Path) -> None:
     path = tmp_path / "p.pid"
-    pidfile.acquire(path)
+    lock = pidfile.acquire(path)
     assert pidfile.running_pid(path) == os.getpid()
-    pidfile.release(path)
-    assert not path.exists()
+    with pytest.raises(StateError, match=f"already runs with pid {os.getpid()}"):
+        pidfile.acquire(path)
+    pidfile.release(lock)
+    assert not path.exists() and pidfile.running_pid(path) is None
 
 
-def test_pidfile_refuses_a_live_other_process(tmp_path: Path) -> None:
+_HOLDER = """
+import fcntl, os, sys, time  # a stand-in for balancerd holding its pid file
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, str(os.getpid()).encode())
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_pid_file_nobody_holds_names_no_daemon_even_if_the_pid_is_alive(tmp_path: Path) -> None:
     path = tmp_path / "p.pid"
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        path.write_text(f"{child.pid}\n")
-        with pytest.raises(StateError, match=f"already runs with pid {child.pid}"):
+        path.write_text(f"{unrelated.pid}\n")  # e.g. a daemon killed with -9 whose pid was reused
+        assert pidfile.running_pid(path) is None
+        pidfile.release(pidfile.acquire(path))  # a starting daemon takes the stale file over
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+def test_a_live_lock_holder_is_refused_and_reported(tmp_path: Path) -> None:
+    path = tmp_path / "p.pid"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert pidfile.running_pid(path) == holder.pid  # its command line names balancerd
+        with pytest.raises(StateError, match=f"already runs with pid {holder.pid}"):
             pidfile.acquire(path)
     finally:
-        child.kill()
-        child.wait()
+        holder.kill()
+        holder.wait()
     assert pidfile.running_pid(path) is None
-    pidfile.acquire(path)  # a stale file is taken over
