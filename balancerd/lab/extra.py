@@ -20,14 +20,23 @@ from balancerd.lab.errors import LabError
 GUEST_IMAGES = paths.BIND_TARGETS["lib"] / "images"
 
 
-def image_path(layout: paths.LabLayout, host_index: int, guest: str) -> Path:
-    """The data disk of ``guest`` on host N, as seen from the root namespace."""
-    return layout.host(host_index).sub("lib") / "images" / f"{guest}.img"
+def image_name(guest: str, image: str = "") -> str:
+    """The data disk's file name: ``image``, or ``GUEST.img`` by default."""
+    name = image or f"{guest}.img"
+    if "/" in name or name in (".", ".."):
+        raise LabError(f"guest {guest}: the data disk's file name {name!r} must be a plain file name")
+    return name
+
+
+def image_path(layout: paths.LabLayout, host_index: int, guest: str, image: str = "") -> Path:
+    """The data disk of ``guest`` on host N, as seen from the root namespace (``image`` as in add_guest)."""
+    return layout.host(host_index).sub("lib") / "images" / image_name(guest, image)
 
 
 def add_guest(layout: paths.LabLayout, host_index: int, name: str, *, data_disk_mib: int = 0,
-              network: str | None = "prod", policy: str = "") -> Path:
-    """Define and start ``name`` on host N; return its console file."""
+              network: str | None = "prod", policy: str = "", image: str = "") -> Path:
+    """Define and start ``name`` on host N; return its console file. ``image`` names the data disk's file
+    (default ``NAME.img``; any characters but ``/``, to test names XML must escape)."""
     lab = state.load(layout.state_file)
     if lab is None:
         raise LabError(f"no lab in {layout.root}")
@@ -35,8 +44,8 @@ def add_guest(layout: paths.LabLayout, host_index: int, name: str, *, data_disk_
     control.create(layout, name)
     data = None
     if data_disk_mib:
-        _qemu_img_create(image_path(layout, host_index, name), data_disk_mib)
-        data = GUEST_IMAGES / f"{name}.img"
+        _qemu_img_create(image_path(layout, host_index, name, image), data_disk_mib)
+        data = GUEST_IMAGES / image_name(name, image)
     boot = BootAssets(layout.boot / "vmlinuz", layout.boot / "initrd.img")
     spec = domain.GuestSpec(name, boot.kernel, boot.initrd, layout.console(name), virt=lab.virt or "qemu",
                             network=network, control_disk=control.guest_path(name), data_disk=data,

@@ -7,10 +7,10 @@ Called by daemons.py when a host is prepared; unit-tested in tests/unit/lab/test
 from __future__ import annotations
 
 import shlex
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
 
 from balancerd.lab import paths
 
@@ -80,14 +80,19 @@ def hosts_file(hosts: int) -> str:
 
 def bridge_network_xml(name: str, bridge: str) -> str:
     """A libvirt network that attaches guests to an existing bridge (no dnsmasq, no NAT)."""
-    return (f"<network><name>{escape(name)}</name><forward mode='bridge'/>"
-            f"<bridge name={quoteattr(bridge)}/></network>")
+    network = ET.Element("network")
+    ET.SubElement(network, "name").text = name
+    ET.SubElement(network, "forward", mode="bridge")
+    ET.SubElement(network, "bridge", name=bridge)
+    return ET.tostring(network, encoding="unicode")
 
 
 def dir_pool_xml(name: str, target: Path) -> str:
     """A libvirt directory storage pool."""
-    return (f"<pool type='dir'><name>{escape(name)}</name>"
-            f"<target><path>{escape(str(target))}</path></target></pool>")
+    pool = ET.Element("pool", type="dir")
+    ET.SubElement(pool, "name").text = name
+    ET.SubElement(ET.SubElement(pool, "target"), "path").text = str(target)
+    return ET.tostring(pool, encoding="unicode")
 
 
 def site_bridge(index: int) -> str:

@@ -4,7 +4,9 @@ Called by ``backends.libvirt.cluster`` and ``backends.libvirt.moves``: which dis
 are local (writable, not under a shared path: they must be copied by a storage migration), which networks
 or bridges its interfaces use, its ``<cpu>`` element (for ``compareHypervisorCPU``), the
 ``<balancerd:policy .../>`` overrides, and the destination XML with interfaces moved through a network map
-(lab notes pitfall 11: both the live and the persistent XML). No libvirt import: strings in, values out.
+(lab notes pitfall 11: both the live and the persistent XML). It also writes the ``<disk>`` a block copy goes
+to. No libvirt import: strings in, values out. Every XML written here is built with ElementTree, never by
+formatting strings, so file and network names are escaped whatever they hold (issue 19).
 """
 
 from __future__ import annotations
@@ -119,6 +121,14 @@ def map_networks(xml: str, mapping: Mapping[str, str]) -> str:
         elif network is None and node.get("type") == "bridge" and bridge in mapping:
             source.set("bridge", mapping[bridge or ""])
     return ET.tostring(root, encoding="unicode")
+
+
+def disk_copy_xml(path: str, fmt: str) -> str:
+    """The ``<disk>`` a ``blockCopy`` writes to: the file ``path`` in format ``fmt`` (qcow2, raw)."""
+    disk = ET.Element("disk", type="file")
+    ET.SubElement(disk, "driver", type=fmt)
+    ET.SubElement(disk, "source", file=path)
+    return ET.tostring(disk, encoding="unicode")
 
 
 def _flag(value: str | None) -> bool | None:

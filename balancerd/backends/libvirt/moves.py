@@ -308,6 +308,26 @@ def cold_move(call: Call[Any], request: MigrationRequest, dom: Any, dest_conn: C
     return JobStats(vm, JobState.COMPLETED, elapsed_ms=int((clock.now() - started) * 1000), downtime_ms=downtime)
 
 
+def copy_target(pool_path: str, source: str, where: str) -> str:
+    """Where a disk copied into ``pool_path`` goes: the pool's directory and the source's file name.
+
+    A source path with a ``..`` component, or whose file name is empty, ``.`` or ``..``, is refused
+    (PermanentBackendError): the name taken from it could put the copy outside the pool (issue 19).
+    """
+    parts = source.split("/")
+    if ".." in parts:
+        raise PermanentBackendError(f"{where}: the disk's source {source!r} has a '..' component; "
+                                    "refusing to name its copy after it")
+    name = parts[-1]
+    if name in ("", "."):
+        raise PermanentBackendError(f"{where}: the disk's source {source!r} has no file name to give its copy")
+    pool = os.path.normpath(pool_path)
+    target = os.path.join(pool, name)
+    if os.path.dirname(target) != pool:
+        raise PermanentBackendError(f"{where}: the copy of {source!r} would land outside the pool {pool}")
+    return target
+
+
 def disk_move(call: Call[Any], host: str, vm: str, dom: Any, disk: str, pool_path: str, clock: Clock) -> JobStats:
     """blockCopy ``disk`` into ``pool_path`` (same file name), wait until mirrored, pivot (lab notes §4)."""
     where = f"host {host}: VM {vm}: move disk {disk} to {pool_path}"
@@ -315,10 +335,10 @@ def disk_move(call: Call[Any], host: str, vm: str, dom: Any, disk: str, pool_pat
     found = next((d for d in dxml.disks(xml) if d.target == disk), None)
     if found is None:
         raise PermanentBackendError(f"{where}: the VM has no disk {disk}")
-    target = os.path.join(pool_path, os.path.basename(found.path))
-    if target == found.path:
+    target = copy_target(pool_path, found.path, where)
+    if target == os.path.normpath(found.path):
         raise PermanentBackendError(f"{where}: the disk is already there")
-    spec = f"<disk type='file'><driver type='{found.format}'/><source file='{target}'/></disk>"
+    spec = dxml.disk_copy_xml(target, found.format)
     started = clock.now()
     call(host, where, lambda: dom.blockCopy(disk, spec, {}, BLOCK_COPY_TRANSIENT_JOB))
     deadline = started + PIVOT_TIMEOUT_S
