@@ -1,4 +1,4 @@
-"""`balancerd` command line: run | plan | lab | bench.
+"""`balancerd` command line: run | plan | journal recover | lab | bench | simulate.
 
 Installed as the `balancerd` console script. Each sub-command sets ``func`` on its parser; :func:`main`
 parses, calls it and turns a :class:`~balancerd.errors.ConfigError` into exit code 78 and any other
@@ -49,6 +49,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.add_argument("--explain", metavar="VM", help="say why VM does or does not move")
     plan.set_defaults(func=cmd_plan)
+    journal = sub.add_parser("journal", help="the journal of plans and migrations")
+    jsub = journal.add_subparsers(dest="journal_command", required=True)
+    recover = jsub.add_parser("recover", help="move a damaged journal aside, start a new one, settle what libvirt "
+                              "reports (the daemon must be stopped)")
+    recover.add_argument("--config", type=Path, default=config_mod.DEFAULT_CONFIG_PATH)
+    recover.add_argument("--force", action="store_true", help="start a new journal even if the old one is healthy")
+    recover.add_argument("--json", action="store_true", help="machine-readable output")
+    recover.set_defaults(func=cmd_journal_recover)
     wanted = next((arg for arg in argv or () if not arg.startswith("-")), None)
     for name, (module, help_text) in _PLUGINS.items():
         if wanted in (None, name):
@@ -78,6 +86,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     from balancerd.service.daemon import Daemon
 
     return Daemon(config).serve()
+
+
+def cmd_journal_recover(args: argparse.Namespace) -> int:
+    config = config_mod.load(args.config)
+    logsetup.configure("warning", "console")
+    import datetime as dt
+
+    from balancerd.recovery import recover
+    from balancerd.service.wiring import make_backend, make_clock
+
+    clock = make_clock(config)
+    backend = make_backend(config, clock)
+    try:
+        done = recover(config.paths.journal, config.paths.pid_file, backend, dt.datetime.now(dt.UTC), clock.now(),
+                       args.force)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps({"moved": list(done.moved), "repaired": list(done.repaired),
+                          "attention": list(done.attention), "vms": done.vms}, indent=2))
+    else:
+        print(f"journal {config.paths.journal}: started afresh; {done.vms} VMs inspected")
+        print("\n".join([*(f"moved aside: {m}" for m in done.moved), *(f"repaired: {r}" for r in done.repaired),
+                         *(f"CHECK: {a}" for a in done.attention)]))
+    return 2 if done.attention else 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -28,6 +28,8 @@ from balancerd.errors import StateError
 from balancerd.model import Move, MoveKind, MoveResult, Outcome, Plan
 
 SCHEMA_VERSION = 1
+RECOVER_HINT = ("; if the file is damaged, stop balancerd and run `balancerd journal recover --config CONFIG` "
+                "(moves it aside, starts a new journal, settles what libvirt reports)")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -205,6 +207,13 @@ class Journal:
                                 (limit,)).fetchall()
         return tuple(Action(*row) for row in rows)
 
+    def integrity_problem(self) -> str | None:
+        """What SQLite's integrity check finds wrong with the file, or None."""
+        with self._locked() as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        found = [str(row[0]) for row in rows if row[0] != "ok"]
+        return "; ".join(found[:5]) or None
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
@@ -216,12 +225,12 @@ class Journal:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise StateError(f"journal {path}: cannot open: {exc}") from exc
+            raise StateError(f"journal {path}: cannot open: {exc}{RECOVER_HINT}") from exc
         try:
             _prepare(conn, path)
         except sqlite3.Error as exc:
             conn.close()
-            raise StateError(f"journal {path}: cannot create the schema: {exc}") from exc
+            raise StateError(f"journal {path}: cannot create the schema: {exc}{RECOVER_HINT}") from exc
         except StateError:
             conn.close()
             raise
@@ -248,7 +257,10 @@ class Journal:
             try:
                 yield self._conn
             except sqlite3.Error as exc:
-                raise StateError(f"journal {self._path}: {exc}") from exc
+                damaged = isinstance(exc, sqlite3.DatabaseError | sqlite3.IntegrityError) and not isinstance(
+                    exc, sqlite3.OperationalError | sqlite3.ProgrammingError | sqlite3.IntegrityError)
+                hint = RECOVER_HINT if damaged else ""
+                raise StateError(f"journal {self._path}: {exc}{hint}") from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

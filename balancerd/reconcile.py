@@ -73,7 +73,7 @@ def _settle(entry: JournalEntry, backend: Inspector, clock: Clock) -> tuple[Outc
         copies = _wait_for_jobs(entry.vm, backend, clock)
         if any(copy.job_active for copy in copies):
             return None, "a migration job is still running in libvirt"
-        actions = _repair(entry.vm, copies, backend)
+        actions = repair(entry.vm, copies, backend)
         copies = backend.inspect(entry.vm)
     except BackendError as exc:
         return None, f"cannot inspect the VM ({exc})"
@@ -91,7 +91,7 @@ def _wait_for_jobs(vm: str, backend: Inspector, clock: Clock) -> tuple[Placement
     return copies
 
 
-def _repair(vm: str, copies: tuple[Placement, ...], backend: Inspector) -> list[str]:
+def repair(vm: str, copies: tuple[Placement, ...], backend: Inspector) -> list[str]:
     """Resume a paused sole copy; undefine inactive copies beside one persistent active copy."""
     active = [c for c in copies if c.state in (DomainState.RUNNING, DomainState.PAUSED)]
     if len(active) != 1:

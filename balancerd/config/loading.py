@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import stat
 import tomllib
 import typing
 from pathlib import Path
@@ -26,11 +28,7 @@ _T = TypeVar("_T")
 
 def load(path: Path) -> Config:
     """Read and validate ``path``; raise ConfigError on anything wrong."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        allowed = f"the config file must exist and be readable ({exc.strerror})"
-        raise ConfigError("<file>", str(path), allowed) from exc
+    raw = _read_regular(path)
     try:
         table = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as exc:
@@ -38,6 +36,29 @@ def load(path: Path) -> Config:
     except RecursionError as exc:
         raise ConfigError("<file>", str(path), "the file nests arrays or tables too deeply to be a config") from exc
     return from_table(table, base=path.resolve().parent, source=path)
+
+
+def _read_regular(path: Path) -> bytes:
+    """The file's bytes; only a regular file is read, so a FIFO can never block a start or a reload."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigError("<file>", str(path), f"the config file must exist and be readable ({exc.strerror})") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError("<file>", str(path), "the config file must be a regular file (not a FIFO, device or "
+                              "directory)")
+        if info.st_size > _MAX_BYTES:
+            raise ConfigError("<file>", str(path), f"the config file has {info.st_size} bytes; at most {_MAX_BYTES}")
+        return os.read(fd, _MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError("<file>", str(path), f"the config file must be readable ({exc.strerror})") from exc
+    finally:
+        os.close(fd)
+
+
+_MAX_BYTES = 4 << 20
 
 
 def from_table(table: dict[str, Any], base: Path, source: Path = Path("<table>")) -> Config:

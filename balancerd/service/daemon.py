@@ -77,6 +77,7 @@ class Daemon:
         self._moved_off: set[str] = set()
         self._pause: pausing.Pause | None = None
         self._pid_lock: pidfile.PidLock | None = None
+        self._failure: tuple[float, str] | None = None
         self._pause_error = ""
         self.last_proposal: tuple[Proposal, int] | None = None
         self.drains = drainbook.DrainBook(_previous_drains(config))
@@ -210,12 +211,15 @@ class Daemon:
                 report = self._cycle_once()
         except BalancerdError as exc:
             log.error("cycle failed", error=str(exc))
+            self._cycle_failed(str(exc))
             return
-        except Exception:
+        except Exception as exc:
             log.exception("cycle crashed")
+            self._cycle_failed(f"cycle crashed: {type(exc).__name__}: {exc}")
             return
         finally:
             self.watch.finished()
+        self._failure = None
         self._last_report = report
         self.metrics.observe_cycle(report)
         self._write_status()
@@ -235,6 +239,11 @@ class Daemon:
         if self.config.mode == "enforce" and plan.moves and self.paused_reason() is None:
             self.submit(plan, plan_id, "enforce")
         return self.runner.report(proposal, (), time.monotonic() - wall0)
+
+    def _cycle_failed(self, error: str) -> None:
+        """Keep the last good cycle's figures but say in the status that cycles fail now, and why."""
+        self._failure = (self.clock.now(), error)
+        self._write_status(force=True)
 
     def submit(self, plan: Plan, plan_id: int, origin: str) -> None:
         """Execute ``plan`` beside the cycles (the cycle's own plan, or one an operator approved)."""
@@ -305,8 +314,8 @@ class Daemon:
         self.metrics.observe_move(event, move, result, in_flight)
         self._write_status()
 
-    def _write_status(self) -> None:
-        if self._last_report is None:
+    def _write_status(self, force: bool = False) -> None:
+        if self._last_report is None and not force:
             return
         try:
             status.write(self.config.paths.status_file, self.status_document())
@@ -316,14 +325,21 @@ class Daemon:
     def status_document(self) -> dict[str, Any]:
         """What ``balancerctl status`` shows: the last cycle, in-flight moves, drains, the pause."""
         report = self._last_report
-        pause = self._pause_fields()
+        pause = {**self._pause_fields(), **self._cycle_fields()}
         if report is None:
-            return {"pid": os.getpid(), "cycle": 0, "mode": self.config.mode, **pause}
+            return {"pid": os.getpid(), "cycle": 0, "mode": self.config.mode, "hosts": [], "imbalance": 0.0,
+                    **pause}
         flags = frozenset(h.name for h in report.snapshot.hosts if h.maintenance)
         moved = frozenset(self._moved_off) | {r.move.vm for r in report.results if r.outcome is Outcome.SUCCEEDED}
         starts = {h: s for h in flags if (s := self.drains.start(h)) is not None}
         return status.render(report, self.runner.executor.in_flight(), os.getpid(), self.metrics_port, flags,
                              moved, self._drain_failures(flags), starts, pause)
+
+    def _cycle_fields(self) -> dict[str, Any]:
+        report = self._last_report
+        failed_at, error = self._failure or (None, None)
+        return {"last_cycle_ok": self._failure is None, "last_error": error, "last_error_at": failed_at,
+                "last_good_cycle_at": report.started_at if report is not None else None}
 
     def _pause_fields(self) -> dict[str, Any]:
         reason = self.paused_reason()
