@@ -30,6 +30,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from balancerd import config as config_mod
 from balancerd import journal as journal_mod
+from balancerd.api.server import ApiServer
 from balancerd.backends.base import Hypervisor
 from balancerd.clock import Clock
 from balancerd.config import Config
@@ -39,6 +40,7 @@ from balancerd.model import CycleReport, Move, MoveResult, Outcome, Plan
 from balancerd.observability.metrics import Metrics
 from balancerd.reconcile import reconcile
 from balancerd.service import drainbook, pausing, pidfile, status
+from balancerd.service.control import DaemonControl
 from balancerd.service.cycle import CycleRunner, Proposal
 from balancerd.service.execution import ExecutionWorker
 from balancerd.service.notify import CycleWatch, Notifier, ProgressClock, WatchdogPinger, watchdog_timeout_s
@@ -77,6 +79,7 @@ class Daemon:
         self._moved_off: set[str] = set()
         self._pause: pausing.Pause | None = None
         self._pid_lock: pidfile.PidLock | None = None
+        self._api: ApiServer | None = None
         self._failure: tuple[float, str] | None = None
         self._pause_error = ""
         self.last_proposal: tuple[Proposal, int] | None = None
@@ -103,6 +106,8 @@ class Daemon:
         self._load_pause()
         if self.config.metrics.enabled:
             self.metrics_port = self.metrics.serve(self.config.metrics.address, self.config.metrics.port)
+        self._api = ApiServer(DaemonControl(self), self.config.control)
+        self._api.start()
         self.runner.prime()
         first = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=min(2.0, self._wall_interval()))
         self.scheduler.add_job(self._cycle, "interval", seconds=self._wall_interval(), id=_JOB_ID,
@@ -371,6 +376,8 @@ class Daemon:
             log.error("migrations still running at shutdown; the journal keeps them open for the next start")
         if self._pinger is not None:
             self._pinger.stop()
+        if self._api is not None:
+            self._api.stop()
         self.journal.close()
         self.backend.close()
         if self._pid_lock is not None:
