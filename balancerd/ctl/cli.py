@@ -1,33 +1,43 @@
 """`balancerctl`: the operator's handle on a running daemon.
 
-``maintenance enter|exit HOST`` (and ``drain HOST``) edit the maintenance file named by the config and
-signal the daemon (SIGUSR1, via its pid file) so it acts at once; ``drain HOST --wait`` then follows the
-drain with a progress bar (VMs left, GiB left, ETA; :mod:`balancerd.ctl.drainwatch`) until the host is empty,
-or the drain fails or stalls. ``status`` prints what the daemon last wrote to its status file as a table.
-``--json`` makes ``status`` and ``drain`` print JSON (``drain --wait --json``: one object per line).
-Unknown host names are reported with the list of known ones.
+Most verbs speak the daemon's control API over its Unix socket (:mod:`balancerd.api.client`; the socket is
+``--socket`` or the config's ``[control] socket``): ``plan``, ``explain VM``, ``pause [--abort-running]``,
+``resume`` and ``approve PLAN_ID`` need it. ``maintenance enter|exit HOST`` (and ``drain HOST``) ask the API
+when the daemon answers on the socket; when nothing listens they edit the maintenance file named by the
+config and signal the daemon (SIGUSR1, via its pid file) so it acts at once. ``drain HOST --wait`` then
+follows the drain with a progress bar (VMs left, GiB left, ETA; :mod:`balancerd.ctl.drainwatch`) until the
+host is empty, or the drain fails or stalls. ``status`` prints the daemon's status as a table: from the API
+when it answers, else what the daemon last wrote to its status file. ``--json`` makes ``status``, ``drain``,
+``plan`` and ``explain`` print JSON (``drain --wait --json``: one object per line). Unknown host names are
+reported with the list of known ones. Answers are printed by :mod:`balancerd.ctl.views`.
 
-Exit codes: 0 ok (drain --wait: the host is empty), 1 error, 2 unknown host, 3 daemon not running (the file
-is still edited), 4 drain failed (migrations from the host kept failing), 5 drain stalled (nothing can move,
-mode recommend, or no progress for --stall-timeout), 78 bad config, 130 interrupted (the drain goes on).
+Exit codes: 0 ok (drain --wait: the host is empty), 1 error, 2 unknown host, 3 daemon not running (for
+maintenance and drain the file is still edited; the API verbs did nothing), 4 drain failed (migrations from
+the host kept failing), 5 drain stalled (nothing can move, mode recommend, or no progress for
+--stall-timeout), 6 the daemon refused the request (its reason is printed: not root, unknown VM or plan, a
+plan too old, mode enforce, ...), 78 bad config, 130 interrupted (the drain goes on).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from balancerd import config as config_mod
 from balancerd import maintenance
+from balancerd.api.client import ControlClient
+from balancerd.api.errors import ApiClientError, NotListeningError, RefusedError
 from balancerd.clock import Clock, SystemClock
 from balancerd.config import Config
-from balancerd.ctl import drainwatch
+from balancerd.ctl import drainwatch, views
 from balancerd.ctl.drainwatch import DrainWatch, Progress, Verdict, WatchLimits
 from balancerd.errors import BalancerdError, ConfigError, StateError, UnknownHostError
 from balancerd.service import pidfile, status
@@ -36,12 +46,18 @@ EXIT_UNKNOWN_HOST = 2
 EXIT_NOT_RUNNING = drainwatch.EXIT_NOT_RUNNING
 EXIT_FAILED = drainwatch.EXIT_FAILED
 EXIT_STALLED = drainwatch.EXIT_STALLED
+EXIT_REFUSED = 6
+EXIT_CYCLE_FAILED = 7
 EXIT_INTERRUPTED = 130
+STATUS_TIMEOUT_S = 10.0
+_HOST_VERBS = ("maintenance", "drain")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balancerctl", description="Control a running balancerd")
     parser.add_argument("--config", type=Path, default=config_mod.DEFAULT_CONFIG_PATH)
+    parser.add_argument("--socket", type=Path, default=None, metavar="PATH",
+                        help="the daemon's control socket (default: the config's [control] socket)")
     sub = parser.add_subparsers(dest="command", required=True)
     maint = sub.add_parser("maintenance", help="put a host into or out of maintenance")
     maint.add_argument("action", choices=("enter", "exit"))
@@ -60,7 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
     stat = sub.add_parser("status", help="hosts, load, maintenance, in-flight migrations, drain progress")
     stat.add_argument("--json", action="store_true")
     stat.set_defaults(func=cmd_status)
+    _add_api_verbs(sub)
     return parser
+
+
+def _add_api_verbs(sub: Any) -> None:
+    """The verbs that only the control API can serve."""
+    plan = sub.add_parser("plan", help="the plan the daemon works from: one line per move, its state and reason")
+    plan.add_argument("--json", action="store_true", help="print the API's JSON")
+    plan.set_defaults(func=cmd_plan)
+    explain = sub.add_parser("explain", help="why a VM moves or stays in the daemon's plan, with pre-flight checks")
+    explain.add_argument("vm")
+    explain.add_argument("--json", action="store_true", help="print the API's JSON")
+    explain.set_defaults(func=cmd_explain)
+    pause = sub.add_parser("pause", help="start no new migration until 'resume' (kept across restarts)")
+    pause.add_argument("--abort-running", action="store_true", help="also abort the running migrations")
+    pause.set_defaults(func=cmd_pause)
+    resume = sub.add_parser("resume", help="undo 'pause' (a pause file still pauses)")
+    resume.set_defaults(func=cmd_resume)
+    approve = sub.add_parser("approve", help="mode recommend: execute recorded plan PLAN_ID after re-validating it")
+    approve.add_argument("plan_id", type=int, metavar="PLAN_ID")
+    approve.set_defaults(func=cmd_approve)
 
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
@@ -78,6 +114,12 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     except UnknownHostError as exc:
         print(f"balancerctl: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN_HOST
+    except NotListeningError as exc:
+        print(f"balancerctl: balancerd is not running ({exc}); nothing was done", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except RefusedError as exc:
+        print(f"balancerctl: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN_HOST if exc.status == 404 and args.command in _HOST_VERBS else EXIT_REFUSED
     except BalancerdError as exc:
         print(f"balancerctl: {exc}", file=sys.stderr)
         return 1
@@ -97,11 +139,29 @@ def known_hosts(config: Config) -> tuple[str, ...]:
     return host_names(config.sim)
 
 
+def client(args: argparse.Namespace, config: Config, read_timeout_s: float | None = None) -> ControlClient:
+    """The control API client for ``--socket``, else the config's ``[control] socket``."""
+    path = args.socket or config.control.socket
+    return ControlClient(path) if read_timeout_s is None else ControlClient(path, read_timeout_s)
+
+
 def cmd_maintenance(args: argparse.Namespace, config: Config) -> int:
-    changed = _edit_maintenance(args.host, args.action, config)
+    changed = _maintenance_via_api(args, config, args.action == "enter")
+    via_file = changed is None
+    if changed is None:
+        changed = _edit_maintenance(args.host, args.action, config)
     verb = "enters" if args.action == "enter" else "leaves"
     print(f"{args.host} {verb} maintenance" + ("" if changed else " (no change: already so)"))
-    return _signal_daemon(config)
+    return _signal_daemon(config) if via_file else 0
+
+
+def _maintenance_via_api(args: argparse.Namespace, config: Config, enter: bool) -> bool | None:
+    """Whether the daemon changed its maintenance set through the API; None when nothing listens."""
+    try:
+        answer = client(args, config).maintenance(args.host, enter)
+    except NotListeningError:
+        return None
+    return bool(answer.get("changed", True))
 
 
 def _edit_maintenance(host: str, action: str, config: Config) -> bool:
@@ -113,12 +173,15 @@ def _edit_maintenance(host: str, action: str, config: Config) -> bool:
 
 
 def cmd_drain(args: argparse.Namespace, config: Config) -> int:
-    changed = _edit_maintenance(args.host, "enter", config)
+    changed = _maintenance_via_api(args, config, enter=True)
+    via_file = changed is None
+    if changed is None:
+        changed = _edit_maintenance(args.host, "enter", config)
     if args.json:
         print(json.dumps({"event": "maintenance", "host": args.host, "changed": changed}), flush=True)
     else:
         print(f"{args.host} enters maintenance" + ("" if changed else " (no change: already so)"), flush=True)
-    code = _signal_daemon(config)
+    code = _signal_daemon(config) if via_file else 0
     if code != 0 or not args.wait:
         return code
     limits = WatchLimits(stall_timeout_s=args.stall_timeout, max_failures=args.max_failures)
@@ -178,20 +241,86 @@ def _signal_daemon(config: Config) -> int:
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    """Exit 0 when the daemon runs and its last cycle succeeded; 3 when it does not run (the status is stale);
+    7 when it runs but its last cycle failed."""
+    document = _status_document(args, config)
+    print(json.dumps(document, indent=2) if args.json else status_text(document))
+    if not document.get("running"):
+        return EXIT_NOT_RUNNING
+    return EXIT_CYCLE_FAILED if document.get("last_cycle_ok") is False else 0
+
+
+def _status_document(args: argparse.Namespace, config: Config) -> dict[str, Any]:
+    """The daemon's status from the API when it answers, else from its status file."""
+    try:
+        document = client(args, config, STATUS_TIMEOUT_S).status()
+        document["running"] = True
+        return document
+    except NotListeningError:
+        pass
+    except ApiClientError as exc:
+        print(f"balancerctl: the control API failed ({exc}); showing the status file", file=sys.stderr)
     document = status.read(config.paths.status_file)
     document["running"] = pidfile.running_pid(config.paths.pid_file) is not None
-    print(json.dumps(document, indent=2) if args.json else status_text(document))
+    return document
+
+
+def cmd_plan(args: argparse.Namespace, config: Config) -> int:
+    document = client(args, config).plan()
+    print(json.dumps(document, indent=2) if args.json else views.plan_text(document))
     return 0
+
+
+def cmd_explain(args: argparse.Namespace, config: Config) -> int:
+    document = client(args, config).explain(args.vm)
+    print(json.dumps(document, indent=2) if args.json else views.explain_text(document))
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace, config: Config) -> int:
+    print(views.pause_text(client(args, config).pause(args.abort_running)))
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace, config: Config) -> int:
+    answer = client(args, config).resume()
+    print(views.resume_text(answer), file=sys.stderr if answer.get("paused") else sys.stdout)
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace, config: Config) -> int:
+    print(views.approve_text(client(args, config).approve(args.plan_id)))
+    return 0
+
+
+def _when(doc: dict[str, Any], key: str = "updated_at") -> str:
+    at = doc.get(key)
+    if not isinstance(at, int | float):
+        return "an unknown time"
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _failure_lines(doc: dict[str, Any]) -> list[str]:
+    if doc.get("last_cycle_ok") is not False:
+        return []
+    good = doc.get("last_good_cycle_at")
+    age = f" ({time.time() - good:.0f} s ago)" if isinstance(good, int | float) else ""
+    return [f"LAST CYCLE FAILED at {_when(doc, 'last_error_at')}: {doc.get('last_error')}",
+            f"figures below are from the last good cycle, {_when(doc, 'last_good_cycle_at')}{age}"]
 
 
 def status_text(doc: dict[str, Any]) -> str:
     """A table of hosts, then what is in flight, blocked or failing on drained hosts."""
-    state = f"running (pid {doc.get('pid')})" if doc.get("running") else "NOT RUNNING"
+    state = f"running (pid {doc.get('pid')})" if doc.get("running") else f"not running (stale status from {_when(doc)})"
     plan = doc.get("plan", {})
-    lines = [f"balancerd {state}, mode {doc['mode']}, cycle {doc['cycle']}, imbalance {doc['imbalance']:.3f}, "
-             f"last plan {plan.get('moves', 0)} moves",
+    imbalance = doc.get("imbalance")
+    paused = f", PAUSED: {doc.get('paused_reason') or 'paused'}" if doc.get("paused") else ""
+    lines = [f"balancerd {state}, mode {doc.get('mode', '?')}, cycle {doc.get('cycle', 0)}, imbalance "
+             f"{'-' if imbalance is None else format(imbalance, '.3f')}, last plan {plan.get('moves', 0)} moves"
+             f"{paused}",
+             *_failure_lines(doc),
              f"{'HOST':<16}{'STATE':<13}{'VMS':>5}{'VM GiB':>8}{'CPU':>6}{'MEM':>6}  DRAIN"]
-    lines += [_host_row(h, doc) for h in doc["hosts"]]
+    lines += [_host_row(h, doc) for h in doc.get("hosts", [])]
     lines += [f"in flight: {f['vm']} {f['source']} -> {f['dest']}" for f in doc.get("in_flight", [])]
     for host, drain in sorted(doc.get("drains", {}).items()):
         lines += [f"blocked on {host}: {b['vm']}: {'; '.join(b['reasons'])}" for b in drain.get("blocked", [])]

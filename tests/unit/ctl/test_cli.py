@@ -20,7 +20,7 @@ from balancerd.service import status
 def _config(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "b.toml"
     path.write_text(f'backend = "sim"\n[sim]\nhosts = 3\n[paths]\nmaintenance_file = "m"\njournal = "j.sqlite"\n'
-                    f'pid_file = "p.pid"\nstatus_file = "s.json"\n{extra}')
+                    f'pid_file = "p.pid"\nstatus_file = "s.json"\n[control]\nsocket = "c.sock"\n{extra}')
     return path
 
 
@@ -64,9 +64,9 @@ def test_status_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
                       "memory_util": None}],
            "in_flight": [{"vm": "v1", "source": "h1", "dest": "h3"}]}
     status.write(tmp_path / "s.json", doc)
-    assert ctl.main(["--config", str(_config(tmp_path)), "status"]) == 0
+    assert ctl.main(["--config", str(_config(tmp_path)), "status"]) == ctl.EXIT_NOT_RUNNING
     out = capsys.readouterr().out
-    assert "NOT RUNNING" in out
+    assert "not running (stale status from an unknown time)" in out
     assert "h1              maintenance      2       -   50%   25%  2 VMs left" in out
     assert "h2              unreachable" in out
     assert "in flight: v1 h1 -> h3" in out
@@ -179,9 +179,10 @@ def test_status_table_with_drain_details(tmp_path: Path, capsys: pytest.CaptureF
                      failures=[{"vm": "v1", "dest": "host01", "outcome": "aborted", "detail": "deadline",
                                 "finished_at": 1.0}])
     status.write(tmp_path / "s.json", doc)
-    assert ctl.main(["--config", str(_config(tmp_path)), "status"]) == 0
+    assert ctl.main(["--config", str(_config(tmp_path)), "status"]) == ctl.EXIT_NOT_RUNNING
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "balancerd NOT RUNNING, mode enforce, cycle 7, imbalance 0.050, last plan 1 moves"
+    assert out[0] == ("balancerd not running (stale status from an unknown time), mode enforce, cycle 7, "
+                      "imbalance 0.050, last plan 1 moves")
     assert out[1] == "HOST            STATE          VMS  VM GiB   CPU   MEM  DRAIN"
     assert out[2] == "host02          maintenance      2     3.0   50%   25%  2 VMs / 3.0 GiB left, 1 in flight"
     assert out[3] == "host01          active           9    20.0   70%   60%"
@@ -191,6 +192,27 @@ def test_status_table_with_drain_details(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_status_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status.write(tmp_path / "s.json", _drain_doc(0, 0, 2))
-    assert ctl.main(["--config", str(_config(tmp_path)), "status", "--json"]) == 0
+    assert ctl.main(["--config", str(_config(tmp_path)), "status", "--json"]) == ctl.EXIT_NOT_RUNNING
     doc = json.loads(capsys.readouterr().out)
     assert doc["running"] is False and doc["drains"]["host02"]["vms"] == 0
+
+
+def test_status_after_the_daemon_died_says_the_status_is_stale(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    status.write(tmp_path / "s.json", {"pid": 999_999, "mode": "enforce", "cycle": 4, "imbalance": 0.1,
+                                       "updated_at": 1_700_000_000.0, "hosts": []})
+    (tmp_path / "p.pid").write_text("999999\n")  # what kill -9 leaves behind: a file nobody holds
+    assert ctl.main(["--config", str(_config(tmp_path)), "status"]) == ctl.EXIT_NOT_RUNNING
+    assert capsys.readouterr().out.startswith(
+        "balancerd not running (stale status from 2023-11-14 22:13:20 UTC), mode enforce, cycle 4")
+
+
+def test_status_exits_7_with_the_error_when_the_last_cycle_failed(tmp_path: Path, running_daemon: int,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    status.write(tmp_path / "s.json", {"pid": running_daemon, "mode": "enforce", "cycle": 4, "imbalance": 0.1,
+                                       "hosts": [], "last_cycle_ok": False, "last_error": "journal locked",
+                                       "last_error_at": 1_700_000_060.0, "last_good_cycle_at": 1_700_000_000.0})
+    assert ctl.main(["--config", str(_config(tmp_path)), "status"]) == ctl.EXIT_CYCLE_FAILED
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "LAST CYCLE FAILED at 2023-11-14 22:14:20 UTC: journal locked"
+    assert lines[2].startswith("figures below are from the last good cycle, 2023-11-14 22:13:20 UTC (")

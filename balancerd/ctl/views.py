@@ -1,0 +1,88 @@
+"""What ``balancerctl`` prints for the control API's answers: plan, explain, pause, resume, approve.
+
+Called by :mod:`balancerd.ctl.cli` when ``--json`` is not given (with ``--json`` it prints the API's JSON as
+it came). Pure functions from the answer documents of :mod:`balancerd.api.routes` to text; a key the daemon
+does not send is left out rather than failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def plan_text(doc: dict[str, Any]) -> str:
+    """A header with plan_id and snapshot_seq, one line per move, then the VMs the planner skipped."""
+    moves = doc.get("moves", [])
+    skipped = doc.get("skipped", [])
+    about = ", ".join(str(v) for v in (doc.get("origin") or doc.get("mode"), doc.get("strategy")) if v)
+    executing = ", executing" if doc.get("executing") else ""
+    lines = [f"plan {doc.get('plan_id')} (snapshot {doc.get('snapshot_seq')}{', ' + about if about else ''}"
+             f"{executing}): {len(moves)} moves, {len(skipped)} skipped"]
+    lines += table([[m.get("vm", "?"), f"{m.get('source', '?')} -> {m.get('dest', '?')}", m.get("kind", ""),
+                     m.get("state", ""), _with_detail(m.get("reason", ""), m.get("detail"))] for m in moves])
+    lines += [f"skipped {s.get('vm')}: {'; '.join(s.get('reasons', []))}" for s in skipped]
+    return "\n".join(lines)
+
+
+def explain_text(doc: dict[str, Any]) -> str:
+    """The planner's reasons for one VM, then the pre-flight checks of its planned moves."""
+    lines = [f"{doc.get('vm')} in plan {doc.get('plan_id')} (snapshot {doc.get('snapshot_seq')}):"]
+    lines += [f"  {reason}" for reason in doc.get("reasons", [])]
+    for check in doc.get("preflight", []):
+        lines += _preflight_lines(check)
+    return "\n".join(lines)
+
+
+def _preflight_lines(check: dict[str, Any]) -> list[str]:
+    head = f"pre-flight of {check.get('vm')} -> {check.get('dest')}: "
+    if check.get("error"):
+        return [head + f"error: {check['error']}"]
+    skip = check.get("skip_reason")
+    lines = [head + (f"would be skipped: {skip}" if skip else "would start")]
+    return lines + [f"  {'ok' if c.get('ok') else 'FAIL':<5}{c.get('name')}: {c.get('detail', '')}".rstrip()
+                    for c in check.get("checks", [])]
+
+
+def pause_text(doc: dict[str, Any]) -> str:
+    """Who paused, and where each aborted VM ended up."""
+    lines = [f"paused by {doc.get('by', '?')}: no new migration starts"]
+    lines += [_aborted_line(a) for a in doc.get("aborted", [])]
+    return "\n".join(lines)
+
+
+def _aborted_line(aborted: dict[str, Any]) -> str:
+    vm, source = aborted.get("vm"), aborted.get("source")
+    if aborted.get("verified"):
+        return f"aborted {vm}: running on {source} only"
+    where = ", ".join(f"{w.get('host')} {w.get('state')}" for w in aborted.get("where", []))
+    return f"aborted {vm}: NOT verified on {source}: {aborted.get('detail') or where or 'nowhere found'}"
+
+
+def resume_text(doc: dict[str, Any]) -> str:
+    """Resumed, or what still holds the daemon paused (a pause file)."""
+    return f"still paused: {doc.get('reason')}" if doc.get("paused") else "resumed: migrations may start again"
+
+
+def approve_text(doc: dict[str, Any]) -> str:
+    """The moves handed to the executor and the ones skipped on re-validation."""
+    accepted = doc.get("accepted", [])
+    skipped = doc.get("skipped", [])
+    lines = [f"plan {doc.get('plan_id')} approved: {len(accepted)} moves to execute, {len(skipped)} skipped"]
+    lines += table([[m.get("vm", "?"), f"{m.get('source', '?')} -> {m.get('dest', '?')}", m.get("kind", ""),
+                     m.get("reason", "")] for m in accepted])
+    lines += [f"skipped {s.get('vm')}: {s.get('reason')}" for s in skipped]
+    return "\n".join(lines)
+
+
+def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    """``rows`` as lines with columns padded to their widest cell (the last column unpadded)."""
+    if not rows:
+        return []
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [(indent + "  ".join([*(str(c).ljust(w) for c, w in zip(row, widths, strict=False)),
+                                 str(row[-1])])).rstrip() for row in rows]
+
+
+def _with_detail(reason: str, detail: object) -> str:
+    return f"{reason} ({detail})" if detail else reason
