@@ -97,6 +97,8 @@ def _add_api_verbs(sub: Any) -> None:
     approve = sub.add_parser("approve", help="mode recommend: execute recorded plan PLAN_ID after re-validating it")
     approve.add_argument("plan_id", type=int, metavar="PLAN_ID")
     approve.set_defaults(func=cmd_approve)
+    for verb in (pause, resume, approve):
+        verb.add_argument("--json", action="store_true", help="print the API's JSON")
 
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
@@ -278,18 +280,24 @@ def cmd_explain(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_pause(args: argparse.Namespace, config: Config) -> int:
-    print(views.pause_text(client(args, config).pause(args.abort_running)))
-    return 0
+    """Exit 0 once paused; 4 when an aborted VM was not verified running on its source only."""
+    answer = client(args, config).pause(args.abort_running)
+    print(json.dumps(answer, indent=2) if args.json else views.pause_text(answer))
+    return EXIT_FAILED if any(not a.get("verified") for a in answer.get("aborted", [])) else 0
 
 
 def cmd_resume(args: argparse.Namespace, config: Config) -> int:
     answer = client(args, config).resume()
-    print(views.resume_text(answer), file=sys.stderr if answer.get("paused") else sys.stdout)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print(views.resume_text(answer), file=sys.stderr if answer.get("paused") else sys.stdout)
     return 0
 
 
 def cmd_approve(args: argparse.Namespace, config: Config) -> int:
-    print(views.approve_text(client(args, config).approve(args.plan_id)))
+    answer = client(args, config).approve(args.plan_id)
+    print(json.dumps(answer, indent=2) if args.json else views.approve_text(answer))
     return 0
 
 
