@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -202,3 +203,22 @@ def test_a_damaged_journal_names_the_recovery_and_recover_starts_afresh(tmp_path
         assert proc.poll() is None, _log(tmp_path)
     finally:
         stop(proc, timeout=60)
+
+
+def test_status_says_when_cycles_fail_and_exits_7(daemon: tuple[subprocess.Popen[str], Path]) -> None:
+    proc, config = daemon
+    root = config.parent
+    locker = sqlite3.connect(root / "journal.sqlite", isolation_level=None, timeout=30)
+    try:
+        locker.execute("BEGIN IMMEDIATE")  # every cycle now fails to record its plan (SQLite busy timeout)
+        wait_for(lambda: _status(root).get("last_cycle_ok") is False, START_S, "a failed cycle in the status")
+        failing = _run("balancerctl", "--config", str(config), "status")
+        assert failing.returncode == 7, failing
+        assert "LAST CYCLE FAILED at" in failing.stdout and "locked" in failing.stdout
+        assert "figures below are from the last good cycle" in failing.stdout
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    wait_for(lambda: _status(root).get("last_cycle_ok") is True, START_S, "a good cycle again")
+    assert _run("balancerctl", "--config", str(config), "status").returncode == 0
+    assert proc.poll() is None
