@@ -176,7 +176,7 @@ class Executor:
             move = run.plan.moves[index]
             dropped = self._dropped(run)
             if dropped is not None:
-                results[index] = self._drop(move, dropped)
+                results[index] = self._drop(run.plan_id, move, dropped)
             elif run.order.blocked(index, results) or not self._begin(run, index, move, results):
                 waiting.append(index)
         return waiting
@@ -189,10 +189,10 @@ class Executor:
             return self._paused
         return SUPERSEDED if run.epoch != self._epoch else None
 
-    def _drop(self, move: Move, reason: str) -> MoveResult:
+    def _drop(self, plan_id: int, move: Move, reason: str) -> MoveResult:
         """A pending move that will not start: journalled as skipped only when the daemon stops."""
         if reason == STOPPING:
-            return self._skip(0, move, reason)
+            return self._skip(plan_id, move, reason)
         result = self._result(move, End(Outcome.SKIPPED, reason), self._clock.now())
         self._emit("dropped", move, result)
         return result

@@ -7,9 +7,11 @@ migration to end. Real time: these run against real daemons.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,35 @@ def bytes_sent(uri: str, vm: str) -> int:
     finally:
         conn.close()
     return int(stats.get("data_processed", 0)) if stats.get("type") == libvirt.VIR_DOMAIN_JOB_UNBOUNDED else 0
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, poll_s: float = 0.2) -> None:
+    """Poll ``predicate`` until true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def where(lab: dict[str, Any], vm: str) -> list[tuple[str, int]]:
+    """[(host, libvirt state)] of every copy of ``vm`` on the lab's hosts."""
+    found = []
+    for host in lab["hosts"]:
+        conn = libvirt.open(host["uri"])
+        try:
+            found.append((host["name"], conn.lookupByName(vm).state()[0]))
+        except libvirt.libvirtError:
+            pass
+        finally:
+            conn.close()
+    return found
+
+
+def status_cycle(status_file: Path) -> int:
+    """The cycle number in a daemon's status file (0 before the first)."""
+    try:
+        return int(json.loads(status_file.read_text())["cycle"])
+    except (OSError, ValueError, KeyError):
+        return 0

@@ -13,8 +13,7 @@ import json
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from balancerd import config as config_mod
 from balancerd.journal import Journal
 
 from .conftest import private_lab
-from .libvirt_lab import bytes_sent, host_uri, transfer_deadline_s
+from .libvirt_lab import bytes_sent, host_uri, status_cycle, transfer_deadline_s, wait_until, where
 
 pytestmark = pytest.mark.e2e
 
@@ -44,33 +43,10 @@ def _ctl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
 
 
-def _where(lab: dict[str, Any], vm: str) -> list[tuple[str, int]]:
-    found = []
-    for host in lab["hosts"]:
-        conn = libvirt.open(host["uri"])
-        try:
-            found.append((host["name"], conn.lookupByName(vm).state()[0]))
-        except libvirt.libvirtError:
-            pass
-        finally:
-            conn.close()
-    return found
 
 
-def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
-def _cycle(status_file: Path) -> int:
-    try:
-        return int(json.loads(status_file.read_text())["cycle"])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 def _entries(path: Path) -> list[Any]:
@@ -94,28 +70,29 @@ def test_pause_with_abort_running_during_a_live_migration(pause_lab: dict[str, A
     daemon = subprocess.Popen([str(BIN / "balancerd"), "run", "--config", str(config_path)], stdout=log,
                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        ready = lambda: cfg.control.socket.exists() and _cycle(cfg.paths.status_file) > 0  # noqa: E731
-        _wait(lambda: ready() or daemon.poll() is not None, 60, "the first cycle")
+        wait_until(lambda: daemon.poll() is not None or (cfg.control.socket.exists()
+                                                         and status_cycle(cfg.paths.status_file) > 0),
+                   60, "the first cycle")
         assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()
         entered = _ctl(config_path, "maintenance", "enter", "host1")
         assert entered.returncode == 0, entered.stderr
-        _wait(lambda: bytes_sent(source, "vm1") > 0, transfer_deadline_s(BANDWIDTH_MIB_S),
+        wait_until(lambda: bytes_sent(source, "vm1") > 0, transfer_deadline_s(BANDWIDTH_MIB_S),
               "the migration of vm1 to send its first bytes")
         paused = _ctl(config_path, "pause", "--abort-running", "--json")
         assert paused.returncode == 0, paused.stderr
         answer = json.loads(paused.stdout)
         assert [(a["vm"], a["source"], a["verified"]) for a in answer["aborted"]] == [("vm1", "host1", True)]
-        assert _where(pause_lab, "vm1") == [("host1", libvirt.VIR_DOMAIN_RUNNING)]  # running on its source, once
+        assert where(pause_lab, "vm1") == [("host1", libvirt.VIR_DOMAIN_RUNNING)]  # running on its source, once
         (entry,) = _entries(cfg.paths.journal)
         assert entry.outcome is not None and entry.outcome.value == "aborted", entry
-        now = _cycle(cfg.paths.status_file)
-        _wait(lambda: _cycle(cfg.paths.status_file) >= now + 2, 4 * cfg.interval_s + 30, "two more cycles")
+        now = status_cycle(cfg.paths.status_file)
+        wait_until(lambda: status_cycle(cfg.paths.status_file) >= now + 2, 4 * cfg.interval_s + 30, "two more cycles")
         assert len(_entries(cfg.paths.journal)) == 1, "a migration started while paused"
         status = json.loads(_ctl(config_path, "status", "--json").stdout)
         assert status["paused"] is True and status["paused_by"].startswith("uid 0")
         resumed = _ctl(config_path, "resume")
         assert resumed.returncode == 0, resumed.stderr
-        _wait(lambda: _where(pause_lab, "vm1") == [("host2", libvirt.VIR_DOMAIN_RUNNING)],
+        wait_until(lambda: where(pause_lab, "vm1") == [("host2", libvirt.VIR_DOMAIN_RUNNING)],
               transfer_deadline_s(BANDWIDTH_MIB_S) + 4 * cfg.interval_s, "the drain to go on after resume")
     finally:
         daemon.send_signal(signal.SIGTERM)

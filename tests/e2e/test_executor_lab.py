@@ -38,7 +38,7 @@ from balancerd.lab import control, extra, lifecycle, paths
 from balancerd.model import Move, MoveKind, MoveResult, Outcome, Plan
 
 from .conftest import private_lab
-from .libvirt_lab import bytes_sent, last_tick, ticks, transfer_deadline_s, wait_tick_beyond
+from .libvirt_lab import bytes_sent, last_tick, ticks, transfer_deadline_s, wait_tick_beyond, wait_until, where
 
 pytestmark = pytest.mark.e2e
 
@@ -90,22 +90,10 @@ def _execute(lab: dict[str, Any], tmp: Path, vm: str, source: str, dest: str,
         journal.close()
 
 
-def _where(lab: dict[str, Any], vm: str) -> list[tuple[str, int]]:
-    """[(host, libvirt state)] of every copy of ``vm``."""
-    found = []
-    for host in lab["hosts"]:
-        conn = libvirt.open(host["uri"])
-        try:
-            found += [(host["name"], conn.lookupByName(vm).state()[0])]
-        except libvirt.libvirtError:
-            pass
-        finally:
-            conn.close()
-    return found
 
 
 def _running_once_on(lab: dict[str, Any], vm: str, host: str) -> None:
-    assert _where(lab, vm) == [(host, libvirt.VIR_DOMAIN_RUNNING)]
+    assert where(lab, vm) == [(host, libvirt.VIR_DOMAIN_RUNNING)]
 
 
 def _guest(lab: dict[str, Any], name: str, host_index: int = 1, **kw: Any) -> Path:
@@ -186,7 +174,7 @@ def test_dirtying_guest_converges_only_with_auto_converge(exec_lab: dict[str, An
     layout = _layout(exec_lab)
     control.set_load(layout, "vm1", 100, 24)
     try:
-        _wait(lambda: _cpu_share(exec_lab, "vm1", "host1") > 0.3, BOOT_TIMEOUT_S, "vm1 to start dirtying memory")
+        wait_until(lambda: _cpu_share(exec_lab, "vm1", "host1") > 0.3, BOOT_TIMEOUT_S, "vm1 to start dirtying memory")
         # 24 MiB/s dirtied against a 4 MiB/s link never converges at 50 ms: the deadline only has to end it.
         stuck = MigrationConfig(shared_paths=SHARED, downtime_schedule_ms=(50,), auto_converge=False,
                                 deadline_min_s=25.0)
@@ -217,7 +205,7 @@ def test_destination_daemon_killed_mid_migration(exec_lab: dict[str, Any], tmp_p
     mover = threading.Thread(target=lambda: outcome.append(
         _execute(exec_lab, tmp_path, "kill1", "host1", "host2", bandwidth_mib_s=2)))
     mover.start()
-    _wait(lambda: bytes_sent(_uri(exec_lab, "host1"), "kill1") > 0, transfer_deadline_s(2),
+    wait_until(lambda: bytes_sent(_uri(exec_lab, "host1"), "kill1") > 0, transfer_deadline_s(2),
           "the migration of kill1 to send its first bytes")
     _kill_daemon(pid)
     mover.join(transfer_deadline_s(2))
@@ -268,7 +256,7 @@ def test_daemon_sigkilled_mid_migration_then_reconciled(exec_lab: dict[str, Any]
         daemon = _start_daemon(config_path, log)
         try:
             record = _wait_open_record(journal_path, daemon, tmp_path)
-            _wait(lambda: bytes_sent(_uri(exec_lab, "host1"), record) > 0, transfer_deadline_s(3),
+            wait_until(lambda: bytes_sent(_uri(exec_lab, "host1"), record) > 0, transfer_deadline_s(3),
                   f"the migration of {record} to send its first bytes")
         finally:
             daemon.kill()
@@ -277,9 +265,9 @@ def test_daemon_sigkilled_mid_migration_then_reconciled(exec_lab: dict[str, Any]
         holder = _pause_when_the_job_ended(exec_lab, vm)  # as if the migration had left it paused there
         restarted = _start_daemon(config_path, log)
         try:
-            _wait(lambda: _settled(journal_path), 180, "the journal to be reconciled", poll_s=1.0)
-            _wait(lambda: all(len(_where(exec_lab, g)) == 1 and _where(exec_lab, g)[0][1] == 1
-                              and _where(exec_lab, g)[0][0] == "host2" for g in ("vm1", "crash1")),
+            wait_until(lambda: _settled(journal_path), 180, "the journal to be reconciled", poll_s=1.0)
+            wait_until(lambda: all(len(where(exec_lab, g)) == 1 and where(exec_lab, g)[0][1] == 1
+                              and where(exec_lab, g)[0][0] == "host2" for g in ("vm1", "crash1")),
                   240, "host1 to be drained", poll_s=1.0)
         finally:
             restarted.send_signal(signal.SIGTERM)
@@ -383,11 +371,3 @@ def _settled(path: Path) -> bool:
     finally:
         journal.close()
 
-
-def _wait(predicate: Any, timeout: float, what: str, poll_s: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(poll_s)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")

@@ -10,7 +10,6 @@ continued in a finally block.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -18,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from balancerd.clock import SystemClock
 from balancerd.collect import Collector
 
 from .conftest import lab_status, private_lab
-from .libvirt_lab import LOAD_MARGIN
+from .libvirt_lab import LOAD_MARGIN, status_cycle, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -60,13 +59,6 @@ def _libvirtd(lab: dict[str, Any], host: str) -> int:
     return int(entry["libvirtd_pid"])
 
 
-def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def test_collection_gives_up_a_hung_host(hung_lab: dict[str, Any]) -> None:
@@ -83,7 +75,7 @@ def test_collection_gives_up_a_hung_host(hung_lab: dict[str, Any]) -> None:
         assert {vm.host for vm in snap.vms} == {"host1", "host3"}
         assert any("host2 did not answer" in e for e in result.errors), result.errors
         assert any(e.startswith("host host2 still stuck") for e in again.errors), again.errors
-        _wait(lambda: collector.collect(time.time()).snapshot.hosts[1].reachable, RECONNECT_S, "host2 to answer")
+        wait_until(lambda: collector.collect(time.time()).snapshot.hosts[1].reachable, RECONNECT_S, "host2 to answer")
 
 
 def _free_port() -> int:
@@ -103,11 +95,6 @@ def _config(lab: dict[str, Any], tmp: Path, port: int) -> Path:
     return path
 
 
-def _cycle(status_file: Path) -> int:
-    try:
-        return int(json.loads(status_file.read_text())["cycle"])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 def _reachable(port: int, host: str) -> str | None:
@@ -130,16 +117,16 @@ def test_the_daemon_keeps_cycling_while_a_host_hangs(hung_lab: dict[str, Any], t
     daemon = subprocess.Popen([str(BIN / "balancerd"), "run", "--config", str(config_path)], stdout=log,
                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        _wait(lambda: _cycle(cfg.paths.status_file) > 0 or daemon.poll() is not None, 60, "the first cycle")
+        wait_until(lambda: status_cycle(cfg.paths.status_file) > 0 or daemon.poll() is not None, 60, "the first cycle")
         assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()
         with _stopped(_libvirtd(hung_lab, "host2")):
             for _ in range(3):
-                seen = _cycle(cfg.paths.status_file)
-                _wait(lambda: _cycle(cfg.paths.status_file) > seen, per_cycle,  # noqa: B023
+                seen = status_cycle(cfg.paths.status_file)
+                wait_until(lambda: status_cycle(cfg.paths.status_file) > seen, per_cycle,  # noqa: B023
                       f"a cycle after cycle {seen} while host2 hangs")
             assert _reachable(port, "host2") == "0.0"
             assert _reachable(port, "host1") == "1.0"
-        _wait(lambda: _reachable(port, "host2") == "1.0", RECONNECT_S, "host2 to be reachable again")
+        wait_until(lambda: _reachable(port, "host2") == "1.0", RECONNECT_S, "host2 to be reachable again")
     finally:
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(timeout=120)

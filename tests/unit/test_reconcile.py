@@ -12,16 +12,10 @@ from balancerd.backends.base import DomainState, Placement
 from balancerd.clock import FakeClock
 from balancerd.errors import TransientBackendError
 from balancerd.journal import Journal
-from balancerd.model import Move, MoveKind, MoveResult, Outcome
+from balancerd.model import Outcome
 from balancerd.reconcile import reconcile
 
-
-def mv(vm: str = "web1", source: str = "h1", dest: str = "h2") -> Move:
-    return Move(vm=vm, source=source, dest=dest, kind=MoveKind.LIVE, reason="balance", gain=0.5, memory_mib=2048)
-
-
-def ended(move: Move, outcome: Outcome, at: float, detail: str = "") -> MoveResult:
-    return MoveResult(move, outcome, at - 10, at, detail, downtime_ms=30, bytes_transferred=99)
+from .test_journal import ended, mv
 
 
 @pytest.fixture

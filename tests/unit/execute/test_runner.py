@@ -247,6 +247,7 @@ def test_stop_before_start_skips_everything() -> None:
     report = rig.run(*moves, stop=stop)
     assert [r.detail for r in report.results] == [STOPPING, STOPPING]
     assert rig.backend.requests == []
+    assert [plan_id for plan_id, _move, _at in rig.recorder.started] == [7, 7]  # journalled under their plan
 
 
 def test_stop_lets_running_moves_finish_and_skips_the_rest() -> None:
