@@ -17,6 +17,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from balancerd.api.errors import ApiError
 from balancerd.errors import ConfigError
 
@@ -24,6 +26,8 @@ SOCKET_MODE = 0o660
 DIR_MODE = 0o755
 _MAX_PATH_BYTES = 107  # sizeof(sun_path) - 1 on Linux
 _PROBE_TIMEOUT_S = 1.0
+
+log = structlog.get_logger("balancerd.api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +75,13 @@ def remove(bound: Bound) -> None:
         info = os.lstat(bound.path)
     except FileNotFoundError:
         return
-    if (info.st_dev, info.st_ino) == (bound.device, bound.inode):
+    if (info.st_dev, info.st_ino) != (bound.device, bound.inode):
+        return
+    try:
         _unlink_quietly(bound.path)
+    except OSError as exc:  # an unwritable directory: the next start replaces the stale file
+        log.warning("cannot remove control socket", path=str(bound.path), error=exc.strerror or str(exc),
+                    hint="the next start replaces the stale socket file")
 
 
 def answers(path: Path, timeout_s: float = _PROBE_TIMEOUT_S) -> bool:

@@ -9,13 +9,16 @@ daemon takes such a file over.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from balancerd.errors import StateError
+
+log = structlog.get_logger("balancerd.pidfile")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +58,11 @@ def _write_pid(path: Path, fd: int) -> None:
 
 def release(lock: PidLock) -> None:
     """Remove the file and drop the lock (removal first: nobody sees an unlocked file naming us)."""
-    with contextlib.suppress(OSError):  # an unwritable state directory: the lock still goes with the descriptor
+    try:
         lock.path.unlink(missing_ok=True)
+    except OSError as exc:  # an unwritable state directory: the lock still goes with the descriptor
+        log.warning("cannot remove pid file", path=str(lock.path), error=exc.strerror or str(exc),
+                    hint="nobody holds its lock now, so balancerctl reports not running and the next start takes it")
     os.close(lock.fd)
 
 

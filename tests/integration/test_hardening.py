@@ -2,7 +2,8 @@
 and `balancerd journal recover` as processes, files made as an operator would make them.
 
 Each case reproduces a hole the issue names: a broken or hostile maintenance file, a fuzzed set of bad configs
-sent by SIGHUP, a pid file naming an unrelated process, a FIFO where a config is expected, a damaged journal.
+sent by SIGHUP, a pid file naming an unrelated process, a FIFO where a config is expected, a damaged journal, a
+state directory that cannot be written when the daemon stops.
 """
 
 from __future__ import annotations
@@ -222,3 +223,30 @@ def test_status_says_when_cycles_fail_and_exits_7(daemon: tuple[subprocess.Popen
     wait_for(lambda: _status(root).get("last_cycle_ok") is True, START_S, "a good cycle again")
     assert _run("balancerctl", "--config", str(config), "status").returncode == 0
     assert proc.poll() is None
+
+
+def _immutable(path: Path, on: bool) -> None:
+    """``chattr +i`` / ``-i``: even root can then neither create, rename nor remove entries in ``path``."""
+    subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True, capture_output=True)
+
+
+def test_stopping_with_an_unwritable_state_directory_says_so_without_a_traceback(
+        daemon: tuple[subprocess.Popen[str], Path]) -> None:
+    proc, config = daemon
+    root = config.parent
+    _immutable(root, True)  # the files stay writable, the directory does not (as root, modes would not stop us)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    finally:
+        _immutable(root, False)
+    log = _log(root)
+    assert "Traceback" not in log, log
+    assert code == 0, log
+    events = {e["event"]: e for e in map(json.loads, log.splitlines()) if e.get("level") in ("warning", "error")}
+    for event, name in (("cannot remove pid file", "balancerd.pid"), ("cannot remove control socket", "control.sock"),
+                        ("status not written", "status.json")):
+        assert name in str(events[event]) and "Operation not permitted" in str(events[event]), events
+    assert json.loads(log.splitlines()[-1])["event"] == "stopped"
+    left = _run("balancerctl", "--config", str(config), "status")  # the pid file stayed; nobody holds its lock
+    assert left.returncode == 3 and "not running" in left.stdout + left.stderr, left
