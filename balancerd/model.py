@@ -84,6 +84,11 @@ class Resources:
 
 ZERO = Resources()
 
+POOL_PREFIX = "pool:"
+"""Named resource of a storage pool: ``pool:<directory>`` in ``Resources.extra``. On a host's capacity it is the
+pool's available MiB plus what the local disks of the host's VMs in that directory hold; on a VM's size the MiB
+of its local disks there (a live migration copies them into the destination's pool of the same directory)."""
+
 
 class MoveKind(enum.StrEnum):
     """How a VM is moved (see the migration-kinds table in ARCHITECTURE.md)."""
@@ -117,6 +122,15 @@ class Host:
     maintenance: bool = False
     domain: str = ""
     """Failure domain (rack, power feed, zone); "" = none given (the policy's ``domains`` may name one)."""
+    networks: frozenset[str] | None = None
+    """Networks and bridges a VM's NIC may name to run here, ``[[network_map]]`` applied (a source name the map
+    sends to a network present here counts); None = not known, not checked."""
+    cpu_group: str = ""
+    """CPU compatibility group: the configured ``cpu_group``, else the host's CPU model; "" = not known."""
+    cpu_models: frozenset[str] | None = None
+    """Named CPU models a guest may use here (libvirt's domain capabilities); None = not known, not checked."""
+    migration_problem: str = ""
+    """Why the host cannot be reached on the migration network ("" = it can, or it is not checked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +144,27 @@ class Vm:
     running: bool = True
     live_migratable: bool = True
     dirty_rate_mib_s: int = 0
+    networks: frozenset[str] = frozenset()
+    """The networks or bridges its NICs attach to, as named on its host."""
+    cpu_mode: str = ""
+    """Its ``<cpu mode>``: "custom", "host-model", "host-passthrough", or "" (no CPU defined)."""
+    cpu_model: str = ""
+    """The named model of a custom CPU ("" otherwise)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """What the failure memory holds for one (VM, destination): moves refused at run time or failed.
+
+    ``count`` failures so far; no new attempt before ``retry_at`` (clock seconds, exponential back-off); at
+    ``policy.max_failures`` the pair stays blocked until ``balancerctl release VM``.
+    """
+
+    vm: str
+    dest: str
+    count: int
+    retry_at: float
+    last_error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +291,10 @@ class Plan:
     """Hosts left empty that could be powered off (strategy "consolidate")."""
     migration_mib: int = 0
     """Estimated data to transfer for all moves (memory inflated by each VM's dirty rate)."""
+    held: tuple[Skip, ...] = ()
+    """VMs held by the failure memory: every candidate host failed ``max_failures`` times (with the reasons)."""
+    tradeoff: tuple[float, ...] = ()
+    """The objective after the first k moves of ``moves``, for k = 0 .. len(moves) (the last is ``objective``)."""
 
     @property
     def objective(self) -> float:

@@ -99,6 +99,10 @@ class PolicyConfig:
     cross_domain_cost: float = _opt(1.0, lo=1.0, hi=100.0)
     soft_rule_weight: float = _opt(0.05, lo=0.0)
     consolidate_target_pct: int = _opt(80, lo=10, hi=100)
+    max_failures: int = _opt(3, lo=1, hi=1000)
+    """Failures of one VM towards one host after which that pair stays blocked until ``balancerctl release``."""
+    failure_backoff_s: float = _opt(300.0, lo=0.0, hi=86_400.0)
+    """Back-off after a VM's first failure towards a host; it doubles with every further failure there."""
     rules: tuple[RuleConfig, ...] = _opt(())
     domains: tuple[DomainConfig, ...] = _opt(())
 

@@ -16,7 +16,7 @@ that could be powered off in ``Plan.power_off``; "drain" only drains. Then all m
 from __future__ import annotations
 
 from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
-from balancerd.model import ClusterSnapshot, Forecast, Move, Plan, Skip
+from balancerd.model import ClusterSnapshot, FailureRecord, Forecast, Move, Plan, Skip
 from balancerd.optimize import bounds, drain, planner
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import balance, movable_vms
@@ -30,13 +30,16 @@ def score(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig) -
 
 
 def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
-         cooldown: frozenset[str] = frozenset(), *, migration_mib_s: int = DEFAULT_LINK_MIB_S) -> Plan:
+         cooldown: frozenset[str] = frozenset(), *, migration_mib_s: int = DEFAULT_LINK_MIB_S,
+         failures: tuple[FailureRecord, ...] = ()) -> Plan:
     """The moves this cycle proposes, safely ordered, with reasons, gains, Skips and a lower bound.
 
     ``migration_mib_s`` is the speed a migration gets (``MigrationConfig.speed_mib_s()``): a move costs its
-    memory plus what the guest dirties meanwhile at that speed.
+    memory plus what the guest dirties meanwhile at that speed. ``failures`` is the failure memory: a (VM,
+    host) pair in back-off (``retry_at`` after ``snapshot.taken_at``) or at ``policy.max_failures`` is no
+    destination for that VM.
     """
-    state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s)
+    state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures)
     replay = state.copy()
     before = state.score()
     budget = policy.max_moves_per_cycle

@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
-from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, MoveKind, Resources, Vm, VmForecast
+from balancerd.model import (ClusterSnapshot, FailureRecord, Forecast, Host, InFlight, MoveKind, Resources, Vm,
+                             VmForecast)
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.rules import Rules
 
@@ -122,8 +123,12 @@ class ClusterState:
     """Loads of every host, where every VM is, and the score sums over eligible hosts."""
 
     def __init__(self, snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
-                 cooldown: frozenset[str], *, migration_mib_s: int = DEFAULT_LINK_MIB_S) -> None:
+                 cooldown: frozenset[str], *, migration_mib_s: int = DEFAULT_LINK_MIB_S,
+                 failures: tuple[FailureRecord, ...] = ()) -> None:
         self.policy = policy
+        self.now = snapshot.taken_at
+        self.failures = {(f.vm, f.dest): f for f in failures}
+        """The failure memory by (VM, destination)."""
         self.migration_mib_s = migration_mib_s
         """The speed a migration gets (``MigrationConfig.speed_mib_s``): what a move's cost is figured at."""
         self.cooldown = cooldown
