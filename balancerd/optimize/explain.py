@@ -10,16 +10,17 @@ plan leads to, soft-rule preferences, and the score change of the hosts it could
 from __future__ import annotations
 
 from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
-from balancerd.model import ClusterSnapshot, Forecast, Plan
+from balancerd.model import ClusterSnapshot, FailureRecord, Forecast, Plan
 from balancerd.optimize.constraints import reasons
 from balancerd.optimize.optimizer import needs_balance, plan
 from balancerd.optimize.state import ClusterState
 
 
 def explain(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig, vm: str,
-            cooldown: frozenset[str] = frozenset(), *, migration_mib_s: int = DEFAULT_LINK_MIB_S) -> tuple[str, ...]:
+            cooldown: frozenset[str] = frozenset(), *, migration_mib_s: int = DEFAULT_LINK_MIB_S,
+            failures: tuple[FailureRecord, ...] = ()) -> tuple[str, ...]:
     """Lines of text saying why ``vm`` moves, was skipped, or stays where it is (``plan``'s arguments)."""
-    result = plan(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s)
+    result = plan(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures)
     moved = [m for m in result.moves if m.vm == vm]
     if moved:
         return tuple(f"moves {m.source} -> {m.dest} ({m.kind}): {m.reason}; objective {-m.gain:+.6f}"
@@ -27,7 +28,10 @@ def explain(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     skipped = [reason for skip in result.skipped if skip.vm == vm for reason in skip.reasons]
     if skipped:
         return tuple(f"skipped: {reason}" for reason in skipped)
-    state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s)
+    state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures)
+    held = [reason for skip in result.held if skip.vm == vm for reason in skip.reasons]
+    if held:
+        return (f"held by the failure memory (balancerctl release {vm} clears it):", *held)
     if vm not in state.vms:
         return (f"{vm} is not in snapshot {snapshot.seq}",)
     for move in result.moves:
