@@ -65,7 +65,7 @@ class Balancer:
         self.arrays = Arrays(state, names)
         self.position = {name: i for i, name in enumerate(names)}
         self.cost = cost_ratios(state, names)
-        self.check = np.array([n in state.rules.constrained or bool(state.demand[n].cap.extra) for n in names],
+        self.check = np.array([n in state.constrained or bool(state.demand[n].cap.extra) for n in names],
                               dtype=np.bool_)
 
     def run(self) -> list[Move]:

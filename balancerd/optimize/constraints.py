@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from balancerd.model import Host, Vm
+from balancerd.model import POOL_PREFIX, Host, Vm
 from balancerd.optimize.rules import Group
 from balancerd.optimize.state import ClusterState
 
@@ -90,7 +90,35 @@ def extra_fits(vm: Vm, host: Host, state: ClusterState) -> str | None:
     for name, amount in need:
         free = usable.amount(name) - load.get(name, 0)
         if amount > free:
-            return f"{host.name} lacks {name}: needs {amount}, {max(free, 0)} free"
+            return f"{host.name} lacks {pool_name(name)}: needs {amount}, {max(free, 0)} free"
+    return None
+
+
+def pool_name(name: str) -> str:
+    """How a named resource reads in a reason: ``pool:/dir`` is "room in the storage pool at /dir"."""
+    return f"room in the storage pool at {name.removeprefix(POOL_PREFIX)} (MiB)" if name.startswith(POOL_PREFIX) \
+        else name
+
+
+def facts_allow(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    """Pre-flight facts: the host has the VM's networks (network map applied), can run its CPU, and is
+    reachable on the migration network (:mod:`balancerd.optimize.facts`)."""
+    blocked = state.blocked.get(vm.name)
+    return None if blocked is None else blocked.get(host.name)
+
+
+def not_failed_here(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    """The failure memory: a pair in back-off waits; a pair at ``max_failures`` waits for a release."""
+    record = state.failures.get((vm.name, host.name))
+    if record is None:
+        return None
+    last = f" (last: {record.last_error})" if record.last_error else ""
+    if record.count >= state.policy.max_failures:
+        return (f"moving to {host.name} failed {record.count} times{last}; blocked until "
+                f"`balancerctl release {vm.name}`")
+    if record.retry_at > state.now:
+        return (f"moving to {host.name} failed {record.count} time{'s' if record.count > 1 else ''}{last}; "
+                f"back-off: next try in {record.retry_at - state.now:.0f} s")
     return None
 
 
@@ -197,15 +225,17 @@ DRAIN_VM_RULES: tuple[Constraint, ...] = (source_reachable, not_in_flight, not_m
 """VM rules for drains: a drain overrides the cooldown."""
 
 HOST_RULES: tuple[Constraint, ...] = (not_same_host, dest_reachable, dest_not_in_maintenance)
-PLACEMENT_RULES: tuple[Constraint, ...] = (host_rules_allow, anti_affinity, affinity, spread, dependency)
-"""The policy's placement rules (only VMs in ``state.rules.constrained`` can be blocked by them)."""
+PLACEMENT_RULES: tuple[Constraint, ...] = (host_rules_allow, anti_affinity, affinity, spread, dependency,
+                                          facts_allow, not_failed_here)
+"""The policy's placement rules, the pre-flight facts and the failure memory (only VMs in
+``state.constrained`` can be blocked by them)."""
 FIT_RULES: tuple[Constraint, ...] = (cpu_fits, mem_fits, extra_fits)
 ALL_RULES: tuple[Constraint, ...] = VM_RULES + HOST_RULES + PLACEMENT_RULES + FIT_RULES
 
 
 def placement_allows(vm: Vm, host: Host, state: ClusterState) -> bool:
     """True when no placement rule and no named-resource limit blocks ``vm`` on ``host`` (fast path for most VMs)."""
-    if vm.name in state.rules.constrained and reasons(vm, host, state, PLACEMENT_RULES):
+    if vm.name in state.constrained and reasons(vm, host, state, PLACEMENT_RULES):
         return False
     return not state.demand[vm.name].cap.extra or extra_fits(vm, host, state) is None
 

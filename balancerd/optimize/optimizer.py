@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
 from balancerd.model import ClusterSnapshot, FailureRecord, Forecast, Move, Plan, Skip
-from balancerd.optimize import bounds, drain, planner
+from balancerd.optimize import bounds, drain, memory, planner
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import balance, movable_vms
 from balancerd.optimize.consolidate import consolidate, idle_hosts
@@ -53,7 +53,7 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
                 score_before=before, score_after=replay.score() if ordered else before,
                 strategy=_strategy(policy, drains, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),
                 lower_bound=min(bound, -before), violations=tuple(replay.rules.violations(replay.location)),
-                power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (),
+                power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (), held=memory.held(state),
                 migration_mib=sum(sc.migration_mib(m.memory_mib, replay.vms[m.vm].dirty_rate_mib_s,
                                                    migration_mib_s)
                                   for m in ordered))

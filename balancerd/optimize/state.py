@@ -20,8 +20,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
-from balancerd.model import (ClusterSnapshot, FailureRecord, Forecast, Host, InFlight, MoveKind, Resources, Vm,
-                             VmForecast)
+from balancerd.model import (
+    ClusterSnapshot,
+    FailureRecord,
+    Forecast,
+    Host,
+    InFlight,
+    MoveKind,
+    Resources,
+    Vm,
+    VmForecast,
+)
+from balancerd.optimize import facts
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.rules import Rules
 
@@ -143,6 +153,10 @@ class ClusterState:
         self.moved: set[str] = set()
         self._applied = 0
         self.rules = Rules(snapshot, policy)
+        self.blocked = facts.blocked_hosts(snapshot)
+        """Hosts each VM's pre-flight facts rule out, with the reasons."""
+        self.constrained = self.rules.constrained | self.blocked.keys() | {vm for vm, _ in self.failures}
+        """VMs whose destinations need per-pair checks: placement rules, facts or failure memory."""
         self.extra_load: dict[str, dict[str, int]] = {}
         self._load(snapshot)
         self.soft = sum(self.rules.soft_misses(vm, self.location[vm]) for vm in self.rules.soft)

@@ -37,7 +37,7 @@ def best_dest(state: ClusterState, vm: str, dests: list[HostLoad]) -> tuple[Host
     the others are checked against every rule and scored exactly (soft rules included).
     """
     spec = state.vms[vm]
-    if vm not in state.rules.constrained and not state.demand[vm].cap.extra:
+    if vm not in state.constrained and not state.demand[vm].cap.extra:
         found = state.best_dest(vm, dests)
         return None if found is None else (found[0], found[1])
     need = state.demand[vm].cap

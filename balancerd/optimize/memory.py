@@ -1,0 +1,35 @@
+"""The failure memory in planning: which VMs are held because every candidate host has failed them.
+
+Called by :func:`balancerd.optimize.optimizer.plan` for ``Plan.held``. The pairs themselves are refused by
+:func:`balancerd.optimize.constraints.not_failed_here` (back-off, then blocked at ``policy.max_failures``);
+a VM is held when no candidate is left: every eligible host other than its own that the VM's other rules
+allow (capacity aside: room comes and goes) has failed it ``max_failures`` times. ``balancerctl release VM``
+clears its records, and with them the hold.
+"""
+
+from __future__ import annotations
+
+from balancerd.model import Skip
+from balancerd.optimize.constraints import HOST_RULES, PLACEMENT_RULES, not_failed_here, reasons
+from balancerd.optimize.state import ClusterState
+
+_OTHER_RULES = tuple(rule for rule in HOST_RULES + PLACEMENT_RULES if rule is not not_failed_here)
+
+
+def held(state: ClusterState) -> tuple[Skip, ...]:
+    """The VMs the failure memory holds, each with the failure of every candidate host."""
+    limit = state.policy.max_failures
+    worn = sorted({vm for (vm, _dest), record in state.failures.items() if record.count >= limit})
+    found = (_held(state, vm) for vm in worn if vm in state.vms)
+    return tuple(skip for skip in found if skip is not None)
+
+
+def _held(state: ClusterState, name: str) -> Skip | None:
+    vm = state.vms[name]
+    candidates = [h for h in state.eligible_hosts() if not reasons(vm, h.host, state, _OTHER_RULES)]
+    limit = state.policy.max_failures
+    if any(state.failures.get((name, h.name)) is None or state.failures[(name, h.name)].count < limit
+           for h in candidates):
+        return None
+    lines = tuple(reason for h in candidates if (reason := not_failed_here(vm, h.host, state)) is not None)
+    return Skip(name, lines or ("no candidate host is left",))
