@@ -83,3 +83,7 @@ class Control(Protocol):
     def approve(self, plan_id: int, caller: Caller) -> dict[str, Any]:
         """In mode recommend: execute recorded plan ``plan_id`` after re-validating its moves."""
         ...
+
+    def release(self, vm: str, caller: Caller) -> dict[str, Any]:
+        """Forget ``vm``'s failure memory (every destination): ``vm``, ``released``, ``cleared`` records."""
+        ...

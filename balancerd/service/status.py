@@ -8,7 +8,9 @@ from a failed or stalled one). JSON, so operators and scripts can read it too.
 succeeded since the snapshot no longer count), what it held when the drain began (``vms_at_start``,
 ``mem_mib_at_start``, ``started_at``, from :mod:`balancerd.service.drainbook`), moves planned and running away
 from it, VMs the planner could not place (with the reasons) and recent failed or aborted migrations from it.
-``paused`` (with ``paused_by``, ``paused_at``) says whether new migrations are held back.
+``paused`` (with ``paused_by``, ``paused_at``) says whether new migrations are held back. ``held`` lists the
+VMs the last plan held because every candidate host failed ``[policy] max_failures`` times (with the reasons;
+``balancerctl release VM`` frees one); ``failures`` is the failure memory (the daemon adds it from the journal).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metri
         "in_flight": [{"vm": f.vm, "source": f.source, "dest": f.dest} for f in in_flight],
         "plan": {"moves": len(report.plan.moves), "skipped": len(report.plan.skipped)},
         "errors": list(report.errors),
+        "held": [{"vm": s.vm, "reasons": list(s.reasons)} for s in report.plan.held],
         "paused": False,
         **(extra or {}),
     }
