@@ -7,11 +7,13 @@ when no daemon runs) and :func:`records` for what ``CycleRunner.propose`` hands 
 rows live in the journal's ``failures`` table so that they survive a restart. :func:`as_json` and
 :func:`release_answer` shape them for the status document and the control API.
 
-What counts (:func:`counts_as_failure`): a migration that ended FAILED or ABORTED, except an abort the
-operator asked for (``balancerctl pause --abort-running``, whose detail starts with :data:`OPERATOR_ABORT`),
-and a move skipped because its pre-flight checks refused it (detail ``pre-flight failed: ...``). Guard and
-drift skips, stale plans, pauses, superseded moves and the daemon stopping do not count: the destination did
-nothing wrong. A move that succeeded towards a destination clears that pair.
+What counts (:func:`counts_as_failure`): a migration that ended FAILED or ABORTED (a refused start, a failed
+job, the deadline's abort, an abort by someone else), except an abort the operator asked for (``balancerctl
+pause --abort-running``, whose detail starts with :data:`OPERATOR_ABORT`, even when the job then did not stop
+in time), and a move skipped because its pre-flight checks refused it (detail ``pre-flight failed: ...``).
+Guard and drift skips, stale plans, pauses, superseded moves, the daemon stopping and a pre-flight that could
+not run (the backend did not answer) do not count, nor do rows that reconciliation closes after a crash (they
+do not pass through ``migration_ended``). A move that succeeded towards a destination clears that pair.
 """
 
 from __future__ import annotations
@@ -52,10 +54,8 @@ def backoff_s(base_s: float, count: int) -> float:
 
 def counts_as_failure(result: MoveResult) -> bool:
     """Whether ``result`` is remembered against its (VM, destination) (see the module docstring)."""
-    if result.outcome is Outcome.FAILED:
-        return True
-    if result.outcome is Outcome.ABORTED:
-        return not result.detail.startswith(OPERATOR_ABORT)
+    if result.outcome in (Outcome.FAILED, Outcome.ABORTED):
+        return not result.detail.startswith(OPERATOR_ABORT)  # the operator's abort, even one that did not stop
     if result.outcome is Outcome.SKIPPED:
         return result.detail.startswith(PREFLIGHT_REFUSED)
     return False
