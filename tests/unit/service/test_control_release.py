@@ -67,3 +67,25 @@ def test_explain_hands_the_proposals_failures_to_the_optimizer(rig: Rig,
     monkeypatch.setattr("balancerd.service.control.optimize.explain", explain)
     rig.control.explain("a")
     assert seen == [proposal.failures]
+
+
+def test_an_abort_the_operator_asked_for_is_not_remembered(rig: Rig) -> None:
+    rig.control.maintenance("h1", True, ROOT)
+    rig.cycle()
+    (moving,) = rig.backend.wait_started(1)
+    rig.control.pause(True, ROOT)
+    (entry,) = rig.journal()
+    assert entry.vm == moving and entry.outcome is not None and entry.outcome.value == "aborted"
+    assert rig.daemon.journal.failures() == ()
+
+
+def test_a_migration_that_failed_in_the_daemon_is_remembered(rig: Rig) -> None:
+    rig.control.maintenance("h1", True, ROOT)
+    rig.backend.fail_next_migration("a", "link down")
+    rig.cycle()
+    rig.finish()
+    failed = [e for e in rig.journal() if e.vm == "a" and e.outcome is not None and e.outcome.value == "failed"]
+    assert failed, rig.journal()
+    (record,) = [r for r in rig.daemon.journal.failures() if r.vm == "a"]
+    assert record.dest == failed[0].dest and record.count == 1 and "link down" in record.last_error
+    assert rig.control.status()["failures"][0]["vm"] == "a"
