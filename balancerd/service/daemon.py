@@ -29,7 +29,6 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from balancerd import config as config_mod
-from balancerd import failmemory
 from balancerd import journal as journal_mod
 from balancerd.api.server import ApiServer
 from balancerd.backends.base import Hypervisor
@@ -331,7 +330,7 @@ class Daemon:
     def status_document(self) -> dict[str, Any]:
         """What ``balancerctl status`` shows: the last cycle, in-flight moves, drains, the pause."""
         report = self._last_report
-        pause = {**self._pause_fields(), **self._cycle_fields(), "failures": self._failure_memory()}
+        pause = {**self._pause_fields(), **self._cycle_fields(), "failures": status.failure_memory(self.journal)}
         if report is None:
             return {"pid": os.getpid(), "cycle": 0, "mode": self.config.mode, "hosts": [], "imbalance": 0.0,
                     "held": [], **pause}
@@ -355,14 +354,6 @@ class Daemon:
                 "paused_by": pause.by if pause is not None else None,
                 "paused_at": pause.at if pause is not None else None,
                 "pause_file": str(self.config.control.pause_file)}
-
-    def _failure_memory(self) -> list[dict[str, Any]]:
-        """The journal's failure memory for the status (empty, logged, when the journal cannot be read)."""
-        try:
-            return [failmemory.as_json(r) for r in self.journal.failures()]
-        except BalancerdError as exc:
-            log.error("journal not readable for the status", error=str(exc))
-            return []
 
     def _drain_failures(self, hosts: frozenset[str]) -> tuple[journal_mod.JournalEntry, ...]:
         """Failed or aborted migrations away from ``hosts`` in the last hour (clock time)."""

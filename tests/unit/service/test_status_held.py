@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from balancerd.journal import Journal
 from balancerd.model import CycleReport, Plan, Resources, Skip
 from balancerd.service import report, status
 from tests.builders import host, snapshot, vm
@@ -29,3 +34,14 @@ def test_the_daemons_failure_memory_is_passed_through_extra() -> None:
     failures = [{"vm": "v1", "dest": "b", "count": 1, "retry_at": 350.0, "last_error": "x"}]
     doc = status.render(_report(()), (), 1, None, frozenset(), extra={"failures": failures})
     assert doc["failures"] == failures
+
+
+def test_failure_memory_reads_the_journal_and_is_empty_when_it_cannot(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    journal.record_failure("v1", "b", 50.0, "boom")
+    assert status.failure_memory(journal) == [{"vm": "v1", "dest": "b", "count": 1, "retry_at": 350.0,
+                                               "last_error": "boom"}]
+    journal.close()
+    with capture_logs() as logs:
+        assert status.failure_memory(journal) == []
+    assert logs[0]["event"] == "journal not readable for the status"
