@@ -65,7 +65,8 @@ class Control(Protocol):
         ...
 
     def explain(self, vm: str) -> dict[str, Any]:
-        """Why ``vm`` moves or stays in the current plan (raises NotFoundError for an unknown VM)."""
+        """Why ``vm`` moves or stays in the current plan (``reasons``), its pre-flight checks (``preflight``) and its
+        failure memory (``failures``); raises NotFoundError for an unknown VM."""
         ...
 
     def maintenance(self, host: str, enter: bool, caller: Caller) -> dict[str, Any]:

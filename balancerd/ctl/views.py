@@ -26,9 +26,11 @@ def plan_text(doc: dict[str, Any]) -> str:
 
 
 def explain_text(doc: dict[str, Any]) -> str:
-    """The planner's reasons for one VM, then the pre-flight checks of its planned moves."""
+    """The planner's reasons for one VM, its remembered failures, then the pre-flight checks of its planned moves."""
     lines = [f"{doc.get('vm')} in plan {doc.get('plan_id')} (snapshot {doc.get('snapshot_seq')}):"]
     lines += [f"  {reason}" for reason in doc.get("reasons", [])]
+    lines += [f"failed towards {f.get('dest')} x{f.get('count')} (remembered until released or it moves there): "
+              f"{f.get('last_error', '')}".rstrip() for f in doc.get("failures", [])]
     for check in doc.get("preflight", []):
         lines += _preflight_lines(check)
     return "\n".join(lines)

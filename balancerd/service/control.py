@@ -56,8 +56,9 @@ class DaemonControl:
                                  migration_mib_s=config.migration.speed_mib_s(), failures=proposal.failures)
         moves = [m for m in proposal.plan.moves if m.vm == vm]
         checks = [_preflight_json(self._d, m) for m in moves]
+        failed = [failmemory.as_json(r) for r in proposal.failures if r.vm == vm]
         return {"vm": vm, "plan_id": plan_id, "snapshot_seq": snap.seq, "reasons": list(lines),
-                "preflight": checks}
+                "preflight": checks, "failures": failed}
 
     # -- actions -------------------------------------------------------------------------------------
 

@@ -92,3 +92,11 @@ def test_held_lines_in_the_status() -> None:
 def test_the_status_table_shows_held_vms() -> None:
     doc = {"running": True, "pid": 1, "hosts": [], "held": [{"vm": "a", "reasons": ["failed 3 times on h2"]}]}
     assert ctl.status_text(doc).splitlines()[-1] == "HELD a: failed 3 times on h2 (balancerctl release a)"
+
+
+def test_explain_text_shows_the_vms_remembered_failures() -> None:
+    doc = {"vm": "a", "plan_id": 1, "snapshot_seq": 2, "reasons": ["a is held"],
+           "failures": [{"vm": "a", "dest": "h2", "count": 2, "retry_at": 9.0, "last_error": "link down"}]}
+    assert views.explain_text(doc).splitlines() == [
+        "a in plan 1 (snapshot 2):", "  a is held",
+        "failed towards h2 x2 (remembered until released or it moves there): link down"]

@@ -65,8 +65,11 @@ def test_explain_hands_the_proposals_failures_to_the_optimizer(rig: Rig,
         return real(*args, **kwargs)
 
     monkeypatch.setattr("balancerd.service.control.optimize.explain", explain)
-    rig.control.explain("a")
+    answer = rig.control.explain("a")
     assert seen == [proposal.failures]
+    assert answer["failures"] == [{"vm": "a", "dest": "h2", "count": 1, "retry_at": START + 300.0,
+                                   "last_error": "boom"}]
+    assert rig.control.explain("b")["failures"] == []
 
 
 def test_an_abort_the_operator_asked_for_is_not_remembered(rig: Rig) -> None:
