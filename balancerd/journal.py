@@ -6,6 +6,9 @@ it ends, with its pre-flight checks (:meth:`Journal.record_checks`). On start th
 :func:`balancerd.reconcile.reconcile` to close the rows a crash left open. The per-VM cooldown
 reads :meth:`Journal.recent_moves`; status reads :meth:`Journal.migrations`. The control API records who
 did what (:meth:`Journal.record_action`) and approves a recorded plan (:meth:`Journal.recorded_plan`).
+Each move's end also settles the failure memory (:mod:`balancerd.failmemory`, the ``failures`` table) in the
+same transaction; the cycle reads it (:meth:`Journal.failures`) and ``balancerctl release`` clears a VM's rows
+(:meth:`Journal.release_failures`).
 
 One connection (``check_same_thread=False``) guarded by a lock, WAL mode, ``synchronous=FULL`` so that a
 row written before a migration starts survives a power cut. Every sqlite or file-system failure becomes a
@@ -17,15 +20,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from balancerd import failmemory
 from balancerd.backends.base import Check
 from balancerd.errors import StateError
-from balancerd.model import Move, MoveKind, MoveResult, Outcome, Plan
+from balancerd.model import FailureRecord, Move, MoveKind, MoveResult, Outcome, Plan
 
 SCHEMA_VERSION = 1
 RECOVER_HINT = ("; if the file is damaged, stop balancerd and run `balancerd journal recover --config CONFIG` "
@@ -118,10 +122,12 @@ class JournalEntry:
 class Journal:
     """Plans and migrations in one SQLite file; implements the executor's ``Recorder``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, failure_backoff_s: float = 300.0) -> None:
         self._path = path
         self._lock = threading.Lock()
         self._conn = self._open(path)
+        self.failure_backoff_s = failure_backoff_s
+        """``[policy] failure_backoff_s``: the back-off after a first failure (``CycleRunner`` keeps it current)."""
 
     @property
     def path(self) -> Path:
@@ -149,9 +155,11 @@ class Journal:
         return _row_id(cursor)
 
     def migration_ended(self, record_id: int, result: MoveResult) -> None:
-        """Record how the move of ``record_id`` ended."""
+        """Record how the move of ``record_id`` ended, and what that means for the failure memory."""
+        backoff = self.failure_backoff_s
         self._end(record_id, result.outcome, result.detail, result.finished_at,
-                  result.downtime_ms, result.bytes_transferred)
+                  result.downtime_ms, result.bytes_transferred,
+                  lambda conn: failmemory.settle(conn, result, backoff))
 
     def record_checks(self, record_id: int, checks: tuple[Check, ...]) -> None:
         """Record the pre-flight checks of the move of ``record_id`` (shown by status and ``--explain``)."""
@@ -207,6 +215,21 @@ class Journal:
                                 (limit,)).fetchall()
         return tuple(Action(*row) for row in rows)
 
+    def failures(self) -> tuple[FailureRecord, ...]:
+        """The failure memory: every (VM, destination) with failures, by VM then destination."""
+        with self._locked() as conn:
+            return failmemory.records(conn)
+
+    def record_failure(self, vm: str, dest: str, at: float, error: str) -> FailureRecord:
+        """Count one more failure of ``vm`` towards ``dest`` at ``at`` (back-off from ``failure_backoff_s``)."""
+        with self._write() as conn:
+            return failmemory.record(conn, vm, dest, at, error, self.failure_backoff_s)
+
+    def release_failures(self, vm: str) -> tuple[FailureRecord, ...]:
+        """Forget every failure of ``vm`` (``balancerctl release``); the records that were cleared."""
+        with self._write() as conn:
+            return failmemory.release(conn, vm)
+
     def integrity_problem(self) -> str | None:
         """What SQLite's integrity check finds wrong with the file, or None."""
         with self._locked() as conn:
@@ -236,13 +259,16 @@ class Journal:
             raise
         return conn
 
-    def _end(self, record_id: int, outcome: Outcome, detail: str, at: float,
-             downtime_ms: int | None, transferred: int) -> None:
+    def _end(self, record_id: int, outcome: Outcome, detail: str, at: float, downtime_ms: int | None,
+             transferred: int, also: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Close the row of ``record_id``; ``also`` runs in the same transaction once the row is closed."""
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE migrations SET finished_at = ?, outcome = ?, detail = ?, downtime_ms = ?,"
                 " bytes_transferred = ? WHERE id = ? AND finished_at IS NULL",
                 (at, outcome.value, detail, downtime_ms, transferred, record_id))
+            if cursor.rowcount == 1 and also is not None:
+                also(conn)
         if cursor.rowcount != 1:
             raise StateError(f"journal {self._path}: no open migration record {record_id}")
 
@@ -279,7 +305,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     """Switch to WAL, create the schema if missing, and refuse a journal of another schema version."""
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.executescript(_SCHEMA)
+    conn.executescript(_SCHEMA + failmemory.SCHEMA)
     conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version != str(SCHEMA_VERSION):

@@ -50,6 +50,9 @@ class ControlClient:
     def approve(self, plan_id: int) -> dict[str, Any]:
         return self.request("POST", f"/v1/approve/{plan_id}", {})
 
+    def release(self, vm: str) -> dict[str, Any]:
+        return self.request("POST", f"/v1/release/{_segment(vm)}", {})
+
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One call; its JSON object answer, or one of the ApiClientError family."""
         if not self.socket.exists():

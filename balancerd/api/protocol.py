@@ -65,7 +65,8 @@ class Control(Protocol):
         ...
 
     def explain(self, vm: str) -> dict[str, Any]:
-        """Why ``vm`` moves or stays in the current plan (raises NotFoundError for an unknown VM)."""
+        """Why ``vm`` moves or stays in the current plan (``reasons``), its pre-flight checks (``preflight``) and its
+        failure memory (``failures``); raises NotFoundError for an unknown VM."""
         ...
 
     def maintenance(self, host: str, enter: bool, caller: Caller) -> dict[str, Any]:
@@ -82,4 +83,8 @@ class Control(Protocol):
 
     def approve(self, plan_id: int, caller: Caller) -> dict[str, Any]:
         """In mode recommend: execute recorded plan ``plan_id`` after re-validating its moves."""
+        ...
+
+    def release(self, vm: str, caller: Caller) -> dict[str, Any]:
+        """Forget ``vm``'s failure memory (every destination): ``vm``, ``released``, ``cleared`` records."""
         ...

@@ -88,4 +88,6 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/approve/{plan_id}", "Mode recommend: execute a recorded plan after re-validating it.",
           lambda c, a: c.approve(a.params["plan_id"], a.caller), params=(PLAN_ID,), body=NO_BODY,
           errors=(404, 409)),
+    Route("POST", "/v1/release/{vm}", "Forget a VM's failed moves (held or backing off); the records cleared.",
+          lambda c, a: c.release(a.params["vm"], a.caller), params=(VM,), body=NO_BODY),
 )

@@ -2,16 +2,19 @@
 
 Most verbs speak the daemon's control API over its Unix socket (:mod:`balancerd.api.client`; the socket is
 ``--socket`` or the config's ``[control] socket``): ``plan``, ``explain VM``, ``pause [--abort-running]``,
-``resume`` and ``approve PLAN_ID`` need it. ``maintenance enter|exit HOST`` (and ``drain HOST``) ask the API
-when the daemon answers on the socket; when nothing listens they edit the maintenance file named by the
-config and signal the daemon (SIGUSR1, via its pid file) so it acts at once. ``drain HOST --wait`` then
-follows the drain with a progress bar (VMs left, GiB left, ETA; :mod:`balancerd.ctl.drainwatch`) until the
-host is empty, or the drain fails or stalls. ``status`` prints the daemon's status as a table: from the API
-when it answers, else what the daemon last wrote to its status file. ``--json`` makes ``status``, ``drain``,
-``plan`` and ``explain`` print JSON (``drain --wait --json``: one object per line). Unknown host names are
-reported with the list of known ones. Answers are printed by :mod:`balancerd.ctl.views`.
+``resume`` and ``approve PLAN_ID`` need it. ``release VM`` (:mod:`balancerd.ctl.release`) asks the API, and
+when nothing listens clears the VM's failure memory in the journal file itself. ``maintenance enter|exit
+HOST`` (and ``drain HOST``) ask the API when the daemon answers on the socket; when nothing listens they edit
+the maintenance file named by the config and signal the daemon (SIGUSR1, via its pid file) so it acts at
+once. ``drain HOST --wait`` then follows the drain with a progress bar (VMs left, GiB left, ETA;
+:mod:`balancerd.ctl.drainwatch`) until the host is empty, or the drain fails or stalls. ``status`` prints the
+daemon's status as a table (held VMs included): from the API when it answers, else what the daemon last
+wrote to its status file. ``--json`` makes ``status``, ``drain``, ``plan``, ``explain`` and the other API
+verbs print JSON (``drain --wait --json``: one object per line). Unknown host names are reported with the
+list of known ones. Answers are printed by :mod:`balancerd.ctl.views`.
 
-Exit codes: 0 ok (drain --wait: the host is empty), 1 error, 2 unknown host, 3 daemon not running (for
+Exit codes: 0 ok (drain --wait: the host is empty; release: released, in the journal file when no daemon
+runs, or nothing to release), 1 error, 2 unknown host, 3 daemon not running (for
 maintenance and drain the file is still edited; the API verbs did nothing), 4 drain failed (migrations from
 the host kept failing), 5 drain stalled (nothing can move, mode recommend, or no progress for
 --stall-timeout), 6 the daemon refused the request (its reason is printed: not root, unknown VM or plan, a
@@ -37,7 +40,7 @@ from balancerd.api.client import ControlClient
 from balancerd.api.errors import ApiClientError, NotListeningError, RefusedError
 from balancerd.clock import Clock, SystemClock
 from balancerd.config import Config
-from balancerd.ctl import drainwatch, views
+from balancerd.ctl import drainwatch, release, views
 from balancerd.ctl.drainwatch import DrainWatch, Progress, Verdict, WatchLimits
 from balancerd.errors import BalancerdError, ConfigError, StateError, UnknownHostError
 from balancerd.service import pidfile, status
@@ -99,6 +102,7 @@ def _add_api_verbs(sub: Any) -> None:
     approve.set_defaults(func=cmd_approve)
     for verb in (pause, resume, approve):
         verb.add_argument("--json", action="store_true", help="print the API's JSON")
+    release.add_verb(sub)
 
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
@@ -330,6 +334,7 @@ def status_text(doc: dict[str, Any]) -> str:
              f"{'HOST':<16}{'STATE':<13}{'VMS':>5}{'VM GiB':>8}{'CPU':>6}{'MEM':>6}  DRAIN"]
     lines += [_host_row(h, doc) for h in doc.get("hosts", [])]
     lines += [f"in flight: {f['vm']} {f['source']} -> {f['dest']}" for f in doc.get("in_flight", [])]
+    lines += views.held_lines(doc)
     for host, drain in sorted(doc.get("drains", {}).items()):
         lines += [f"blocked on {host}: {b['vm']}: {'; '.join(b['reasons'])}" for b in drain.get("blocked", [])]
         lines += [f"failed from {host}: {f['vm']} -> {f['dest']} {f['outcome']}: {f['detail']}"

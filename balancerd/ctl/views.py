@@ -1,4 +1,4 @@
-"""What ``balancerctl`` prints for the control API's answers: plan, explain, pause, resume, approve.
+"""What ``balancerctl`` prints for the control API's answers: plan, explain, pause, resume, approve, release.
 
 Called by :mod:`balancerd.ctl.cli` when ``--json`` is not given (with ``--json`` it prints the API's JSON as
 it came). Pure functions from the answer documents of :mod:`balancerd.api.routes` to text; a key the daemon
@@ -26,9 +26,11 @@ def plan_text(doc: dict[str, Any]) -> str:
 
 
 def explain_text(doc: dict[str, Any]) -> str:
-    """The planner's reasons for one VM, then the pre-flight checks of its planned moves."""
+    """The planner's reasons for one VM, its remembered failures, then the pre-flight checks of its planned moves."""
     lines = [f"{doc.get('vm')} in plan {doc.get('plan_id')} (snapshot {doc.get('snapshot_seq')}):"]
     lines += [f"  {reason}" for reason in doc.get("reasons", [])]
+    lines += [f"failed towards {f.get('dest')} x{f.get('count')} (remembered until released or it moves there): "
+              f"{f.get('last_error', '')}".rstrip() for f in doc.get("failures", [])]
     for check in doc.get("preflight", []):
         lines += _preflight_lines(check)
     return "\n".join(lines)
@@ -73,6 +75,30 @@ def approve_text(doc: dict[str, Any]) -> str:
                      m.get("reason", "")] for m in accepted])
     lines += [f"skipped {s.get('vm')}: {s.get('reason')}" for s in skipped]
     return "\n".join(lines)
+
+
+def release_text(doc: dict[str, Any]) -> str:
+    """Which failure records of the VM were cleared, and whether the daemon or the journal file did it."""
+    vm = doc.get("vm")
+    cleared = doc.get("cleared", [])
+    if not cleared:
+        return f"{vm}: nothing to release (no failed moves remembered)"
+    where = " in the journal file (balancerd is not running)" if doc.get("offline") else ""
+    lines = [f"released {vm}: {len(cleared)} failure record(s) cleared{where}; it may move again"]
+    lines += [f"  {r.get('dest')}: {r.get('count')} failure(s), last: {r.get('last_error', '')}".rstrip()
+              for r in cleared]
+    return "\n".join(lines)
+
+
+def held_lines(doc: dict[str, Any]) -> list[str]:
+    """The status lines of VMs held by the failure memory, then of the pairs still backing off."""
+    held = doc.get("held", [])
+    lines = [f"HELD {h.get('vm')}: {'; '.join(h.get('reasons', []))} (balancerctl release {h.get('vm')})"
+             for h in held]
+    names = {h.get("vm") for h in held}
+    lines += [f"failed moves: {f.get('vm')} -> {f.get('dest')} x{f.get('count')}: {f.get('last_error', '')}"
+              .rstrip() for f in doc.get("failures", []) if f.get("vm") not in names][:5]
+    return lines
 
 
 def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:

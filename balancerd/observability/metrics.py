@@ -56,6 +56,8 @@ class Metrics:
         self.unreachable = g("balancerd_hosts_unreachable", "Hosts that did not answer")
         self.in_flight = g("balancerd_migrations_in_flight", "Migrations running now")
         self.last_cycle = g("balancerd_last_cycle_timestamp_seconds", "Clock time of the last cycle")
+        self.held = g("balancerd_vms_held", "VMs held by the failure memory: every candidate host failed "
+                      "max_failures times (balancerctl release VM frees one)")
         self.paused = g("balancerd_paused", "1 while no new migration may start (balancerctl pause or the pause file)")
 
     def _migration_metrics(self) -> None:
@@ -133,6 +135,7 @@ class Metrics:
         self._observe_hosts(report)
         self.imbalance.set(report.imbalance)
         self.plan_moves.set(len(report.plan.moves))
+        self.held.set(len(report.plan.held))
         self.plan_score.labels("before").set(report.plan.score_before)
         self.plan_score.labels("after").set(report.plan.score_after)
         self.plan_objective.set(report.plan.objective)

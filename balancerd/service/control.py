@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from balancerd import maintenance, optimize
+from balancerd import failmemory, maintenance, optimize
 from balancerd.api.protocol import Caller, ConflictError, ControlError, NotFoundError
 from balancerd.errors import BackendError, StateError
 from balancerd.execute.runner import ABORT_GRACE_S
@@ -53,11 +53,12 @@ class DaemonControl:
             raise NotFoundError(f"VM {vm!r} is not in the daemon's last snapshot (seq {snap.seq})")
         config = self._d.config
         lines = optimize.explain(snap, proposal.forecast, config.policy, vm, proposal.cooldown,
-                                 migration_mib_s=config.migration.speed_mib_s())
+                                 migration_mib_s=config.migration.speed_mib_s(), failures=proposal.failures)
         moves = [m for m in proposal.plan.moves if m.vm == vm]
         checks = [_preflight_json(self._d, m) for m in moves]
+        failed = [failmemory.as_json(r) for r in proposal.failures if r.vm == vm]
         return {"vm": vm, "plan_id": plan_id, "snapshot_seq": snap.seq, "reasons": list(lines),
-                "preflight": checks}
+                "preflight": checks, "failures": failed}
 
     # -- actions -------------------------------------------------------------------------------------
 
@@ -97,6 +98,16 @@ class DaemonControl:
             self._d.submit(approved, plan_id, f"approved by {caller.describe()}")
         return {"plan_id": plan_id, "accepted": [_move_json(m) for m in accepted], "skipped": skipped}
 
+    def release(self, vm: str, caller: Caller) -> dict[str, Any]:
+        try:
+            cleared = self._d.journal.release_failures(vm)
+        except StateError as exc:
+            raise ControlError(f"release not done: {exc}") from exc
+        self._record(caller, "release", f"{vm}: {len(cleared)} failure records cleared")
+        if cleared:
+            self._d.run_cycle_now()
+        return failmemory.release_answer(vm, cleared, offline=False)
+
     # -- helpers -------------------------------------------------------------------------------------
 
     def _approvable(self, plan_id: int) -> Plan:
@@ -130,7 +141,7 @@ class DaemonControl:
 
     def _abort_running(self, reason: str) -> list[dict[str, Any]]:
         executor = self._d.runner.executor
-        moves = executor.abort_running(f"aborted: {reason}")
+        moves = executor.abort_running(f"{failmemory.OPERATOR_ABORT}{reason}")
         grace = ABORT_GRACE_S + 2 * executor.settings.throttle.poll_interval_s
         executor.wait_ended(frozenset(m.vm for m in moves), grace)
         return [self._verified(m) for m in moves]

@@ -25,7 +25,17 @@ from balancerd.errors import BackendError
 from balancerd.execute import Executor
 from balancerd.execute.preflight import Settings
 from balancerd.journal import Journal
-from balancerd.model import ClusterSnapshot, CycleReport, Forecast, Move, MoveResult, Outcome, Plan, Resources
+from balancerd.model import (
+    ClusterSnapshot,
+    CycleReport,
+    FailureRecord,
+    Forecast,
+    Move,
+    MoveResult,
+    Outcome,
+    Plan,
+    Resources,
+)
 from balancerd.predict import Predictor
 from balancerd.predict.hosts import per_host
 from balancerd.service import report as figures
@@ -47,6 +57,8 @@ class Proposal:
     forecast: Forecast
     cooldown: frozenset[str] = frozenset()
     maintenance_problem: str | None = None
+    failures: tuple[FailureRecord, ...] = ()
+    """The failure memory the plan was made with (the journal's, when the cycle read it)."""
 
 
 class CycleRunner:
@@ -59,6 +71,7 @@ class CycleRunner:
         self.backend = backend
         self.clock = clock
         self.journal = journal
+        journal.failure_backoff_s = config.policy.failure_backoff_s
         self._on_event = on_event
         hosts = len(backend.host_names())
         self.collector = Collector(backend, capacity_overrides(config), config.collect.node_overhead,
@@ -76,6 +89,7 @@ class CycleRunner:
         if Settings.of(config) != Settings.of(self.config):
             self.executor.reconfigure(Settings.of(config))
         self.config = config
+        self.journal.failure_backoff_s = config.policy.failure_backoff_s
         self.collector.reconfigure(config.collect.worker_count(len(self.backend.host_names())),
                                    config.collect.host_timeout_s)
         self.predictor.reconfigure(config.predict, step_s=config.interval_s)
@@ -90,10 +104,11 @@ class CycleRunner:
         collected = self.collector.collect(self.clock.now(), flags, self.executor.in_flight())
         self.predictor.observe(collected.snapshot)
         cooldown = self._cooldown(collected.snapshot.taken_at)
+        failures = self.journal.failures()
         forecast = self.predictor.forecast()
         plan = optimize.plan(collected.snapshot, forecast, self.config.policy, cooldown,
-                             migration_mib_s=self.config.migration.speed_mib_s())
-        return Proposal(collected, plan, flags, forecast, cooldown, self.maintenance.problem)
+                             migration_mib_s=self.config.migration.speed_mib_s(), failures=failures)
+        return Proposal(collected, plan, flags, forecast, cooldown, self.maintenance.problem, failures)
 
     def step(self) -> tuple[Proposal, int]:
         """Count a cycle, propose and record the plan; its journal id."""

@@ -70,7 +70,7 @@ class Daemon:
         self.metrics_port: int | None = None
         self.clock = clock or make_clock(config)
         self.backend = backend or make_backend(config, self.clock)
-        self.journal = journal_mod.Journal(config.paths.journal)
+        self.journal = journal_mod.Journal(config.paths.journal, config.policy.failure_backoff_s)
         self.notifier = Notifier.from_env()
         self._watchdog_s = watchdog_timeout_s()
         self.watch = CycleWatch(self._watchdog_s or 0.0)
@@ -330,10 +330,10 @@ class Daemon:
     def status_document(self) -> dict[str, Any]:
         """What ``balancerctl status`` shows: the last cycle, in-flight moves, drains, the pause."""
         report = self._last_report
-        pause = {**self._pause_fields(), **self._cycle_fields()}
+        pause = {**self._pause_fields(), **self._cycle_fields(), "failures": status.failure_memory(self.journal)}
         if report is None:
             return {"pid": os.getpid(), "cycle": 0, "mode": self.config.mode, "hosts": [], "imbalance": 0.0,
-                    **pause}
+                    "held": [], **pause}
         flags = frozenset(h.name for h in report.snapshot.hosts if h.maintenance)
         moved = frozenset(self._moved_off) | {r.move.vm for r in report.results if r.outcome is Outcome.SUCCEEDED}
         starts = {h: s for h in flags if (s := self.drains.start(h)) is not None}

@@ -9,7 +9,7 @@ reading is stamped just before its call, so a rate is off by the difference in c
 two samples over the gap: 1 % per 5 ms of difference at 0.5 s (a host's gap also includes the time the
 first collection took after that host, so it is never shorter). A rate over 0.5 s follows bursts more than
 one over 2 s; with one sample the forecast is that sample either way. It reads the configured journal for
-cooldowns when one exists (a scratch journal otherwise) and writes nothing.
+cooldowns and the failure memory when one exists (a scratch journal otherwise) and writes nothing.
 For ``balancerd plan --explain VM`` it also runs the executor's pre-flight of the VM's planned move
 (:func:`balancerd.execute.preflight.decide`) against the backend, without starting anything.
 """
@@ -125,5 +125,5 @@ def _runner(config: Config) -> Iterator[CycleRunner]:
 
 
 def _journal_path(config: Config, scratch: Path) -> Path:
-    """Read cooldowns from the daemon's journal when there is one; else an empty scratch journal."""
+    """Read cooldowns and failures from the daemon's journal when there is one; else an empty scratch journal."""
     return config.paths.journal if config.paths.journal.exists() else scratch / "journal.sqlite"

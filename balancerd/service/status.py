@@ -8,7 +8,10 @@ from a failed or stalled one). JSON, so operators and scripts can read it too.
 succeeded since the snapshot no longer count), what it held when the drain began (``vms_at_start``,
 ``mem_mib_at_start``, ``started_at``, from :mod:`balancerd.service.drainbook`), moves planned and running away
 from it, VMs the planner could not place (with the reasons) and recent failed or aborted migrations from it.
-``paused`` (with ``paused_by``, ``paused_at``) says whether new migrations are held back.
+``paused`` (with ``paused_by``, ``paused_at``) says whether new migrations are held back. ``held`` lists the
+VMs the last plan held because every candidate host failed ``[policy] max_failures`` times (with the reasons;
+``balancerctl release VM`` frees one); ``failures`` is the failure memory (the daemon adds it with
+:func:`failure_memory`).
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from balancerd.errors import StateError
-from balancerd.journal import JournalEntry
+import structlog
+
+from balancerd import failmemory
+from balancerd.errors import BalancerdError, StateError
+from balancerd.journal import Journal, JournalEntry
 from balancerd.model import CycleReport, InFlight, Outcome, Vm
 from balancerd.service.drainbook import DrainStart
 
 _FAILED = frozenset({Outcome.FAILED, Outcome.ABORTED})
+log = structlog.get_logger("balancerd.status")
 
 
 def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metrics_port: int | None,
@@ -65,6 +72,7 @@ def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metri
         "in_flight": [{"vm": f.vm, "source": f.source, "dest": f.dest} for f in in_flight],
         "plan": {"moves": len(report.plan.moves), "skipped": len(report.plan.skipped)},
         "errors": list(report.errors),
+        "held": [{"vm": s.vm, "reasons": list(s.reasons)} for s in report.plan.held],
         "paused": False,
         **(extra or {}),
     }
@@ -107,6 +115,15 @@ def _failure(entry: JournalEntry) -> dict[str, Any]:
     outcome = entry.outcome.value if entry.outcome is not None else None
     return {"vm": entry.vm, "dest": entry.dest, "outcome": outcome, "detail": entry.detail,
             "finished_at": entry.finished_at}
+
+
+def failure_memory(journal: Journal) -> list[dict[str, Any]]:
+    """The ``failures`` key: the journal's failure memory (empty, logged, when the journal cannot be read)."""
+    try:
+        return [failmemory.as_json(r) for r in journal.failures()]
+    except BalancerdError as exc:
+        log.error("journal not readable for the status", error=str(exc))
+        return []
 
 
 def write(path: Path, document: Mapping[str, Any]) -> None:

@@ -81,6 +81,10 @@ class FakeControl:
         self._call("approve", plan_id, caller)
         return {"plan_id": plan_id, "accepted": [PLAN["moves"][0]], "skipped": [{"vm": "db1", "reason": "moved"}]}
 
+    def release(self, vm: str, caller: Caller) -> dict[str, Any]:
+        self._call("release", vm, caller)
+        return {"vm": vm, "released": True, "offline": False, "cleared": []}
+
 
 def control_config(socket_path: Path, **changes: Any) -> ControlConfig:
     """A [control] table with the socket at ``socket_path`` (and the state files beside it)."""

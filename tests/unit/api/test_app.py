@@ -36,6 +36,8 @@ def api(tmp_path: Path) -> Iterator[tuple[Path, FakeControl]]:
     ("POST", "/v1/pause", "", ("pause", (False, ME))),
     ("POST", "/v1/resume", None, ("resume", (ME,))),
     ("POST", "/v1/approve/12", "{}", ("approve", (12, ME))),
+    ("POST", "/v1/release/web1", "{}", ("release", ("web1", ME))),
+    ("POST", "/v1/release/web%201", None, ("release", ("web 1", ME))),
 ])
 def test_each_route_makes_its_call(api: tuple[Path, FakeControl], method: str, target: str, body: str | None,
                                    expected: tuple[str, tuple[Any, ...]]) -> None:
@@ -71,6 +73,9 @@ def test_reads_answer_what_control_returns(api: tuple[Path, FakeControl]) -> Non
     ("POST", "/v1/approve/0", None, 400, "plan id must be a positive integer"),
     ("POST", "/v1/approve/-3", None, 400, "plan id must be a positive integer"),
     ("POST", "/v1/approve/99999999999999999999", None, 400, "plan id must be a positive integer"),
+    ("POST", "/v1/release/..%2Fetc", None, 400, "VM name '../etc' is refused"),
+    ("POST", "/v1/release/web1", '{"all": true}', 400, "unknown field(s) all; allowed: none"),
+    ("GET", "/v1/release/web1", None, 405, "allowed: POST"),
     ("GET", "/v1/nothing", None, 404, "no route GET /v1/nothing; GET /openapi.json lists the routes"),
     ("POST", "/v1/explain/web1", None, 405, "POST is not allowed on /v1/explain/web1; allowed: GET"),
     ("GET", "/v1/pause", None, 405, "allowed: POST"),

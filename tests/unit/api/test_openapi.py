@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from balancerd.api import app, openapi
+from balancerd.api import app, openapi, validate
 from balancerd.api.auth import PeerAuth
 from balancerd.api.routes import ROUTES
 from tests.unit.api.fakes import FakeControl, call, control_config, serving
@@ -40,6 +40,9 @@ def test_parameters_and_bodies_are_described_with_the_schemas_that_check_them() 
     assert maintenance["required"] is True
     assert maintenance["content"]["application/json"]["schema"]["properties"]["action"]["enum"] == ["enter", "exit"]
     assert "403" not in paths["/v1/status"]["get"]["responses"]
+    release = paths["/v1/release/{vm}"]["post"]
+    assert release["parameters"][0]["schema"]["pattern"] == validate.NAME_SCHEMA["pattern"]
+    assert "403" in release["responses"]
 
 
 def test_the_served_document_is_the_built_one(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from balancerd.model import (
     Outcome,
     Plan,
     Resources,
+    Skip,
     Vm,
 )
 from balancerd.observability.metrics import Metrics
@@ -29,7 +30,8 @@ def test_cycle_gauges() -> None:
     metrics = Metrics()
     snap = ClusterSnapshot(1, 5.0, (Host("a", Resources(2000, 1024), Resources(1000, 512), maintenance=True),
                                     Host("b", Resources(2000, 1024), reachable=False)), ())
-    plan = Plan(1, 5.0, (_move(),), -0.2, -0.1)
+    held = (Skip("x", ("failed 3 times on b",)), Skip("y", ("failed 3 times on a",)))
+    plan = Plan(1, 5.0, (_move(),), -0.2, -0.1, held=held)
     metrics.observe_cycle(CycleReport(1, "enforce", 5.0, 0.2, snap, plan, (), report.utilisation(snap), 0.25,
                                       (("a", 3),)))
     get = metrics.registry.get_sample_value
@@ -37,6 +39,7 @@ def test_cycle_gauges() -> None:
     assert get("balancerd_host_capacity", {"host": "a", "resource": "memory"}) == 1024 * 1024 * 1024
     assert get("balancerd_cluster_imbalance") == 0.25
     assert get("balancerd_plan_moves") == 1
+    assert get("balancerd_vms_held") == 2
     assert get("balancerd_hosts_in_maintenance") == 1
     assert get("balancerd_hosts_unreachable") == 1
     assert get("balancerd_drain_vms_remaining", {"host": "a"}) == 3

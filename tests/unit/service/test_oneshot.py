@@ -20,6 +20,7 @@ from balancerd.config import Config
 from balancerd.errors import TransientBackendError
 from balancerd.execute.convergence import Convergence
 from balancerd.execute.preflight import Decision
+from balancerd.journal import Journal
 from balancerd.model import Move, MoveKind
 from balancerd.service import oneshot
 
@@ -146,3 +147,13 @@ def test_the_sim_plan_samples_a_gap_apart_on_its_clock(config_path: Path, monkey
     assert snapshot.seq == 2 and snapshot.taken_at == oneshot.sample_gap(cfg)
     assert sum(vm.usage.cpu_m for vm in snapshot.vms) > 0  # rates formed from the two samples
     assert forecast is proposal.forecast
+
+
+def test_the_offline_plan_reads_the_daemons_failure_memory(config_path: Path) -> None:
+    cfg = config_mod.load(config_path)
+    assert oneshot.propose_once(cfg)[0].failures == ()
+    journal = Journal(cfg.paths.journal)
+    remembered = journal.record_failure("vm001", "host02", 5.0, "migration failed: reset")
+    journal.close()
+    proposal, _forecast = oneshot.propose_once(cfg)
+    assert proposal.failures == (remembered,)
