@@ -31,6 +31,14 @@ class HostInfo:
     cpus: int
     memory_mib: int
     reachable: bool = True
+    networks: frozenset[str] | None = None
+    """Active networks and interfaces (bridges) a guest's NIC can name here; None = not known."""
+    cpu_group: str = ""
+    """The configured CPU group, else the host's CPU model; "" = not known."""
+    cpu_models: frozenset[str] | None = None
+    """Named CPU models a guest may use here; None = not known."""
+    migration_problem: str = ""
+    """Why the migration network does not reach this host ("" = it does, or it is not checked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,10 @@ class DomainStats:
     dirty_rate_mib_s: int = 0
     live_migratable: bool = True
     persistent: bool = True
+    networks: frozenset[str] = frozenset()
+    """The networks or bridges its NICs attach to."""
+    cpu_mode: str = ""
+    cpu_model: str = ""
 
 
 class JobState(enum.StrEnum):

@@ -17,6 +17,7 @@ import structlog
 from balancerd.backends.base import DomainStats, HostInfo, Hypervisor, NodeStats
 from balancerd.collect.gather import Gatherer, Missed
 from balancerd.collect.rates import CounterSample, cpu_millicores
+from balancerd.config import NetworkMapConfig, network_pairs
 from balancerd.errors import BackendError
 from balancerd.model import ClusterSnapshot, Host, InFlight, Resources, Vm
 
@@ -53,8 +54,10 @@ class Collector:
 
     def __init__(self, backend: Hypervisor, capacity_overrides: Mapping[str, Resources] | None = None,
                  include_node_overhead: bool = True, workers: int = DEFAULT_WORKERS,
-                 host_timeout_s: float = DEFAULT_HOST_TIMEOUT_S) -> None:
+                 host_timeout_s: float = DEFAULT_HOST_TIMEOUT_S,
+                 network_map: tuple[NetworkMapConfig, ...] = ()) -> None:
         self._backend = backend
+        self._network_map = network_map
         self._overrides = dict(capacity_overrides or {})
         self._node_overhead = include_node_overhead
         self._vm_counters: dict[str, CounterSample] = {}
@@ -63,8 +66,10 @@ class Collector:
         self._gatherer = Gatherer(self._fetch, workers, host_timeout_s, self._abandon)
         self._seq = 0
 
-    def reconfigure(self, workers: int, host_timeout_s: float) -> None:
+    def reconfigure(self, workers: int, host_timeout_s: float,
+                    network_map: tuple[NetworkMapConfig, ...] = ()) -> None:
         self._gatherer.reconfigure(workers, host_timeout_s)
+        self._network_map = network_map
 
     def collect(self, at: float, maintenance: frozenset[str] = frozenset(),
                 in_flight: tuple[InFlight, ...] = ()) -> CollectResult:
@@ -112,7 +117,16 @@ class Collector:
             return _HostSample(down, ()), f"host {name} is unreachable"
         vms = tuple(self._vm(d) for d in answer.domains)
         usage = self._host_usage(answer.node, vms)
-        return _HostSample(Host(name, capacity, usage, True, maintenance), vms), ""
+        return _HostSample(self._host(answer.info, capacity, usage, maintenance), vms), ""
+
+    def _host(self, info: HostInfo, capacity: Resources, usage: Resources, maintenance: bool) -> Host:
+        """The host with its pre-flight facts; a source network the map sends to one present here counts."""
+        networks = info.networks
+        if networks is not None:
+            mapped = {source for source, dest in network_pairs(self._network_map, info.name) if dest in networks}
+            networks = networks | mapped
+        return Host(info.name, capacity, usage, True, maintenance, networks=networks, cpu_group=info.cpu_group,
+                    cpu_models=info.cpu_models, migration_problem=info.migration_problem)
 
     def _vm(self, stats: DomainStats) -> Vm:
         current = CounterSample(stats.at, stats.cpu_time_ns)
@@ -122,7 +136,7 @@ class Collector:
         size = Resources(stats.vcpus * 1000, stats.memory_mib)
         usage = Resources(min(cpu or 0, size.cpu_m), stats.memory_used_mib if stats.running else 0)
         return Vm(stats.name, stats.host, size, usage, stats.running, stats.live_migratable,
-                  stats.dirty_rate_mib_s)
+                  stats.dirty_rate_mib_s, stats.networks, stats.cpu_mode, stats.cpu_model)
 
     def _host_usage(self, node: NodeStats, vms: tuple[Vm, ...]) -> Resources:
         from_vms = Resources.total(vm.usage for vm in vms)

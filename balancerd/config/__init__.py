@@ -30,11 +30,12 @@ from balancerd.config.schema import (
     SimConfig,
     ThrottleConfig,
     migration_speed,
+    network_pairs,
 )
 
 __all__ = [
     "DEFAULT_CONFIG_PATH", "DEFAULT_LINK_MIB_S", "RULE_KINDS", "CollectConfig", "Config", "DomainConfig",
     "HostConfig", "LoggingConfig", "MetricsConfig", "MigrationConfig", "NetworkMapConfig", "PathsConfig",
     "PolicyConfig", "PredictConfig", "RuleConfig", "SimConfig", "ThrottleConfig", "from_table", "load",
-    "migration_speed",
+    "migration_speed", "network_pairs",
 ]

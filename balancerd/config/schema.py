@@ -7,6 +7,7 @@ Read by :mod:`balancerd.config.loading` (which builds these from a parsed file, 
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ class HostConfig:
     p2p_uri: str = _opt("")
     cpu_m: int = _opt(0, lo=0)
     mem_mib: int = _opt(0, lo=0)
+    cpu_group: str = _opt("")
+    """CPU compatibility group for the planner ("": the host's CPU model as libvirt reports it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +185,19 @@ class NetworkMapConfig:
     source: str = _opt("")
     dest: str = _opt("")
     hosts: tuple[str, ...] = _opt(("*",))
+
+
+def network_pairs(rows: tuple[NetworkMapConfig, ...], dest: str) -> tuple[tuple[str, str], ...]:
+    """The (source, dest) network pairs of the map that apply to host ``dest`` (first matching row wins).
+
+    The one reading of ``[[network_map]]``: the executor's pre-flight maps a moving VM's NICs with it, the
+    collector the networks a host offers to the planner.
+    """
+    pairs: dict[str, str] = {}
+    for row in rows:
+        if row.source not in pairs and any(fnmatch.fnmatchcase(dest, pattern) for pattern in row.hosts):
+            pairs[row.source] = row.dest
+    return tuple(pairs.items())
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,11 @@ skips the move with its reason; it never fails the cycle. Pure: the clock's ``no
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, replace
 
 from balancerd.backends.base import Check, MigrationRequest, MoveFacts
 from balancerd.cold_windows import in_any_window
-from balancerd.config import Config, MigrationConfig, NetworkMapConfig, ThrottleConfig
+from balancerd.config import Config, MigrationConfig, NetworkMapConfig, ThrottleConfig, network_pairs
 from balancerd.execute import convergence
 from balancerd.execute.convergence import Convergence
 from balancerd.model import Move, MoveKind
@@ -48,15 +47,6 @@ class Decision:
     def skip_reason(self) -> str | None:
         failed = [f"{c.name}: {c.detail}" for c in self.checks if not c.ok]
         return "pre-flight failed: " + "; ".join(failed) if failed else None
-
-
-def network_pairs(rows: tuple[NetworkMapConfig, ...], dest: str) -> tuple[tuple[str, str], ...]:
-    """The (source, dest) network pairs of the map that apply to host ``dest`` (first matching row wins)."""
-    pairs: dict[str, str] = {}
-    for row in rows:
-        if row.source not in pairs and any(fnmatch.fnmatchcase(dest, pattern) for pattern in row.hosts):
-            pairs[row.source] = row.dest
-    return tuple(pairs.items())
 
 
 def probe_request(move: Move, settings: Settings) -> MigrationRequest:

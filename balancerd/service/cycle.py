@@ -75,7 +75,8 @@ class CycleRunner:
         self._on_event = on_event
         hosts = len(backend.host_names())
         self.collector = Collector(backend, capacity_overrides(config), config.collect.node_overhead,
-                                   config.collect.worker_count(hosts), config.collect.host_timeout_s)
+                                   config.collect.worker_count(hosts), config.collect.host_timeout_s,
+                                   config.network_map)
         self.predictor = Predictor(config.predict, step_s=config.interval_s)
         self.executor = self._executor(config)
         self.maintenance = MaintenanceWatch(config.paths.maintenance_file, backend.host_names)
@@ -91,7 +92,7 @@ class CycleRunner:
         self.config = config
         self.journal.failure_backoff_s = config.policy.failure_backoff_s
         self.collector.reconfigure(config.collect.worker_count(len(self.backend.host_names())),
-                                   config.collect.host_timeout_s)
+                                   config.collect.host_timeout_s, config.network_map)
         self.predictor.reconfigure(config.predict, step_s=config.interval_s)
 
     def prime(self) -> None:

@@ -95,6 +95,26 @@ def cpu_xml(xml: str) -> str | None:
     return None if cpu is None else ET.tostring(cpu, encoding="unicode")
 
 
+def cpu_definition(xml: str) -> tuple[str, str]:
+    """(mode, model) of the domain's CPU: ("", "") without ``<cpu>``; a model without a mode is "custom"."""
+    cpu = _root(xml).find("cpu")
+    if cpu is None:
+        return "", ""
+    model = (cpu.findtext("model") or "").strip()
+    return cpu.get("mode", "custom" if model else ""), model
+
+
+def host_cpu_model(capabilities_xml: str) -> str:
+    """The host CPU's model name from ``getCapabilities`` ("" when it names none)."""
+    return (_root(capabilities_xml).findtext("host/cpu/model") or "").strip()
+
+
+def usable_cpu_models(domcaps_xml: str) -> frozenset[str]:
+    """Named CPU models a guest may use on this host, from ``getDomainCapabilities``."""
+    models = _root(domcaps_xml).iterfind("cpu/mode[@name='custom']/model")
+    return frozenset((m.text or "").strip() for m in models if m.get("usable") == "yes" and m.text)
+
+
 def os_facts(xml: str) -> tuple[str, str, str, str]:
     """(emulator, arch, machine, virt type) for ``compareHypervisorCPU``."""
     root = _root(xml)

@@ -44,6 +44,12 @@ DOMAIN_PAUSED = 3
 DOMAIN_SHUTOFF = 5
 DIRTY_CALC_EVERY_S = 30.0
 POLICY_CACHE_S = 60.0
+LIST_NETWORKS_ACTIVE = 2
+
+HostFacts = tuple[frozenset[str] | None, str, frozenset[str] | None]
+"""(networks, CPU model, usable CPU models) of one host."""
+VmFacts = tuple[frozenset[str], str, str]
+"""(networks, CPU mode, CPU model) of one domain."""
 
 _STATES = {DOMAIN_RUNNING: DomainState.RUNNING, DOMAIN_BLOCKED: DomainState.RUNNING,
            DOMAIN_PAUSED: DomainState.PAUSED, DOMAIN_SHUTOFF: DomainState.SHUTOFF}
@@ -82,6 +88,8 @@ class Inventory:
         self._incoming = incoming
         self._dirty_calc_s = dirty_rate_calc_s
         self._info: dict[str, tuple[int, int]] = {}
+        self._facts: dict[str, tuple[float, HostFacts]] = {}
+        self._vm_facts: dict[str, tuple[float, VmFacts]] = {}
         self._policy: dict[str, tuple[float, VmPolicy]] = {}
         self._dirty_kicked: dict[str, float] = {}
         self._dirty: dict[str, int] = {}
@@ -111,7 +119,40 @@ class Inventory:
         config = self._hosts[name]
         cpus = max(1, config.cpu_m // 1000) if config.cpu_m else cpus
         memory = config.mem_mib or memory
-        return HostInfo(name, cpus, memory, reachable)
+        if not reachable:
+            return HostInfo(name, cpus, memory, reachable)
+        networks, group, models = self._host_facts(name, conn)
+        return HostInfo(name, cpus, memory, reachable, networks=networks, cpu_group=config.cpu_group or group,
+                        cpu_models=models)
+
+    def _host_facts(self, name: str, conn: Any) -> HostFacts:
+        """Networks, CPU model and usable CPU models of a host, read at most once a minute."""
+        now = self._clock.now()
+        cached = self._facts.get(name)
+        if cached is not None and now - cached[0] < POLICY_CACHE_S:
+            return cached[1]
+        facts = (self._networks(name, conn), self._cpu_model(name, conn), self._cpu_models(name, conn))
+        self._facts[name] = (now, facts)
+        return facts
+
+    def _networks(self, name: str, conn: Any) -> frozenset[str] | None:
+        """Active networks and interfaces; None (not checked) when interfaces cannot be listed, as pre-flight."""
+        nets, _code = self._calls.tolerate(f"host {name}: networks", lambda: conn.listAllNetworks(LIST_NETWORKS_ACTIVE),
+                                           None)
+        ifaces, _code = self._calls.tolerate(f"host {name}: interfaces", lambda: conn.listAllInterfaces(0), None)
+        if nets is None or not ifaces:
+            return None
+        return frozenset(n.name() for n in nets) | frozenset(i.name() for i in ifaces)
+
+    def _cpu_model(self, name: str, conn: Any) -> str:
+        caps, _code = self._calls.tolerate(f"host {name}: capabilities", conn.getCapabilities, None)
+        return dxml.host_cpu_model(caps) if caps else ""
+
+    def _cpu_models(self, name: str, conn: Any) -> frozenset[str] | None:
+        caps, _code = self._calls.tolerate(f"host {name}: domain capabilities",
+                                           lambda: conn.getDomainCapabilities(None, None, None, None, 0), None)
+        models = dxml.usable_cpu_models(caps) if caps else frozenset()
+        return models or None
 
     def node_stats(self, host: str) -> NodeStats:
         conn = self._calls.conn(host)
@@ -180,10 +221,11 @@ class Inventory:
         try:
             info = self._calls.call(host, where, dom.info) if parse.needs_info(record) else None
             live = self.vm_policy(host, dom, at).live
+            networks, cpu_mode, cpu_model = self._domain_facts(host, dom, at)
         except PermanentBackendError:
             return None
         facts = parse.DomainFacts(name, host, at, name in persistent, live, parse.info_tuple(info))
-        row = parse.domain_stats(record, facts)
+        row = replace(parse.domain_stats(record, facts), networks=networks, cpu_mode=cpu_mode, cpu_model=cpu_model)
         if row.dirty_rate_mib_s:
             self._dirty[name] = row.dirty_rate_mib_s
         elif self._dirty.get(name):
@@ -204,6 +246,20 @@ class Inventory:
         policy = dxml.vm_policy(xml)
         self._policy[key] = (now, policy)
         return policy
+
+    def _domain_facts(self, host: str, dom: Any, now: float) -> VmFacts:
+        """The NICs' networks and the CPU definition from the domain XML, cached per UUID for a minute."""
+        key = dom.UUIDString()
+        cached = self._vm_facts.get(key)
+        if cached is not None and now - cached[0] < POLICY_CACHE_S:
+            return cached[1]
+        xml = self._calls.call(host, f"host {host}: VM {dom.name()}: XML", lambda: dom.XMLDesc(0))
+        try:
+            facts = (frozenset(nic.source for nic in dxml.interfaces(xml)), *dxml.cpu_definition(xml))
+        except ValueError as exc:
+            raise PermanentBackendError(f"host {host}: VM {dom.name()}: {exc}") from exc
+        self._vm_facts[key] = (now, facts)
+        return facts
 
     def dirty_rate(self, vm: str) -> int:
         """The last dirty rate measured for ``vm`` (MiB/s; 0 when none was)."""

@@ -31,6 +31,7 @@ from balancerd.backends.base import (
     VmPolicy,
 )
 from balancerd.backends.sim import fromconfig
+from balancerd.backends.sim.checks import fact_checks
 from balancerd.backends.sim.migration import SimJob, new_job, postcopy
 from balancerd.backends.sim.specs import CpuPct, HostState, SimHost, SimVm, VmState
 from balancerd.clock import Clock
@@ -88,8 +89,7 @@ class SimCluster:
     def hosts(self) -> tuple[HostInfo, ...]:
         """Every host, ``reachable`` False while injected down."""
         with self._lock:
-            return tuple(HostInfo(h.spec.name, h.spec.cpus, h.spec.memory_mib, reachable=not h.down)
-                         for h in self._hosts.values())
+            return tuple(_info(h) for h in self._hosts.values())
 
     def host_names(self) -> tuple[str, ...]:
         return tuple(self._hosts)
@@ -98,8 +98,7 @@ class SimCluster:
         """One host, ``reachable`` False while injected down; blocks while the host hangs (:meth:`hang`)."""
         self._wait_if_hung(host)
         with self._lock:
-            state = self._host(host)
-            return HostInfo(host, state.spec.cpus, state.spec.memory_mib, reachable=not state.down)
+            return _info(self._host(host))
 
     def reset_host(self, host: str, reason: str) -> None:
         """Recorded for tests (the simulation has no connection to drop)."""
@@ -132,7 +131,8 @@ class SimCluster:
         return DomainStats(name=spec.name, host=vm.host, at=now, running=True, vcpus=spec.vcpus,
                            memory_mib=spec.memory_mib, cpu_time_ns=vm.integrate(now),
                            memory_used_mib=vm.used_mib, dirty_rate_mib_s=vm.dirty_rate,
-                           live_migratable=spec.live_migratable)
+                           live_migratable=spec.live_migratable, networks=spec.networks, cpu_mode=spec.cpu_mode,
+                           cpu_model=spec.cpu_model)
 
     def start_migration(self, request: MigrationRequest) -> None:
         """Validate and start a migration job that then runs in simulated time."""
@@ -196,7 +196,8 @@ class SimCluster:
             return (state.host,)
 
     def preflight(self, request: MigrationRequest) -> MoveFacts:
-        """Facts of the VM; checks: destination up, capacity is the executor's (free memory given here)."""
+        """Facts of the VM; checks: destination up, networks, CPU, migration network (:mod:`.checks`); capacity
+        is the executor's (free memory given here)."""
         with self._lock:
             self._settle()
             vm = self._vm(request.vm)
@@ -204,9 +205,10 @@ class SimCluster:
             used = sum(v.spec.memory_mib for v in dest.vms.values())
             reachable = Check("destination reachable", not dest.down,
                               f"{request.dest} is down" if dest.down else f"{request.dest} answers")
+            checks = (reachable, *fact_checks(vm.spec, self._host(vm.host).spec, dest.spec, request.network_map))
             return MoveFacts(vm=request.vm, running=True, memory_mib=vm.spec.memory_mib,
                              dirty_rate_mib_s=vm.dirty_rate, policy=VmPolicy(live=vm.spec.live_migratable),
-                             dest_free_mib=dest.spec.memory_mib - used, checks=(reachable,))
+                             dest_free_mib=dest.spec.memory_mib - used, checks=checks)
 
     def set_max_downtime(self, vm: str, downtime_ms: int) -> None:
         """Accepted while a job runs (the model's downtime does not change)."""
@@ -349,3 +351,9 @@ class SimCluster:
         if state.down:
             raise TransientBackendError(f"host {name} does not answer")
         return state
+
+
+def _info(state: HostState) -> HostInfo:
+    spec = state.spec
+    return HostInfo(spec.name, spec.cpus, spec.memory_mib, reachable=not state.down, networks=spec.networks,
+                    cpu_group=spec.cpu_group, cpu_models=spec.cpu_models, migration_problem=spec.migration_problem)

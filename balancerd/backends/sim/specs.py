@@ -16,11 +16,18 @@ CpuPct = Callable[[float], float] | float
 
 @dataclass(frozen=True, slots=True)
 class SimHost:
-    """A simulated hypervisor: logical CPUs and memory."""
+    """A simulated hypervisor: logical CPUs and memory, and the pre-flight facts a real host reports.
+
+    ``networks`` None = the host offers every network (nothing is checked); ``cpu_models`` None = any model.
+    """
 
     name: str
     cpus: int
     memory_mib: int
+    networks: frozenset[str] | None = None
+    cpu_group: str = ""
+    cpu_models: frozenset[str] | None = None
+    migration_problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,9 @@ class SimVm:
     mem_used_pct: float = 60.0
     dirty_rate_mib_s: int = 0
     live_migratable: bool = True
+    networks: frozenset[str] = frozenset()
+    cpu_mode: str = ""
+    cpu_model: str = ""
 
 
 class VmState:

@@ -2,14 +2,17 @@
 
 Each file is one small cluster::
 
-    hosts:    [{name, cpu, mem, usage: [cpu, mem]?, reachable?, maintenance?, domain?}]
-    vms:      [{name, host, cpu, mem, use: [cpu, mem]?, running?, live?}]     (use defaults to the size)
+    hosts:    [{name, cpu, mem, usage: [cpu, mem]?, reachable?, maintenance?, domain?,
+                networks: [name]?, cpu_group?, cpu_models: [name]?, migration_problem?, pools: {dir: free MiB}?}]
+    vms:      [{name, host, cpu, mem, use: [cpu, mem]?, running?, live?,      (use defaults to the size)
+                networks: [name]?, cpu_mode?, cpu_model?, disks: {dir: MiB}?}]
     in_flight: [{vm, source, dest}]?      cooldown: [vm]?      policy: {PolicyConfig field: value}?
+    failures: [{vm, dest, count, retry_in: s, error?}]?   (the snapshot is taken at time 0)
     (policy.rules / policy.domains: lists of RuleConfig / DomainConfig fields, as in [[policy.rules]])
     expect:   empty, moves: [{vm, dest, source?, kind?}] (exact order), moves_include, skipped: [vm],
               skip_reasons: {vm: substring}, max_moves, hosts_empty: [h], untouched: [h], strategy,
               reasons: {vm: substring}, unmoved: [vm], power_off: [h], violations: [substring],
-              explain: {vm: substring}
+              explain: {vm: substring}, held: [vm]
               (any other expect key fails the scenario, naming the key and the allowed ones)
 
 Host usage defaults to the usage of the VMs on it (plus in-flight ones). Every scenario is also checked for
@@ -18,6 +21,7 @@ the safe-ordering invariant (no destination over full capacity after any prefix,
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,18 @@ import pytest
 import yaml
 
 from balancerd.config import PolicyConfig
-from balancerd.model import ClusterSnapshot, Forecast, Host, InFlight, Plan, Resources, Vm
+from balancerd.model import (
+    POOL_PREFIX,
+    ClusterSnapshot,
+    Extra,
+    FailureRecord,
+    Forecast,
+    Host,
+    InFlight,
+    Plan,
+    Resources,
+    Vm,
+)
 from balancerd.optimize import explain, plan
 from tests import builders
 
@@ -33,11 +48,33 @@ ROOT = Path(__file__).resolve().parents[2] / "scenarios"
 FILES = sorted(ROOT.glob("*.yaml")) + sorted((ROOT / "regression").glob("*.yaml"))
 
 
+def _pools(disks: dict[str, int]) -> Extra:
+    return tuple(sorted((POOL_PREFIX + path, mib) for path, mib in disks.items()))
+
+
 def _vm(spec: dict[str, Any]) -> Vm:
-    """A YAML VM spec as a Vm (usage defaults to the size)."""
+    """A YAML VM spec as a Vm (usage defaults to the size; local disks are pool resources of its size)."""
     use = Resources(*spec["use"]) if "use" in spec else None
-    return builders.vm(spec["name"], spec["host"], spec["cpu"], spec["mem"], usage=use,
-                       running=spec.get("running", True), live=spec.get("live", True))
+    made = builders.vm(spec["name"], spec["host"], spec["cpu"], spec["mem"], usage=use,
+                       running=spec.get("running", True), live=spec.get("live", True),
+                       extra=_pools(spec.get("disks", {})))
+    return dataclasses.replace(made, networks=frozenset(spec.get("networks", ())), cpu_mode=spec.get("cpu_mode", ""),
+                               cpu_model=spec.get("cpu_model", ""))
+
+
+def _facts(host: Host, spec: dict[str, Any], vms: list[Vm]) -> Host:
+    """The pre-flight facts of a YAML host; a pool's capacity is its free space plus its residents' disks."""
+    pools = {POOL_PREFIX + path: free for path, free in spec.get("pools", {}).items()}
+    for vm in (v for v in vms if v.host == host.name):
+        for name, mib in vm.size.extra:
+            if name in pools:
+                pools[name] += mib
+    capacity = Resources(host.capacity.cpu_m, host.capacity.mem_mib, tuple(sorted(pools.items())))
+    models = spec.get("cpu_models")
+    return dataclasses.replace(host, capacity=capacity, networks=frozenset(spec["networks"]) if "networks" in spec
+                               else None, cpu_group=spec.get("cpu_group", ""),
+                               cpu_models=frozenset(models) if models is not None else None,
+                               migration_problem=spec.get("migration_problem", ""))
 
 
 def _host(spec: dict[str, Any], vms: list[Vm], flights: list[InFlight]) -> Host:
@@ -45,12 +82,14 @@ def _host(spec: dict[str, Any], vms: list[Vm], flights: list[InFlight]) -> Host:
     counted += [vm for vm in vms for f in flights if f.vm == vm.name and spec["name"] in (f.source, f.dest)
                 and vm.host != spec["name"]]
     usage = Resources(*spec["usage"]) if "usage" in spec else Resources.total(vm.usage for vm in counted)
-    return builders.host(spec["name"], spec["cpu"], spec["mem"], usage=usage, reachable=spec.get("reachable", True),
-                maintenance=spec.get("maintenance", False), domain=spec.get("domain", ""))
+    made = builders.host(spec["name"], spec["cpu"], spec["mem"], usage=usage, reachable=spec.get("reachable", True),
+                         maintenance=spec.get("maintenance", False), domain=spec.get("domain", ""))
+    return _facts(made, spec, vms)
 
 
 EXPECT_KEYS = frozenset({"empty", "moves", "moves_include", "skipped", "skip_reasons", "max_moves", "hosts_empty",
-                         "untouched", "strategy", "reasons", "unmoved", "power_off", "violations", "explain"})
+                         "untouched", "strategy", "reasons", "unmoved", "power_off", "violations", "explain",
+                         "held"})
 """Every key ``expect`` may hold; any other (a typo) fails the scenario instead of being ignored."""
 
 
@@ -69,14 +108,22 @@ def checked_expect(path: Path, expect: object) -> dict[str, Any]:
     return expect
 
 
-def load(path: Path) -> tuple[ClusterSnapshot, PolicyConfig, frozenset[str], dict[str, Any]]:
+Loaded = tuple[ClusterSnapshot, PolicyConfig, frozenset[str], dict[str, Any], tuple[FailureRecord, ...]]
+
+
+def _failures(doc: dict[str, Any]) -> tuple[FailureRecord, ...]:
+    return tuple(FailureRecord(f["vm"], f["dest"], f["count"], float(f.get("retry_in", 0)), f.get("error", ""))
+                 for f in doc.get("failures", []))
+
+
+def load(path: Path) -> Loaded:
     doc = yaml.safe_load(path.read_text())
     expect = checked_expect(path, doc.get("expect"))
     vms = [_vm(v) for v in doc.get("vms", [])]
     flights = [InFlight(f["vm"], f["source"], f["dest"]) for f in doc.get("in_flight", [])]
     hosts = tuple(_host(h, vms, flights) for h in doc["hosts"])
     snap = builders.snapshot(hosts, vms, flights)
-    return snap, builders.policy(doc.get("policy", {})), frozenset(doc.get("cooldown", [])), expect
+    return snap, builders.policy(doc.get("policy", {})), frozenset(doc.get("cooldown", [])), expect, _failures(doc)
 
 
 def over_capacity(snap: ClusterSnapshot, result: Plan) -> list[str]:
@@ -139,6 +186,8 @@ def _check_hosts(snap: ClusterSnapshot, result: Plan, expect: dict[str, Any]) ->
         assert result.strategy == expect["strategy"]
     for vm in expect.get("unmoved", []):
         assert all(m.vm != vm for m in result.moves), [m.vm for m in result.moves]
+    if "held" in expect:
+        assert sorted(s.vm for s in result.held) == sorted(expect["held"]), result.held
     if "power_off" in expect:
         assert list(result.power_off) == expect["power_off"]
     for text in expect.get("violations", []):
@@ -169,13 +218,13 @@ def test_there_are_scenarios() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_scenario(path: Path) -> None:
-    snap, policy, cooldown, expect = load(path)
-    result = plan(snap, Forecast(300), policy, cooldown)
+    snap, policy, cooldown, expect, failures = load(path)
+    result = plan(snap, Forecast(300), policy, cooldown, failures=failures)
     assert over_capacity(snap, result) == []
     _check_moves(result, expect)
     _check_skips(result, expect)
     _check_hosts(snap, result, expect)
     assert result.objective >= result.lower_bound - 1e-9
     for vm, text in expect.get("explain", {}).items():
-        lines = explain(snap, Forecast(300), policy, vm, cooldown)
+        lines = explain(snap, Forecast(300), policy, vm, cooldown, failures=failures)
         assert any(text in line for line in lines), lines
