@@ -121,7 +121,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.explain:
         proposal, forecast, checked = explain_once(config, args.explain)
         reasons = optimize.explain(proposal.collected.snapshot, forecast, config.policy, args.explain,
-                                   migration_mib_s=config.migration.speed_mib_s())
+                                   proposal.cooldown, migration_mib_s=config.migration.speed_mib_s(),
+                                   failures=proposal.failures)
         _print_explain(args.explain, reasons, args.json, checked)
         return 0
     proposal, _forecast = propose_once(config)
