@@ -109,12 +109,6 @@ def host_cpu_model(capabilities_xml: str) -> str:
     return (_root(capabilities_xml).findtext("host/cpu/model") or "").strip()
 
 
-def usable_cpu_models(domcaps_xml: str) -> frozenset[str]:
-    """Named CPU models a guest may use on this host, from ``getDomainCapabilities``."""
-    models = _root(domcaps_xml).iterfind("cpu/mode[@name='custom']/model")
-    return frozenset((m.text or "").strip() for m in models if m.get("usable") == "yes" and m.text)
-
-
 def os_facts(xml: str) -> tuple[str, str, str, str]:
     """(emulator, arch, machine, virt type) for ``compareHypervisorCPU``."""
     root = _root(xml)

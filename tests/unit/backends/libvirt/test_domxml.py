@@ -56,14 +56,10 @@ def test_pool_path() -> None:
     assert dxml.pool_path("<pool><target><path>/var/lib/x</path></target></pool>") == "/var/lib/x"
 
 
-def test_cpu_definition_host_model_and_usable_models() -> None:
+def test_cpu_definition_and_host_model() -> None:
     assert dxml.cpu_definition("<domain><devices/></domain>") == ("", "")
     assert dxml.cpu_definition("<domain><cpu mode='host-passthrough'/></domain>") == ("host-passthrough", "")
     assert dxml.cpu_definition("<domain><cpu match='exact'><model> Skylake </model></cpu></domain>") == \
         ("custom", "Skylake")
     caps = "<capabilities><host><cpu><arch>x86_64</arch><model>Icelake-Server</model></cpu></host></capabilities>"
     assert dxml.host_cpu_model(caps) == "Icelake-Server"
-    domcaps = ("<domainCapabilities><cpu><mode name='host-model'><model>Icelake</model></mode>"
-               "<mode name='custom'><model usable='yes'>EPYC</model><model usable='no'>Skylake</model>"
-               "<model usable='yes'>qemu64</model></mode></cpu></domainCapabilities>")
-    assert dxml.usable_cpu_models(domcaps) == frozenset({"EPYC", "qemu64"})
