@@ -154,6 +154,7 @@ def plan_document(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
         "objective": plan.objective,
         "lower_bound": plan.lower_bound,
         "gap": plan.gap,
+        "tradeoff": list(plan.tradeoff),
         "migration_mib": plan.migration_mib,
         "violations": list(plan.violations),
         "power_off": list(plan.power_off),
@@ -163,6 +164,7 @@ def plan_document(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
             for m in plan.moves
         ],
         "skipped": [{"vm": s.vm, "reasons": list(s.reasons)} for s in plan.skipped],
+        "held": [{"vm": s.vm, "reasons": list(s.reasons)} for s in plan.held],
         "notes": list(plan.notes),
         "collection_errors": list(errors),
     }

@@ -18,8 +18,7 @@ _OTHER_RULES = tuple(rule for rule in HOST_RULES + PLACEMENT_RULES if rule is no
 
 def held(state: ClusterState) -> tuple[Skip, ...]:
     """The VMs the failure memory holds, each with the failure of every candidate host."""
-    limit = state.policy.max_failures
-    worn = sorted({vm for (vm, _dest), record in state.failures.items() if record.count >= limit})
+    worn = sorted({vm for vm, dest in state.failures if _worn(state, vm, dest)})
     found = (_held(state, vm) for vm in worn if vm in state.vms)
     return tuple(skip for skip in found if skip is not None)
 
@@ -27,9 +26,13 @@ def held(state: ClusterState) -> tuple[Skip, ...]:
 def _held(state: ClusterState, name: str) -> Skip | None:
     vm = state.vms[name]
     candidates = [h for h in state.eligible_hosts() if not reasons(vm, h.host, state, _OTHER_RULES)]
-    limit = state.policy.max_failures
-    if any(state.failures.get((name, h.name)) is None or state.failures[(name, h.name)].count < limit
-           for h in candidates):
+    if not all(_worn(state, name, h.name) for h in candidates):
         return None
     lines = tuple(reason for h in candidates if (reason := not_failed_here(vm, h.host, state)) is not None)
     return Skip(name, lines or ("no candidate host is left",))
+
+
+def _worn(state: ClusterState, vm: str, host: str) -> bool:
+    """Whether the pair has failed ``max_failures`` times."""
+    record = state.failures.get((vm, host))
+    return record is not None and record.count >= state.policy.max_failures

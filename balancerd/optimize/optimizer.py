@@ -40,7 +40,7 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     destination for that VM.
     """
     state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures)
-    replay = state.copy()
+    replay, curve = state.copy(), state.copy()
     before = state.score()
     budget = policy.max_moves_per_cycle
     movable = set(movable_vms(state))
@@ -54,9 +54,19 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
                 strategy=_strategy(policy, drains, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),
                 lower_bound=min(bound, -before), violations=tuple(replay.rules.violations(replay.location)),
                 power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (), held=memory.held(state),
+                tradeoff=_tradeoff(curve, ordered),
                 migration_mib=sum(sc.migration_mib(m.memory_mib, replay.vms[m.vm].dirty_rate_mib_s,
                                                    migration_mib_s)
                                   for m in ordered))
+
+
+def _tradeoff(state: ClusterState, ordered: tuple[Move, ...]) -> tuple[float, ...]:
+    """The objective after each prefix of ``ordered``, replayed on ``state`` (a copy of the starting state)."""
+    curve = [-state.score()]
+    for move in ordered:
+        state.apply(move.vm, move.dest)
+        curve.append(-state.score())
+    return tuple(curve)
 
 
 def _drainable(state: ClusterState) -> set[str]:

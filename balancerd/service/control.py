@@ -192,6 +192,7 @@ def _plan_view(plan: Plan, plan_id: int, origin: str, active: ActivePlan | None,
     return {"plan_id": plan_id, "snapshot_seq": plan.snapshot_seq, "created_at": plan.created_at,
             "origin": origin, "executing": active is not None and not active.finished, "strategy": plan.strategy,
             "moves": moves, "skipped": [{"vm": s.vm, "reasons": list(s.reasons)} for s in plan.skipped],
+            "objective": plan.objective, "lower_bound": plan.lower_bound, "tradeoff": list(plan.tradeoff),
             "in_flight": in_flight}
 
 

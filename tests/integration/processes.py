@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -20,6 +23,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval:
             pass
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def status_doc(root: Path) -> dict[str, object]:
+    """The daemon's status.json in ``root`` ({} while there is none or it is being replaced)."""
+    try:
+        doc: dict[str, object] = json.loads((root / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc
+
+
+def scrape(port: object) -> str:
+    """The metrics page of the daemon listening on 127.0.0.1:``port``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        return str(answer.read().decode())
 
 
 def stop(proc: subprocess.Popen[Any], timeout: float = 30.0) -> None:

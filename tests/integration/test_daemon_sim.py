@@ -13,14 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from balancerd.journal import Journal
-from tests.integration.processes import sim_daemon_config, stop, wait_for
+from tests.integration.processes import scrape, sim_daemon_config, stop, wait_for
 
 CONFIG = sim_daemon_config(speed=300.0, max_moves=6, metrics="port = 0")
 
@@ -37,11 +36,6 @@ def _status(config: Path) -> dict[str, object]:
     assert proc.returncode == 0, proc.stderr
     doc: dict[str, object] = json.loads(proc.stdout)
     return doc
-
-
-def _scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        return str(response.read().decode())
 
 
 def _max_utilisation(text: str) -> float:
@@ -70,18 +64,18 @@ def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
 def test_drain_through_balancerctl(daemon: tuple[subprocess.Popen[str], Path]) -> None:
     proc, config = daemon
     port = int(_status(config)["metrics_port"])  # type: ignore[call-overload]
-    peak = _max_utilisation(_scrape(port))
+    peak = _max_utilisation(scrape(port))
     assert _ctl(config, "maintenance", "enter", "host02").returncode == 0
 
     def drained() -> bool:
         nonlocal peak
-        peak = max(peak, _max_utilisation(_scrape(port)))
+        peak = max(peak, _max_utilisation(scrape(port)))
         doc = _status(config)
         host02 = next(h for h in doc["hosts"] if h["name"] == "host02")  # type: ignore[attr-defined]
         return bool(host02["maintenance"] and host02["vms"] == 0)
 
     wait_for(drained, 90, "host02 to be empty")
-    text = _scrape(port)
+    text = scrape(port)
     assert re.search(r'^balancerd_drain_vms_remaining\{host="host02"\} 0\.0$', text, re.MULTILINE)
     assert re.search(r'^balancerd_hosts_in_maintenance 1\.0$', text, re.MULTILINE)
     succeeded = re.search(r'^balancerd_migrations_total\{kind="live",outcome="succeeded"\} (\S+)$', text,

@@ -16,14 +16,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from balancerd.journal import Journal
-from tests.integration.processes import sim_daemon_config, stop, wait_for
+from tests.integration.processes import scrape, sim_daemon_config, status_doc, stop, wait_for
 
 CONFIG = sim_daemon_config(speed=300.0, max_moves=4, metrics='address = "127.0.0.1"\nport = 0')
 BIN = Path(sys.executable).parent
@@ -41,14 +40,6 @@ def _start(config: Path) -> subprocess.Popen[str]:
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
 
 
-def _status(root: Path) -> dict[str, object]:
-    try:
-        doc: dict[str, object] = json.loads((root / "status.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return doc
-
-
 def _log(root: Path) -> str:
     return (root / "daemon.log").read_text(errors="replace")
 
@@ -59,7 +50,7 @@ def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     config.write_text(CONFIG)
     proc = _start(config)
     try:
-        wait_for(lambda: bool(_status(tmp_path)) or proc.poll() is not None, START_S, "the first cycle")
+        wait_for(lambda: bool(status_doc(tmp_path)) or proc.poll() is not None, START_S, "the first cycle")
         assert proc.poll() is None, _log(tmp_path)
         yield proc, config
     finally:
@@ -67,7 +58,7 @@ def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
 
 
 def _cycle(root: Path) -> int:
-    return int(_status(root).get("cycle", 0))  # type: ignore[call-overload]
+    return int(status_doc(root).get("cycle", 0))  # type: ignore[call-overload]
 
 
 def _next_cycles(root: Path, count: int = 2) -> None:
@@ -76,9 +67,7 @@ def _next_cycles(root: Path, count: int = 2) -> None:
 
 
 def _metric(root: Path, name: str) -> float:
-    port = _status(root)["metrics_port"]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
+    text = scrape(status_doc(root)["metrics_port"])
     found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 
@@ -89,21 +78,22 @@ def test_a_broken_maintenance_file_keeps_the_last_good_set_and_balancing_goes_on
     root = config.parent
     maintenance = root / "maintenance"
     assert _run("balancerctl", "--config", str(config), "maintenance", "enter", "host02").returncode in (0, 3)
-    wait_for(lambda: "host02" in _status(root).get("maintenance", []), START_S, "host02 in maintenance")  # type: ignore[operator]
+    wait_for(lambda: "host02" in status_doc(root).get("maintenance", []), START_S, "host02 in maintenance")  # type: ignore[operator]
     maintenance.write_bytes(b"\x00\x01\x02\xff garbage")  # binary content
     _next_cycles(root)
-    doc = _status(root)
+    doc = status_doc(root)
     assert doc["maintenance"] == ["host02"], "the last good set must stay in force"
     assert "binary content" in str(doc["maintenance_error"]) or "not UTF-8" in str(doc["maintenance_error"])
     assert _metric(root, "balancerd_maintenance_file_errors_total") >= 1
     maintenance.write_text("host02\nhots03\n")  # a typo
     _next_cycles(root)
-    doc = _status(root)
+    doc = status_doc(root)
     assert doc["maintenance"] == ["host02"] and "unknown host(s) hots03" in str(doc["maintenance_error"])
     maintenance.unlink()
     maintenance.symlink_to(root / "balancerd.toml")  # the daemon runs as root: a link is refused
     _next_cycles(root)
-    assert "symbolic link" in str(_status(root)["maintenance_error"]) and _status(root)["maintenance"] == ["host02"]
+    doc = status_doc(root)
+    assert "symbolic link" in str(doc["maintenance_error"]) and doc["maintenance"] == ["host02"]
     ctl = _run("balancerctl", "--config", str(config), "maintenance", "enter", "host01")
     assert ctl.returncode != 0 and "symbolic link" in ctl.stderr, ctl
     assert maintenance.is_symlink() and "host01" not in (root / "balancerd.toml").read_text()
@@ -140,7 +130,7 @@ def test_a_fuzzed_set_of_bad_configs_by_sighup_never_stops_the_daemon(
     assert "reloaded" not in _log(config.parent)
     config.write_text(good)
     _next_cycles(config.parent)
-    assert _status(config.parent)["mode"] == "enforce"
+    assert status_doc(config.parent)["mode"] == "enforce"
 
 
 def test_a_pid_file_naming_an_unrelated_process_is_not_trusted(tmp_path: Path) -> None:
@@ -154,7 +144,7 @@ def test_a_pid_file_naming_an_unrelated_process_is_not_trusted(tmp_path: Path) -
         assert unrelated.poll() is None, "balancerctl signalled an unrelated process"
         proc = _start(config)
         try:
-            wait_for(lambda: bool(_status(tmp_path)) or proc.poll() is not None, START_S, "the first cycle")
+            wait_for(lambda: bool(status_doc(tmp_path)) or proc.poll() is not None, START_S, "the first cycle")
             assert proc.poll() is None, _log(tmp_path)
             second = _run("balancerd", "run", "--config", str(config), timeout=60)
             assert second.returncode == 1 and f"already runs with pid {proc.pid}" in second.stderr, second
@@ -200,7 +190,7 @@ def test_a_damaged_journal_names_the_recovery_and_recover_starts_afresh(tmp_path
     assert again.returncode == 1 and "is healthy" in again.stderr
     proc = _start(config)
     try:
-        wait_for(lambda: bool(_status(tmp_path)) or proc.poll() is not None, START_S, "the first cycle")
+        wait_for(lambda: bool(status_doc(tmp_path)) or proc.poll() is not None, START_S, "the first cycle")
         assert proc.poll() is None, _log(tmp_path)
     finally:
         stop(proc, timeout=60)
@@ -212,7 +202,7 @@ def test_status_says_when_cycles_fail_and_exits_7(daemon: tuple[subprocess.Popen
     locker = sqlite3.connect(root / "journal.sqlite", isolation_level=None, timeout=30)
     try:
         locker.execute("BEGIN IMMEDIATE")  # every cycle now fails to record its plan (SQLite busy timeout)
-        wait_for(lambda: _status(root).get("last_cycle_ok") is False, START_S, "a failed cycle in the status")
+        wait_for(lambda: status_doc(root).get("last_cycle_ok") is False, START_S, "a failed cycle in the status")
         failing = _run("balancerctl", "--config", str(config), "status")
         assert failing.returncode == 7, failing
         assert "LAST CYCLE FAILED at" in failing.stdout and "locked" in failing.stdout
@@ -220,7 +210,7 @@ def test_status_says_when_cycles_fail_and_exits_7(daemon: tuple[subprocess.Popen
     finally:
         locker.execute("ROLLBACK")
         locker.close()
-    wait_for(lambda: _status(root).get("last_cycle_ok") is True, START_S, "a good cycle again")
+    wait_for(lambda: status_doc(root).get("last_cycle_ok") is True, START_S, "a good cycle again")
     assert _run("balancerctl", "--config", str(config), "status").returncode == 0
     assert proc.poll() is None
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 from balancerd.journal import Journal
-from tests.integration.processes import sim_daemon_config, stop, wait_for
+from tests.integration.processes import scrape, sim_daemon_config, status_doc, stop, wait_for
 
 CONFIG = sim_daemon_config(speed=300.0, max_moves=4, metrics='address = "127.0.0.1"\nport = 0')
 BIN = Path(sys.executable).parent
@@ -35,19 +34,6 @@ def _remember(journal_path: Path, *pairs: tuple[str, str]) -> None:
         journal.close()
 
 
-def _status_file(root: Path) -> dict[str, object]:
-    try:
-        doc: dict[str, object] = json.loads((root / "status.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return doc
-
-
-def _scrape(port: object) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-        return str(answer.read().decode())
-
-
 def test_release_through_the_daemon_then_on_the_journal_file(tmp_path: Path) -> None:
     config = tmp_path / "balancerd.toml"
     config.write_text(CONFIG)
@@ -57,13 +43,13 @@ def test_release_through_the_daemon_then_on_the_journal_file(tmp_path: Path) -> 
     proc = subprocess.Popen([str(BIN / "balancerd"), "run", "--config", str(config)], stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     try:
-        wait_for(lambda: bool(_status_file(tmp_path)) or proc.poll() is not None, START_S, "the first cycle")
+        wait_for(lambda: bool(status_doc(tmp_path)) or proc.poll() is not None, START_S, "the first cycle")
         assert proc.poll() is None, (tmp_path / "daemon.log").read_text()
         doc = json.loads(_ctl(config, "status", "--json").stdout)
         assert [(f["vm"], f["dest"], f["count"]) for f in doc["failures"]] == [
             ("vm-a", "host02", 1), ("vm-a", "host03", 1), ("vm-b", "host01", 1)]
         assert doc["held"] == []
-        assert "\nbalancerd_vms_held 0.0\n" in _scrape(doc["metrics_port"])
+        assert "\nbalancerd_vms_held 0.0\n" in scrape(doc["metrics_port"])
 
         released = _ctl(config, "release", "vm-a", "--json")
         assert released.returncode == 0, released.stderr

@@ -7,6 +7,7 @@ wrong load model inside the optimizer shows up as a failure here.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
@@ -234,6 +235,17 @@ def test_objective_is_never_below_the_lower_bound(case: tuple[ClusterSnapshot, F
     assert result.objective >= result.lower_bound - 1e-9
     assert result.gap >= 0.0
     assert -result.score_before >= result.lower_bound - 1e-9
+
+
+@SETTINGS
+@given(clusters())
+def test_the_tradeoff_curve_runs_from_the_start_to_the_plans_objective(
+        case: tuple[ClusterSnapshot, Forecast, PolicyConfig]) -> None:
+    snap, forecast, policy = case
+    result = plan(snap, forecast, policy)
+    assert len(result.tradeoff) == len(result.moves) + 1
+    assert math.isclose(result.tradeoff[0], -result.score_before, rel_tol=1e-9, abs_tol=1e-9)
+    assert math.isclose(result.tradeoff[-1], result.objective, rel_tol=1e-9, abs_tol=1e-9)
 
 
 # ---------------------------------------------------------------------------------------- placement rules

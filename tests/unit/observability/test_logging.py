@@ -10,12 +10,6 @@ import structlog
 from balancerd.observability import logging as blog
 
 
-@pytest.fixture(autouse=True)
-def _reset_structlog() -> object:
-    yield
-    structlog.reset_defaults()
-
-
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
