@@ -21,10 +21,11 @@ the bound) keep a dozen near-idle VMs (a few to 80 millicores each, 1-8 GiB of m
 single one of them is worth its migration under that threshold. ``min_gain`` is echoed in every JSON line.
 
 Imbalance is reported two ways: ``std_*`` = the optimizer's imbalance (population std-dev of host
-utilisation, utilisation = max(CPU, memory) load / capacity; its honest lower bound is 0, see
-balancerd.optimize.bounds) and ``peak_*`` = utilisation of the most utilised host, whose lower bound
-``peak_lower_bound`` is the perfectly balanced (fractional) utilisation max_r sum(load_r) / sum(capacity_r),
-or the utilisation of the largest single VM, whichever is higher.
+utilisation, utilisation = max(CPU, memory) load / capacity; with an unlimited budget its honest lower bound
+is 0, see balancerd.optimize.bounds; with ``--budget`` the plan's bound counts what the budget can move)
+and ``peak_*`` = utilisation of the most utilised host, whose lower bound ``peak_lower_bound`` is the
+perfectly balanced (fractional) utilisation max_r sum(load_r) / sum(capacity_r), or the utilisation of the
+largest single VM, whichever is higher.
 ``peak_gap_pct`` = 100 * (peak_after - bound) / bound is what the acceptance target (<= 5 %) refers to.
 """
 

@@ -2,20 +2,27 @@
 
 Called by :func:`balancerd.optimize.optimizer.plan` (``Plan.lower_bound``; ``Plan.gap`` = objective - bound)
 and by ``benchmarks/optimizer_scale.py`` (:func:`peak_bound`). The objective of a plan is ``-score``: the
-imbalance (population standard deviation of utilisation over eligible hosts) + the overload penalty + the
-soft-rule penalty.
+imbalance I (population standard deviation of utilisation over the n eligible hosts) + the overload penalty
+P + the soft-rule penalty S. The bound is the sum of a bound on each part; each holds for every plan that
+moves at most ``budget`` distinct VMs, all of them from ``candidates`` (a plan's moves never outnumber the
+cycle's move budget, and a parked VM's two moves count twice against it, so ``budget`` bounds the VMs moved).
 
-The bound is that of the FRACTIONAL relaxation, in which every VM a plan could move (running, live, no pin,
-exclusion, cooldown or flight) may be split over any eligible hosts:
+What any plan's end state depends on is which VMs end on which hosts. Relocating VM v from its host o to a
+host d changes the utilisation of o by at most w_o(v) = max_r demand_r(v) / capacity_r(o) (utilisation is a
+maximum over resources, which is 1-Lipschitz) and that of d by at most w_d(v), so it moves the vector of
+utilisations by at most delta(v) = sqrt(w_o(v)^2 + max_d w_d(v)^2) (w_o = 0 when o is not eligible: it is
+not in the vector). The standard deviation is ||u - mean||/sqrt(n), 1/sqrt(n)-Lipschitz, hence
 
-* imbalance: 0. Utilisation is the larger of CPU and memory load over capacity, so in the relaxation every
-  host can be brought to the same utilisation (a host may carry slack in its other resource). No honest
-  bound above 0 exists without integrality, so the gap of the imbalance part is the imbalance itself.
-* overload: moves only go to eligible hosts, so the total load T_r on eligible hosts (resource r) never
-  falls. The load that cannot move (overhead, immovable VMs) forces F_r = sum max(0, fixed - usable) over
-  usable capacity, priced per host; any further excess max(0, T_r - sum usable - F_r) is priced at least at
-  the largest capacity (the cheapest place to overload).
-* soft rules: only immovable VMs outside their preferred hosts keep their penalty.
+* imbalance: I_end >= I_now - (sum of the ``budget`` largest delta) / sqrt(n).
+* overload: a host's end load is at least its load now minus what its own residents take away, and its
+  penalty is monotone and Lipschitz in load, so P_end >= P_now - (sum of the ``budget`` largest reliefs),
+  where the relief of v is min(penalty of its host, OVERLOAD_WEIGHT * sum_r demand_r(v) / capacity_r) (and at
+  most P_now in total). Without the budget, the fractional relaxation (every candidate VM split over any
+  eligible hosts) also bounds it: the load that cannot move forces sum max(0, fixed - usable) over usable
+  capacity, priced per host, and any further excess of total load over total usable capacity is priced at
+  least at the largest capacity. The larger of the two holds.
+* soft rules: a VM that does not move keeps its misses, so S_end >= (misses of VMs that may not move) +
+  (misses of candidates - the ``budget`` largest of them), weighted.
 
 :func:`peak_bound` is the bound the scale benchmark judges balance against: the most utilised host is at
 least at max_r (sum of balance load r) / (sum of capacity r), the perfectly balanced utilisation, and at
@@ -24,22 +31,89 @@ the utilisation of the single largest VM on the largest host.
 
 from __future__ import annotations
 
+import heapq
+import math
+from collections.abc import Iterable
+
 from balancerd.optimize import scoring as sc
+from balancerd.optimize.relaxation import budgeted_bound
 from balancerd.optimize.state import ClusterState, HostLoad
 
 
-def lower_bound(state: ClusterState, movable: set[str]) -> float:
-    """A lower bound on the objective of every plan from ``state`` (see the module docstring)."""
+def lower_bound(state: ClusterState, candidates: set[str], budget: int) -> float:
+    """A lower bound on the objective of every plan from ``state`` that moves at most ``budget`` VMs, all
+    from ``candidates`` (see the module docstring)."""
+    overload = max(fractional_overload(state, candidates), state.penalty - _relief(state, candidates, budget))
+    separate = _imbalance(state, candidates, budget) + max(0.0, overload)
+    joint = budgeted_bound(state, candidates, budget)
+    return max(separate, joint) + _soft(state, candidates, budget)
+
+
+def _top(values: Iterable[float], count: int) -> float:
+    """Sum of the ``count`` largest of ``values``."""
+    return math.fsum(heapq.nlargest(max(0, count), values))
+
+
+def _imbalance(state: ClusterState, candidates: set[str], budget: int) -> float:
+    n = state.count
+    if n == 0:
+        return 0.0
+    hosts = state.eligible_hosts()
+    inv_cpu = max((_inv(h.capacity.cpu_m) for h in hosts), default=0.0)
+    inv_mem = max((_inv(h.capacity.mem_mib) for h in hosts), default=0.0)
+    shifts = (_shift(state, name, inv_cpu, inv_mem) for name in candidates)
+    return max(0.0, state.imbalance() - _top(shifts, budget) / math.sqrt(n))
+
+
+def _shift(state: ClusterState, name: str, inv_cpu: float, inv_mem: float) -> float:
+    """delta(v): the most relocating ``name`` anywhere can change the vector of utilisations (L2)."""
+    bal = state.demand[name].bal
+    origin = state.hosts[state.location[name]]
+    away = max(bal.cpu_m * _inv(origin.capacity.cpu_m), bal.mem_mib * _inv(origin.capacity.mem_mib)) \
+        if origin.eligible else 0.0
+    arrive = max(bal.cpu_m * inv_cpu, bal.mem_mib * inv_mem)
+    return math.hypot(away, arrive)
+
+
+def _relief(state: ClusterState, candidates: set[str], budget: int) -> float:
+    """The most overload penalty ``budget`` relocations of candidates can take away."""
+    reliefs = (_one_relief(state, name) for name in candidates)
+    return min(state.penalty, _top(reliefs, budget))
+
+
+def _one_relief(state: ClusterState, name: str) -> float:
+    origin = state.hosts[state.location[name]]
+    if not origin.eligible or origin.pen <= 0:
+        return 0.0
+    cap = state.demand[name].cap
+    spent = cap.cpu_m * _inv(origin.capacity.cpu_m) + cap.mem_mib * _inv(origin.capacity.mem_mib)
+    return min(origin.pen, sc.OVERLOAD_WEIGHT * spent)
+
+
+def _inv(capacity: int) -> float:
+    """How much one unit of load can change a ratio of ``capacity`` (:func:`scoring.ratio`: a host without
+    capacity counts load itself)."""
+    return 1.0 / capacity if capacity > 0 else 1.0
+
+
+def _soft(state: ClusterState, candidates: set[str], budget: int) -> float:
+    rules = state.rules
+    misses = {vm: rules.soft_misses(vm, state.location[vm]) for vm in rules.soft}
+    fixed = sum(count for vm, count in misses.items() if vm not in candidates)
+    free = [float(count) for vm, count in misses.items() if vm in candidates]
+    return state.policy.soft_rule_weight * (fixed + max(0.0, math.fsum(free) - _top(free, budget)))
+
+
+def fractional_overload(state: ClusterState, candidates: set[str]) -> float:
+    """The overload penalty of the fractional relaxation: no budget, candidates split at will."""
     hosts = state.eligible_hosts()
     fixed = {h.name: [h.cap_cpu, h.cap_mem] for h in hosts}
-    for name in movable:
+    for name in candidates:
         where = fixed.get(state.location[name])
         if where is not None:
             where[0] -= state.demand[name].cap.cpu_m
             where[1] -= state.demand[name].cap.mem_mib
-    overload = sum(_resource_bound(hosts, fixed, r) for r in (0, 1))
-    soft = sum(state.rules.soft_misses(vm, state.location[vm]) for vm in state.rules.soft if vm not in movable)
-    return sc.OVERLOAD_WEIGHT * overload + state.policy.soft_rule_weight * soft
+    return sc.OVERLOAD_WEIGHT * sum(_resource_bound(hosts, fixed, r) for r in (0, 1))
 
 
 def _resource_bound(hosts: list[HostLoad], fixed: dict[str, list[int]], r: int) -> float:

@@ -9,7 +9,8 @@ within ``policy.imbalance_threshold_pct`` points and no eligible host over its u
 "consolidate" packs VMs to empty whole hosts (:mod:`balancerd.optimize.consolidate`) and reports the hosts
 that could be powered off in ``Plan.power_off``; "drain" only drains. Then all moves are ordered safely (see
 :mod:`balancerd.optimize.planner`). ``score_after`` is the score of the state the ordered plan leads to;
-``lower_bound`` bounds the objective (-score) of any plan (:mod:`balancerd.optimize.bounds`);
+``lower_bound`` bounds the objective (-score) of any plan within the cycle's move budget
+(:mod:`balancerd.optimize.bounds`);
 ``violations`` lists the placement rules the end state still breaks.
 """
 
@@ -44,7 +45,7 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     before = state.score()
     budget = policy.max_moves_per_cycle
     movable = set(movable_vms(state))
-    bound = bounds.lower_bound(state, movable | _drainable(state))
+    bound = bounds.lower_bound(state, movable | _drainable(state), budget)
     drains, skips = drain.drain(state, budget)
     notes: list[str] = []
     chosen = _strategy_moves(state, budget - len(drains), movable, notes)

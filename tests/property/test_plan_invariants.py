@@ -10,12 +10,14 @@ import dataclasses
 import math
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from balancerd.config import RULE_KINDS, PolicyConfig, RuleConfig
 from balancerd.model import ClusterSnapshot, Forecast, InFlight, Plan, Resources, Vm, VmForecast
 from balancerd.optimize import plan
+from balancerd.optimize.balance import movable_vms
+from balancerd.optimize.state import ClusterState
 from tests import builders
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -235,6 +237,37 @@ def test_objective_is_never_below_the_lower_bound(case: tuple[ClusterSnapshot, F
     assert result.objective >= result.lower_bound - 1e-9
     assert result.gap >= 0.0
     assert -result.score_before >= result.lower_bound - 1e-9
+
+
+@SETTINGS
+@given(clusters(), st.data())
+def test_no_plan_within_the_budget_beats_the_bound(case: tuple[ClusterSnapshot, Forecast, PolicyConfig],
+                                                   data: st.DataObject) -> None:
+    """Any relocation of at most the budget's worth of VMs the planner may move (capacity aside) ends at an
+    objective at or above the plan's bound, not just the plan balancerd chose."""
+    snap, forecast, policy = case
+    policy = dataclasses.replace(policy, max_moves_per_cycle=data.draw(st.integers(0, 4)))
+    result = plan(snap, forecast, policy)
+    state = ClusterState(snap, forecast, policy, frozenset())
+    candidates = sorted(set(movable_vms(state)) | {v.name for v in snap.vms if snap.host(v.host).maintenance})
+    eligible = [h.name for h in state.eligible_hosts()]
+    assume(eligible and candidates)
+    budget = policy.max_moves_per_cycle
+    chosen = data.draw(st.lists(st.sampled_from(candidates), max_size=min(budget, len(candidates)), unique=True))
+    for name in chosen:
+        state.apply(name, data.draw(st.sampled_from(eligible)))
+    assert -state.score() >= result.lower_bound - 1e-9
+
+
+@SETTINGS
+@given(st.integers(2, 12), st.integers(1, 3))
+def test_the_bound_is_above_zero_when_the_budget_cannot_balance(hosts: int, budget: int) -> None:
+    """All load on one host, more VMs than the budget can move: the bound says so."""
+    snap = builders.grid([[500] * (4 * budget * hosts)] + [[] for _ in range(hosts - 1)], vm_mem_mib=64)
+    result = plan(snap, Forecast(300), PolicyConfig(max_moves_per_cycle=budget, headroom_pct=0))
+    assume(-result.score_before > 0)
+    assert result.lower_bound > 0.0
+    assert result.objective >= result.lower_bound - 1e-9
 
 
 @SETTINGS
