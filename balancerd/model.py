@@ -272,6 +272,51 @@ class Skip:
 
 
 @dataclass(frozen=True, slots=True)
+class EvacuationStep:
+    """One move of a host's evacuation, with its estimated duration (migration-cost model at the link speed)."""
+
+    vm: str
+    dest: str
+    kind: MoveKind
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    """A VM an evacuation has nowhere to put, and why (every host's reason in one line)."""
+
+    vm: str
+    reasons: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class Evacuation:
+    """The whole evacuation of one host, computed before any of its VMs moves (the drain proof).
+
+    ``feasible``: every VM has a place, after the hosts in ``before`` (in maintenance earlier) took theirs;
+    ``moves`` in a safe order; ``blockers`` the VMs with nowhere to go; ``estimated_s`` the moves' durations
+    spread over the host's outgoing migration slots. ``forced``: drained as far as it goes although infeasible.
+    """
+
+    host: str
+    feasible: bool
+    moves: tuple[EvacuationStep, ...] = ()
+    blockers: tuple[Blocker, ...] = ()
+    estimated_s: float = 0.0
+    forced: bool = False
+    before: tuple[str, ...] = ()
+
+    @property
+    def drains(self) -> bool:
+        """True when the daemon drains the host: the proof holds, or the operator forced it."""
+        return self.feasible or self.forced
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """What one cycle proposes, built on the snapshot numbered ``snapshot_seq``."""
 
@@ -284,7 +329,8 @@ class Plan:
     skipped: tuple[Skip, ...] = ()
     notes: tuple[str, ...] = field(default=())
     lower_bound: float = 0.0
-    """A lower bound on the objective (= -score: imbalance + overload + rule penalties) of ANY plan."""
+    """A lower bound on the objective (= -score: imbalance + overload + rule penalties) of any plan within the
+    cycle's move budget (:mod:`balancerd.optimize.bounds`)."""
     violations: tuple[str, ...] = ()
     """Placement rules the planned end state still breaks, in words."""
     power_off: tuple[str, ...] = ()
@@ -295,6 +341,8 @@ class Plan:
     """VMs held by the failure memory: every candidate host failed ``max_failures`` times (with the reasons)."""
     tradeoff: tuple[float, ...] = ()
     """The objective after the first k moves of ``moves``, for k = 0 .. len(moves) (the last is ``objective``)."""
+    drains: tuple[Evacuation, ...] = ()
+    """The drain proof of every host in maintenance, in the order they are drained (refused ones included)."""
 
     @property
     def objective(self) -> float:

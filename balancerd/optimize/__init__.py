@@ -4,11 +4,12 @@ Called by the daemon once per cycle and by the CLI (``balancerd plan``, ``--expl
 only ``balancerd.model`` and ``balancerd.config``, and no module that touches files, processes or the clock.
 Modules: ``scoring`` (formulas), ``arrays`` and ``state`` (incremental working state), ``rules`` and
 ``constraints`` (placement rules, eligibility with reasons), ``drain``, ``balance`` and ``consolidate`` (the
-strategies), ``steps`` (what they share: Move records, swaps), ``planner`` (safe ordering, parking), ``bounds``
-(lower bounds), ``optimizer`` (``plan``, ``score``), ``explain``.
+strategies), ``steps`` (what they share: Move records, swaps), ``planner`` (safe ordering, parking), ``evacuation``
+(the drain proof), ``bounds`` and ``relaxation`` (lower bounds), ``optimizer`` (``plan``, ``score``,
+``check_drain``), ``explain``.
 """
 
 from balancerd.optimize.explain import explain
-from balancerd.optimize.optimizer import plan, score
+from balancerd.optimize.optimizer import DrainInputs, check_drain, plan, score
 
-__all__ = ["explain", "plan", "score"]
+__all__ = ["DrainInputs", "check_drain", "explain", "plan", "score"]

@@ -1,6 +1,8 @@
 """The drain strategy: every VM on a host in maintenance moves off it.
 
-Called by :func:`balancerd.optimize.optimizer.plan` before balancing. Every VM on a host in maintenance moves
+Called by :func:`balancerd.optimize.optimizer.plan` before balancing, for the hosts whose drain proof holds
+(:mod:`balancerd.optimize.evacuation`, which runs :func:`drain_host` itself without a budget), in the order
+they entered maintenance. Every VM on such a host moves
 (cooldown and ``min_gain`` do not apply; pins and exclusions do, and are reported as Skips) to the eligible host
 where it fits, and its placement rules allow, with the best score, largest VMs first, until the move budget is
 used up. Moves are applied to the working :class:`~balancerd.optimize.state.ClusterState`, so later choices see
@@ -8,6 +10,8 @@ earlier ones; the planner orders them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from balancerd.model import Move, Skip, Vm
 from balancerd.optimize.constraints import DRAIN_VM_RULES, FIT_RULES, HOST_RULES, PLACEMENT_RULES, reasons
@@ -17,15 +21,25 @@ from balancerd.optimize.steps import best_dest, make_move
 _MAX_SKIP_REASONS = 12
 
 
-def drain(state: ClusterState, budget: int) -> tuple[list[Move], list[Skip]]:
-    """Moves that empty every host in maintenance, and Skips for the VMs that cannot move."""
+def drain(state: ClusterState, budget: int, hosts: Sequence[str]) -> tuple[list[Move], list[Skip]]:
+    """Moves that empty ``hosts`` (in maintenance, in this order), and Skips for the VMs that cannot move."""
     moves: list[Move] = []
     skips: list[Skip] = []
-    for host in sorted((h for h in state.hosts.values() if h.host.maintenance), key=lambda h: h.name):
-        for name in _drain_order(state, host):
-            move, skip = _drain_one(state, state.vms[name], host, budget - len(moves))
-            moves.extend([move] if move else [])
-            skips.extend([skip] if skip else [])
+    for name in hosts:
+        more, skipped = drain_host(state, state.hosts[name], budget - len(moves))
+        moves.extend(more)
+        skips.extend(skipped)
+    return moves, skips
+
+
+def drain_host(state: ClusterState, host: HostLoad, budget: int) -> tuple[list[Move], list[Skip]]:
+    """Moves (at most ``budget``) that empty one host, applied to ``state``, and Skips for the rest."""
+    moves: list[Move] = []
+    skips: list[Skip] = []
+    for name in _drain_order(state, host):
+        move, skip = _drain_one(state, state.vms[name], host, budget - len(moves))
+        moves.extend([move] if move else [])
+        skips.extend([skip] if skip else [])
     return moves, skips
 
 

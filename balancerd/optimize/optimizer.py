@@ -16,13 +16,28 @@ that could be powered off in ``Plan.power_off``; "drain" only drains. Then all m
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
-from balancerd.model import ClusterSnapshot, FailureRecord, Forecast, Move, Plan, Skip
-from balancerd.optimize import bounds, drain, memory, planner
+from balancerd.errors import UnknownHostError
+from balancerd.model import ClusterSnapshot, Evacuation, FailureRecord, Forecast, Move, Plan, Skip
+from balancerd.optimize import bounds, drain, evacuation, memory, planner
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import balance, movable_vms
 from balancerd.optimize.consolidate import consolidate, idle_hosts
 from balancerd.optimize.state import ClusterState
+
+
+@dataclass(frozen=True, slots=True)
+class DrainInputs:
+    """What the drain proof needs besides the snapshot: the order hosts entered maintenance (from the
+    maintenance file; the rest by name), the hosts the operator forced (``balancerctl drain --force``), and the
+    concurrent outgoing migrations of a draining host (``[throttle]``) for the estimated duration."""
+
+    order: tuple[str, ...] = ()
+    forced: frozenset[str] = frozenset()
+    slots: int = 1
 
 
 def score(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig) -> float:
@@ -32,13 +47,15 @@ def score(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig) -
 
 def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
          cooldown: frozenset[str] = frozenset(), *, migration_mib_s: int = DEFAULT_LINK_MIB_S,
-         failures: tuple[FailureRecord, ...] = ()) -> Plan:
+         failures: tuple[FailureRecord, ...] = (), drains: DrainInputs = DrainInputs()) -> Plan:
     """The moves this cycle proposes, safely ordered, with reasons, gains, Skips and a lower bound.
 
     ``migration_mib_s`` is the speed a migration gets (``MigrationConfig.speed_mib_s()``): a move costs its
     memory plus what the guest dirties meanwhile at that speed. ``failures`` is the failure memory: a (VM,
     host) pair in back-off (``retry_at`` after ``snapshot.taken_at``) or at ``policy.max_failures`` is no
-    destination for that VM.
+    destination for that VM. ``drains``: the order hosts entered maintenance, the forced ones, the migration
+    slots of a draining host; a host whose whole evacuation does not fit is not drained unless forced
+    (:mod:`balancerd.optimize.evacuation`; every proof is in ``Plan.drains``).
     """
     state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures)
     replay, curve = state.copy(), state.copy()
@@ -46,16 +63,18 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     budget = policy.max_moves_per_cycle
     movable = set(movable_vms(state))
     bound = bounds.lower_bound(state, movable | _drainable(state), budget)
-    drains, skips = drain.drain(state, budget)
+    proofs = evacuation.prove(state, drains.order, drains.forced, drains.slots)
+    moves, skips = drain.drain(state, budget, [e.host for e in proofs if e.drains])
+    skips.extend(_refused(state, proofs))
     notes: list[str] = []
-    chosen = _strategy_moves(state, budget - len(drains), movable, notes)
-    ordered, dropped = planner.order([*drains, *chosen], replay, budget)
+    chosen = _strategy_moves(state, budget - len(moves), movable, notes)
+    ordered, dropped = planner.order([*moves, *chosen], replay, budget)
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,
                 score_before=before, score_after=replay.score() if ordered else before,
-                strategy=_strategy(policy, drains, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),
+                strategy=_strategy(policy, moves, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),
                 lower_bound=min(bound, -before), violations=tuple(replay.rules.violations(replay.location)),
                 power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (), held=memory.held(state),
-                tradeoff=_tradeoff(curve, ordered),
+                tradeoff=_tradeoff(curve, ordered), drains=proofs,
                 migration_mib=sum(sc.migration_mib(m.memory_mib, replay.vms[m.vm].dirty_rate_mib_s,
                                                    migration_mib_s)
                                   for m in ordered))
@@ -68,6 +87,18 @@ def _tradeoff(state: ClusterState, ordered: tuple[Move, ...]) -> tuple[float, ..
         state.apply(move.vm, move.dest)
         curve.append(-state.score())
     return tuple(curve)
+
+
+def _refused(state: ClusterState, proofs: tuple[Evacuation, ...]) -> list[Skip]:
+    """A Skip for every VM on a host whose drain is refused (its own blocker reason after the refusal)."""
+    found: list[Skip] = []
+    for proof in proofs:
+        if proof.drains:
+            continue
+        why = {b.vm: b.reasons for b in proof.blockers}
+        for name in sorted(n for n in state.on_host[proof.host] if n not in state.in_flight):
+            found.append(Skip(name, evacuation.refusal(proof) + why.get(name, ())))
+    return found
 
 
 def _drainable(state: ClusterState) -> set[str]:
@@ -108,3 +139,22 @@ def _strategy(policy: PolicyConfig, drains: list[Move], chosen: list[Move]) -> s
 
 def _merge(skips: list[Skip], dropped: tuple[Skip, ...]) -> tuple[Skip, ...]:
     return (*skips, *dropped)
+
+
+def check_drain(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig, host: str,
+                cooldown: frozenset[str] = frozenset(), *, migration_mib_s: int = DEFAULT_LINK_MIB_S,
+                failures: tuple[FailureRecord, ...] = (), drains: DrainInputs = DrainInputs()) -> Evacuation:
+    """The evacuation ``host`` would get if it entered maintenance now (after the hosts already in it), or
+    the one it has if it is in maintenance; nothing changes (``balancerctl drain --check``)."""
+    known = tuple(h.name for h in snapshot.hosts)
+    if host not in known:
+        raise UnknownHostError(host, known)
+    marked = dataclasses.replace(snapshot, hosts=tuple(
+        dataclasses.replace(h, maintenance=True) if h.name == host else h for h in snapshot.hosts))
+    state = ClusterState(marked, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures)
+    already = snapshot.host(host).maintenance
+    order = evacuation.drain_order(state, drains.order)
+    if not already:
+        order = [*(name for name in order if name != host), host]
+    proofs = evacuation.prove(state, order, drains.forced, drains.slots)
+    return next(p for p in proofs if p.host == host)

@@ -67,7 +67,7 @@ def test_drain_then_balance_strategy_and_budget() -> None:
 def test_drain_places_largest_first() -> None:
     snap = grid([[], [], [1000, 3000, 2000]], maintenance=("h2",))
     state = ClusterState(snap, Forecast(300), PolicyConfig(), frozenset())
-    moves, skips = drain(state, 10)
+    moves, skips = drain(state, 10, ["h2"])
     assert [m.vm for m in moves] == ["h2v1", "h2v2", "h2v0"]
     assert [m.dest for m in moves] == ["h0", "h1", "h1"] and skips == []
 

@@ -8,11 +8,12 @@ Each file is one small cluster::
                 networks: [name]?, cpu_mode?, cpu_model?, disks: {dir: MiB}?}]
     in_flight: [{vm, source, dest}]?      cooldown: [vm]?      policy: {PolicyConfig field: value}?
     failures: [{vm, dest, count, retry_in: s, error?}]?   (the snapshot is taken at time 0)
+    maintenance_order: [host]? (the order hosts entered maintenance)   forced: [host]? (drain --force)
     (policy.rules / policy.domains: lists of RuleConfig / DomainConfig fields, as in [[policy.rules]])
     expect:   empty, moves: [{vm, dest, source?, kind?}] (exact order), moves_include, skipped: [vm],
               skip_reasons: {vm: substring}, max_moves, hosts_empty: [h], untouched: [h], strategy,
               reasons: {vm: substring}, unmoved: [vm], power_off: [h], violations: [substring],
-              explain: {vm: substring}, held: [vm]
+              explain: {vm: substring}, held: [vm], drains: {host: {feasible, blockers: [vm]?}}
               (any other expect key fails the scenario, naming the key and the allowed ones)
 
 Host usage defaults to the usage of the VMs on it (plus in-flight ones). Every scenario is also checked for
@@ -41,7 +42,7 @@ from balancerd.model import (
     Resources,
     Vm,
 )
-from balancerd.optimize import explain, plan
+from balancerd.optimize import DrainInputs, explain, plan
 from tests import builders
 
 ROOT = Path(__file__).resolve().parents[2] / "scenarios"
@@ -89,7 +90,7 @@ def _host(spec: dict[str, Any], vms: list[Vm], flights: list[InFlight]) -> Host:
 
 EXPECT_KEYS = frozenset({"empty", "moves", "moves_include", "skipped", "skip_reasons", "max_moves", "hosts_empty",
                          "untouched", "strategy", "reasons", "unmoved", "power_off", "violations", "explain",
-                         "held"})
+                         "held", "drains"})
 """Every key ``expect`` may hold; any other (a typo) fails the scenario instead of being ignored."""
 
 
@@ -108,7 +109,8 @@ def checked_expect(path: Path, expect: object) -> dict[str, Any]:
     return expect
 
 
-Loaded = tuple[ClusterSnapshot, PolicyConfig, frozenset[str], dict[str, Any], tuple[FailureRecord, ...]]
+Loaded = tuple[ClusterSnapshot, PolicyConfig, frozenset[str], dict[str, Any], tuple[FailureRecord, ...],
+               DrainInputs]
 
 
 def _failures(doc: dict[str, Any]) -> tuple[FailureRecord, ...]:
@@ -123,7 +125,9 @@ def load(path: Path) -> Loaded:
     flights = [InFlight(f["vm"], f["source"], f["dest"]) for f in doc.get("in_flight", [])]
     hosts = tuple(_host(h, vms, flights) for h in doc["hosts"])
     snap = builders.snapshot(hosts, vms, flights)
-    return snap, builders.policy(doc.get("policy", {})), frozenset(doc.get("cooldown", [])), expect, _failures(doc)
+    drains = DrainInputs(order=tuple(doc.get("maintenance_order", ())), forced=frozenset(doc.get("forced", ())))
+    return (snap, builders.policy(doc.get("policy", {})), frozenset(doc.get("cooldown", [])), expect,
+            _failures(doc), drains)
 
 
 def over_capacity(snap: ClusterSnapshot, result: Plan) -> list[str]:
@@ -194,13 +198,23 @@ def _check_hosts(snap: ClusterSnapshot, result: Plan, expect: dict[str, Any]) ->
         assert any(text in v for v in result.violations), result.violations
 
 
+def _check_drains(result: Plan, expect: dict[str, Any]) -> None:
+    """``drains: {host: {feasible: bool, blockers: [vm, ...]}}`` against the plan's drain proofs."""
+    proofs = {e.host: e for e in result.drains}
+    for host, want in expect.get("drains", {}).items():
+        proof = proofs[host]
+        assert proof.feasible == want["feasible"], proof
+        if "blockers" in want:
+            assert sorted(b.vm for b in proof.blockers) == sorted(want["blockers"]), proof.blockers
+
+
 def test_an_unknown_expect_key_fails_naming_it_and_the_allowed_ones(tmp_path: Path) -> None:
     path = tmp_path / "typo.yaml"
     path.write_text("hosts: [{name: h1, cpu: 1000, mem: 1024}]\nexpect: {empty: true, moves_includes: []}\n")
     with pytest.raises(ScenarioError) as info:
         load(path)
     message = str(info.value)
-    assert message.startswith("typo.yaml: unknown expect key(s) moves_includes; allowed: empty, explain, ")
+    assert message.startswith("typo.yaml: unknown expect key(s) moves_includes; allowed: drains, empty, explain, ")
     assert all(key in message for key in EXPECT_KEYS)
 
 
@@ -218,12 +232,13 @@ def test_there_are_scenarios() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_scenario(path: Path) -> None:
-    snap, policy, cooldown, expect, failures = load(path)
-    result = plan(snap, Forecast(300), policy, cooldown, failures=failures)
+    snap, policy, cooldown, expect, failures, drains = load(path)
+    result = plan(snap, Forecast(300), policy, cooldown, failures=failures, drains=drains)
     assert over_capacity(snap, result) == []
     _check_moves(result, expect)
     _check_skips(result, expect)
     _check_hosts(snap, result, expect)
+    _check_drains(result, expect)
     assert result.objective >= result.lower_bound - 1e-9
     for vm, text in expect.get("explain", {}).items():
         lines = explain(snap, Forecast(300), policy, vm, cooldown, failures=failures)
