@@ -10,12 +10,12 @@ import dataclasses
 import math
 from collections import Counter
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from balancerd.config import RULE_KINDS, PolicyConfig, RuleConfig
 from balancerd.model import ClusterSnapshot, Forecast, InFlight, Plan, Resources, Vm, VmForecast
-from balancerd.optimize import plan
+from balancerd.optimize import DrainInputs, check_drain, plan
 from balancerd.optimize.balance import movable_vms
 from balancerd.optimize.state import ClusterState
 from tests import builders
@@ -349,3 +349,62 @@ def _check_groups(snap: ClusterSnapshot, policy: PolicyConfig, start: dict[str, 
         needs = set(rule.on) & set(start)
         if {domain[start[v]] for v in members} <= {domain[start[v]] for v in needs}:
             assert {domain[end[v]] for v in members} <= {domain[end[v]] for v in needs}, (rule, end)
+
+
+def _after(snap: ClusterSnapshot, result: Plan) -> ClusterSnapshot:
+    """The snapshot once every move of ``result`` succeeded (host usage follows its VMs)."""
+    where = final_hosts(snap, result)
+    vms = {vm.name: vm for vm in snap.vms}
+    usage = {h.name: h.usage for h in snap.hosts}
+    for name, host in where.items():
+        if host != vms[name].host:
+            usage[vms[name].host] = usage[vms[name].host] - vms[name].usage
+            usage[host] = usage[host] + vms[name].usage
+    hosts = tuple(dataclasses.replace(h, usage=usage[h.name]) for h in snap.hosts)
+    return dataclasses.replace(snap, hosts=hosts, vms=tuple(dataclasses.replace(v, host=where[v.name])
+                                                            for v in snap.vms))
+
+
+@settings(SETTINGS, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(ruled(), st.data())
+def test_a_drain_check_that_says_feasible_ends_with_the_host_empty(
+        case: tuple[ClusterSnapshot, Forecast, PolicyConfig], data: st.DataObject) -> None:
+    """``drain --check`` feasible => the daemon's cycles (at most the budget each) empty the host, with every
+    intermediate state within capacity and no rule the start state kept broken."""
+    snap, forecast, policy = case
+    snap = dataclasses.replace(snap, in_flight=())  # their load stays as host overhead
+    candidates = [h.name for h in snap.hosts if h.reachable and not h.maintenance]
+    assume(candidates)
+    host = data.draw(st.sampled_from(candidates))
+    policy = dataclasses.replace(policy, max_moves_per_cycle=data.draw(st.integers(1, 4)))
+    order = (*sorted(h.name for h in snap.hosts if h.maintenance), host)
+    proof = check_drain(snap, forecast, policy, host, drains=DrainInputs(order=order))
+    assume(proof.feasible)
+    current = dataclasses.replace(snap, hosts=tuple(dataclasses.replace(h, maintenance=h.maintenance or h.name == host)
+                                                    for h in snap.hosts))
+    cycles = 0
+    for _ in range(len(snap.vms) + 2):
+        if not any(vm.host == host for vm in current.vms):
+            break
+        result = plan(current, forecast, policy, drains=DrainInputs(order=order))
+        assert over_capacity_steps(current, forecast, result) == []
+        start = {vm.name: vm.host for vm in current.vms}
+        after = _after(current, result)
+        _check_groups(current, policy, start, {vm.name: vm.host for vm in after.vms})
+        assert result.moves, f"the drain of {host} stalled: {result.skipped}"
+        current = after
+        cycles += 1
+    event(f"drained in {min(cycles, 3)}{'+' if cycles >= 3 else ''} cycle(s)")
+    assert not [vm.name for vm in current.vms if vm.host == host]
+
+
+@SETTINGS
+@given(ruled())
+def test_no_vm_leaves_a_host_whose_drain_is_refused(case: tuple[ClusterSnapshot, Forecast, PolicyConfig]) -> None:
+    snap, forecast, policy = case
+    result = plan(snap, forecast, policy)
+    maintenance = {h.name for h in snap.hosts if h.maintenance}
+    assert {e.host for e in result.drains} == maintenance
+    refused = {e.host for e in result.drains if not e.drains}
+    assert all(e.blockers for e in result.drains if e.host in refused)
+    assert not [m for m in result.moves if m.source in refused]
