@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from balancerd.model import Move, Skip, Vm
+from balancerd.optimize import room
 from balancerd.optimize.constraints import DRAIN_VM_RULES, FIT_RULES, HOST_RULES, PLACEMENT_RULES, reasons
 from balancerd.optimize.state import ClusterState, HostLoad
 from balancerd.optimize.steps import best_dest, make_move
@@ -37,8 +38,8 @@ def drain_host(state: ClusterState, host: HostLoad, budget: int) -> tuple[list[M
     moves: list[Move] = []
     skips: list[Skip] = []
     for name in _drain_order(state, host):
-        move, skip = _drain_one(state, state.vms[name], host, budget - len(moves))
-        moves.extend([move] if move else [])
+        more, skip = _drain_one(state, state.vms[name], host, budget - len(moves))
+        moves.extend(more)
         skips.extend([skip] if skip else [])
     return moves, skips
 
@@ -49,21 +50,24 @@ def _drain_order(state: ClusterState, host: HostLoad) -> list[str]:
     return sorted(names, key=lambda n: (-state.demand[n].cap.mem_mib, -state.demand[n].cap.cpu_m, n))
 
 
-def _drain_one(state: ClusterState, vm: Vm, host: HostLoad, budget: int) -> tuple[Move | None, Skip | None]:
+def _drain_one(state: ClusterState, vm: Vm, host: HostLoad, budget: int) -> tuple[list[Move], Skip | None]:
+    """The move(s) that take ``vm`` off ``host``: one, or a cascade that makes room first (:mod:`room`)."""
     blocked = reasons(vm, host.host, state, DRAIN_VM_RULES)
     if blocked:
-        return None, Skip(vm.name, blocked)
+        return [], Skip(vm.name, blocked)
     if budget <= 0:
-        return None, Skip(vm.name, ("deferred: the move budget of this cycle is used up; a later cycle "
-                                    "continues the drain",))
+        return [], Skip(vm.name, (f"deferred: the move budget of this cycle is used up; a later cycle "
+                                  f"continues the drain of {host.name}",))
     best = _best_dest(state, vm.name)
     if best is None:
-        return None, Skip(vm.name, no_room_reasons(state, vm))
+        why = f"drain: host {host.name} in maintenance"
+        made = room.cascade(state, vm.name, state.eligible_hosts(), budget, why)
+        return (made, None) if made else ([], Skip(vm.name, no_room_reasons(state, vm)))
     dest, gain = best
     reason = f"drain: host {host.name} in maintenance; to {dest.name} at {dest.percent()}"
     move = make_move(state, vm.name, dest.name, reason, gain)
     state.apply(vm.name, dest.name)
-    return move, None
+    return [move], None
 
 
 def _best_dest(state: ClusterState, vm: str) -> tuple[HostLoad, float] | None:

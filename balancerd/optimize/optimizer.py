@@ -3,7 +3,9 @@
 Called by the daemon once per cycle, by ``balancerd plan`` (dry-run) and by ``explain()``. Pure (ARCHITECTURE.md
 rule 1): values in, a frozen :class:`~balancerd.model.Plan` out; no I/O, clock, logging or randomness.
 
-A cycle drains maintenance hosts first, then follows ``policy.strategy``: "balance" balances
+A cycle drains maintenance hosts first (those whose evacuation is proven, :mod:`balancerd.optimize.evacuation`),
+then repairs the hard rules the placement already breaks (:mod:`balancerd.optimize.repair`; repairs go first
+in the ordered plan), then follows ``policy.strategy``: "balance" balances
 (:mod:`balancerd.optimize.balance`) unless the cluster is inside the hysteresis band (spread of utilisation
 within ``policy.imbalance_threshold_pct`` points and no eligible host over its usable capacity);
 "consolidate" packs VMs to empty whole hosts (:mod:`balancerd.optimize.consolidate`) and reports the hosts
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
 from balancerd.errors import UnknownHostError
 from balancerd.model import ClusterSnapshot, Evacuation, FailureRecord, Forecast, Move, Plan, Skip
-from balancerd.optimize import bounds, drain, evacuation, memory, planner
+from balancerd.optimize import bounds, drain, evacuation, memory, planner, repair
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import balance, movable_vms
 from balancerd.optimize.consolidate import consolidate, idle_hosts
@@ -62,16 +64,18 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     before = state.score()
     budget = policy.max_moves_per_cycle
     movable = set(movable_vms(state))
-    bound = bounds.lower_bound(state, movable | _drainable(state), budget)
+    bound = bounds.lower_bound(state, movable | _drainable(state) | _repairable(state), budget)
     proofs = evacuation.prove(state, drains.order, drains.forced, drains.slots)
     moves, skips = drain.drain(state, budget, [e.host for e in proofs if e.drains])
     skips.extend(_refused(state, proofs))
+    fixes, unfixed = repair.repair(state, budget - len(moves))
+    skips.extend(unfixed)
     notes: list[str] = []
-    chosen = _strategy_moves(state, budget - len(moves), movable, notes)
-    ordered, dropped = planner.order([*moves, *chosen], replay, budget)
+    chosen = _strategy_moves(state, budget - len(moves) - len(fixes), movable - state.moved, notes)
+    ordered, dropped = planner.order([*fixes, *moves, *chosen], replay, budget)
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,
                 score_before=before, score_after=replay.score() if ordered else before,
-                strategy=_strategy(policy, moves, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),
+                strategy=_strategy(policy, moves, fixes, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),
                 lower_bound=min(bound, -before), violations=tuple(replay.rules.violations(replay.location)),
                 power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (), held=memory.held(state),
                 tradeoff=_tradeoff(curve, ordered), drains=proofs,
@@ -99,6 +103,11 @@ def _refused(state: ClusterState, proofs: tuple[Evacuation, ...]) -> list[Skip]:
         for name in sorted(n for n in state.on_host[proof.host] if n not in state.in_flight):
             found.append(Skip(name, evacuation.refusal(proof) + why.get(name, ())))
     return found
+
+
+def _repairable(state: ClusterState) -> set[str]:
+    """VMs a repair may move (any VM under a hard or group rule, cooldown and cold ones included)."""
+    return {name for name in state.rules.constrained if name in state.location and name not in state.in_flight}
 
 
 def _drainable(state: ClusterState) -> set[str]:
@@ -131,9 +140,9 @@ def hysteresis_note(state: ClusterState) -> str:
             f"{state.policy.imbalance_threshold_pct} and no host is over its usable capacity")
 
 
-def _strategy(policy: PolicyConfig, drains: list[Move], chosen: list[Move]) -> str:
+def _strategy(policy: PolicyConfig, drains: list[Move], fixes: list[Move], chosen: list[Move]) -> str:
     name = "balance" if policy.strategy == "drain" else policy.strategy
-    parts = (["drain"] if drains else []) + ([name] if chosen else [])
+    parts = (["repair"] if fixes else []) + (["drain"] if drains else []) + ([name] if chosen else [])
     return "+".join(parts) or policy.strategy
 
 
