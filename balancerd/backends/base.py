@@ -20,7 +20,7 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from balancerd.model import MoveKind
+from balancerd.model import Extra, MoveKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,8 @@ class HostInfo:
     """Named CPU models a guest may use here; None = not known."""
     migration_problem: str = ""
     """Why the migration network does not reach this host ("" = it does, or it is not checked)."""
+    extra: Extra = ()
+    """Capacity of named resources (``Resources.extra``; storage pools as ``model.POOL_PREFIX`` names), sorted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ class DomainStats:
     """The networks or bridges its NICs attach to."""
     cpu_mode: str = ""
     cpu_model: str = ""
+    extra: Extra = ()
+    """What it needs of named resources (its local disks per pool as ``model.POOL_PREFIX`` names), sorted."""
 
 
 class JobState(enum.StrEnum):

@@ -106,8 +106,11 @@ class Collector:
     def _sample_host(self, name: str, answer: _Raw | BackendError | Missed,
                      maintenance: bool) -> tuple[_HostSample, str]:
         if isinstance(answer, _Raw) and answer.info.cpus:  # the last size a host reported stands while it is away
-            self._capacity[name] = Resources(answer.info.cpus * 1000, answer.info.memory_mib)
-        capacity = self._overrides.get(name) or self._capacity.get(name, Resources(0, 0))
+            self._capacity[name] = Resources(answer.info.cpus * 1000, answer.info.memory_mib, answer.info.extra)
+        capacity = self._capacity.get(name, Resources(0, 0))
+        override = self._overrides.get(name)
+        if override is not None:  # overrides set CPU and memory; named resources stay as the host reports them
+            capacity = Resources(override.cpu_m, override.mem_mib, capacity.extra)
         down = Host(name, capacity, reachable=False, maintenance=maintenance)
         if isinstance(answer, Missed):
             return _HostSample(down, ()), f"host {name} {answer.reason}"
@@ -133,7 +136,7 @@ class Collector:
         previous = self._vm_counters.get(stats.name)
         self._vm_counters[stats.name] = current
         cpu = cpu_millicores(previous, current) if stats.running else 0
-        size = Resources(stats.vcpus * 1000, stats.memory_mib)
+        size = Resources(stats.vcpus * 1000, stats.memory_mib, stats.extra)
         usage = Resources(min(cpu or 0, size.cpu_m), stats.memory_used_mib if stats.running else 0)
         return Vm(stats.name, stats.host, size, usage, stats.running, stats.live_migratable,
                   stats.dirty_rate_mib_s, stats.networks, stats.cpu_mode, stats.cpu_model)

@@ -5,7 +5,8 @@ module that takes a config value. Every problem raises :class:`~balancerd.errors
 key, the value and what is allowed, so the caller can exit with code 78 before anything starts
 half-configured. The shape lives in :mod:`~balancerd.config.schema`, reading a file in
 :mod:`~balancerd.config.loading`, checks across keys in :mod:`~balancerd.config.checks` and
-:mod:`~balancerd.config.addresses`, keys of older releases in :mod:`~balancerd.config.removed`.
+:mod:`~balancerd.config.addresses`, keys of older releases in :mod:`~balancerd.config.removed`, a described
+cluster file (``[sim] cluster``) in :mod:`~balancerd.config.cluster`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from balancerd.config.schema import (
     DEFAULT_CONFIG_PATH,
     DEFAULT_LINK_MIB_S,
     RULE_KINDS,
+    ClusterFile,
+    ClusterHostConfig,
+    ClusterVmConfig,
     CollectConfig,
     Config,
     DomainConfig,
@@ -34,7 +38,8 @@ from balancerd.config.schema import (
 )
 
 __all__ = [
-    "DEFAULT_CONFIG_PATH", "DEFAULT_LINK_MIB_S", "RULE_KINDS", "CollectConfig", "Config", "DomainConfig",
+    "DEFAULT_CONFIG_PATH", "DEFAULT_LINK_MIB_S", "RULE_KINDS", "ClusterFile", "ClusterHostConfig", "ClusterVmConfig",
+    "CollectConfig", "Config", "DomainConfig",
     "HostConfig", "LoggingConfig", "MetricsConfig", "MigrationConfig", "NetworkMapConfig", "PathsConfig",
     "PolicyConfig", "PredictConfig", "RuleConfig", "SimConfig", "ThrottleConfig", "from_table", "load",
     "migration_speed", "network_pairs",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from balancerd.cold_windows import parse_window
 from balancerd.config.addresses import check_address, check_uri_host
-from balancerd.config.schema import Config, HostConfig, PolicyConfig
+from balancerd.config.schema import Config, HostConfig, PolicyConfig, RuleConfig
 from balancerd.errors import ConfigError
 
 _HOST_RULES = ("must", "must_not", "should", "should_not")
@@ -48,15 +48,20 @@ def _check_migration(config: Config) -> None:
                               "source and dest must both name a network or bridge")
 
 
-def _check_rules(policy: PolicyConfig) -> None:
-    for i, rule in enumerate(policy.rules):
+def check_rules(rules: tuple[RuleConfig, ...], prefix: str) -> None:
+    """Placement rules, each named ``prefix[i]`` in an error (``policy.rules``, or a cluster file's rules)."""
+    for i, rule in enumerate(rules):
         if not rule.vms:
-            raise ConfigError(f"policy.rules[{i}].vms", [], "every rule needs at least one VM name or pattern")
+            raise ConfigError(f"{prefix}[{i}].vms", [], "every rule needs at least one VM name or pattern")
         if rule.kind in _HOST_RULES and not rule.hosts:
-            raise ConfigError(f"policy.rules[{i}].hosts", [], f"a '{rule.kind}' rule needs at least one host")
+            raise ConfigError(f"{prefix}[{i}].hosts", [], f"a '{rule.kind}' rule needs at least one host")
         if (rule.kind == "depends") != bool(rule.on):
-            raise ConfigError(f"policy.rules[{i}].on", list(rule.on),
+            raise ConfigError(f"{prefix}[{i}].on", list(rule.on),
                               "a 'depends' rule needs the VMs it depends on (names or patterns); only it takes 'on'")
+
+
+def _check_rules(policy: PolicyConfig) -> None:
+    check_rules(policy.rules, "policy.rules")
     for i, domain in enumerate(policy.domains):
         if not domain.name:
             raise ConfigError(f"policy.domains[{i}].name", domain.name, "every domain needs a non-empty name")

@@ -3,9 +3,10 @@
 Called through :mod:`balancerd.config` by the CLI (``balancerd run|plan|simulate``, ``balancerctl``) and by
 the daemon on SIGHUP. Walks the schema's dataclasses, converting and bounding every value from its ``_opt``
 metadata (a float is also refused when it is NaN or infinite), after :mod:`~balancerd.config.removed` has
-refused keys of older releases; then :mod:`~balancerd.config.checks` looks across keys. Every problem raises
-:class:`~balancerd.errors.ConfigError` naming the key, the value and what is allowed (exit 78). Relative
-paths are resolved against the directory of the config file.
+refused keys of older releases; a described cluster file (``[sim] cluster``) is read by
+:mod:`~balancerd.config.cluster` with the same converter; then :mod:`~balancerd.config.checks` looks across
+keys. Every problem raises :class:`~balancerd.errors.ConfigError` naming the key, the value and what is
+allowed (exit 78). Relative paths are resolved against the directory of the config file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 import os
 import stat
 import tomllib
+import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,32 +30,36 @@ _T = TypeVar("_T")
 
 def load(path: Path) -> Config:
     """Read and validate ``path``; raise ConfigError on anything wrong."""
-    raw = _read_regular(path)
+    return from_table(read_toml(path), base=path.resolve().parent, source=path)
+
+
+def read_toml(path: Path, key: str = "<file>", what: str = "config file") -> dict[str, Any]:
+    """The TOML table in ``path``; ConfigError under ``key`` when it is missing, not regular, not UTF-8 TOML."""
+    raw = _read_regular(path, key, what)
     try:
-        table = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError("<file>", str(path), f"the file must be valid UTF-8 TOML: {exc}") from exc
+        raise ConfigError(key, str(path), f"the {what} must be valid UTF-8 TOML: {exc}") from exc
     except RecursionError as exc:
-        raise ConfigError("<file>", str(path), "the file nests arrays or tables too deeply to be a config") from exc
-    return from_table(table, base=path.resolve().parent, source=path)
+        raise ConfigError(key, str(path), f"the {what} nests arrays or tables too deeply") from exc
 
 
-def _read_regular(path: Path) -> bytes:
+def _read_regular(path: Path, key: str, what: str) -> bytes:
     """The file's bytes; only a regular file is read, so a FIFO can never block a start or a reload."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise ConfigError("<file>", str(path), f"the config file must exist and be readable ({exc.strerror})") from exc
+        raise ConfigError(key, str(path), f"the {what} must exist and be readable ({exc.strerror})") from exc
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ConfigError("<file>", str(path), "the config file must be a regular file (not a FIFO, device or "
+            raise ConfigError(key, str(path), f"the {what} must be a regular file (not a FIFO, device or "
                               "directory)")
         if info.st_size > _MAX_BYTES:
-            raise ConfigError("<file>", str(path), f"the config file has {info.st_size} bytes; at most {_MAX_BYTES}")
+            raise ConfigError(key, str(path), f"the {what} has {info.st_size} bytes; at most {_MAX_BYTES}")
         return os.read(fd, _MAX_BYTES + 1)
     except OSError as exc:
-        raise ConfigError("<file>", str(path), f"the config file must be readable ({exc.strerror})") from exc
+        raise ConfigError(key, str(path), f"the {what} must be readable ({exc.strerror})") from exc
     finally:
         os.close(fd)
 
@@ -64,13 +70,18 @@ _MAX_BYTES = 4 << 20
 def from_table(table: dict[str, Any], base: Path, source: Path = Path("<table>")) -> Config:
     """Build a Config from an already parsed TOML table."""
     removed.refuse(table)
-    config = _build(Config, table, "", base)
+    config = build(Config, table, "", base)
     config = dataclasses.replace(config, source=source)
+    if config.backend == "sim" and config.sim.cluster is not None:
+        from balancerd.config import cluster  # the cluster file's reader builds its tables with this module
+
+        config = cluster.apply(config, table.get("sim", {}))
     checks.check(config)
     return config
 
 
-def _build(cls: type[_T], table: object, prefix: str, base: Path) -> _T:
+def build(cls: type[_T], table: object, prefix: str, base: Path) -> _T:
+    """A ``cls`` from a parsed TOML table: unknown and missing required keys refused, every value converted."""
     if not isinstance(table, dict):
         raise ConfigError(prefix.rstrip(".") or "<root>", table, "expected a table")
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}  # type: ignore[arg-type]
@@ -81,21 +92,28 @@ def _build(cls: type[_T], table: object, prefix: str, base: Path) -> _T:
             allowed = f"unknown key; allowed keys here: {', '.join(sorted(fields))}"
             raise ConfigError(prefix + key, value, allowed)
         values[key] = _convert(hints[key], fields[key], value, prefix + key, base)
+    for name, spec in fields.items():
+        if spec.metadata.get("required") and name not in table:
+            raise ConfigError(prefix + name, "(missing)", f"'{name}' is required here; add it")
     return cls(**values)
 
 
 def _convert(hint: Any, spec: dataclasses.Field[Any], value: object, key: str, base: Path) -> Any:
+    if isinstance(hint, types.UnionType):  # ``X | None``: None is only the default, never written
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _build(hint, value, key + ".", base)
+        return build(hint, value, key + ".", base)
     if typing.get_origin(hint) is tuple:
         item_cls = typing.get_args(hint)[0]
         if item_cls is str:
             return _strings(value, key)
         if item_cls is int:
             return _integers(value, key)
+        if typing.get_origin(item_cls) is tuple:
+            return _amounts(value, key)
         if not isinstance(value, list):
             raise ConfigError(key, value, "expected an array of tables ([[" + key + "]])")
-        return tuple(_build(item_cls, item, f"{key}[{i}].", base) for i, item in enumerate(value))
+        return tuple(build(item_cls, item, f"{key}[{i}].", base) for i, item in enumerate(value))
     return _scalar(hint, spec.metadata, value, key, base)
 
 
@@ -103,6 +121,16 @@ def _strings(value: object, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise ConfigError(key, value, "expected an array of non-empty strings")
     return tuple(value)
+
+
+def _amounts(value: object, key: str) -> tuple[tuple[str, int], ...]:
+    """A table of names to non-negative integers, as sorted (name, amount) pairs."""
+    if not isinstance(value, dict):
+        raise ConfigError(key, value, "expected a table of names to non-negative integers, e.g. { images = 20000 }")
+    for name, amount in value.items():
+        if not name or not isinstance(amount, int) or isinstance(amount, bool) or not 0 <= amount <= _LARGEST:
+            raise ConfigError(f"{key}.{name}", amount, "expected a non-negative integer under a non-empty name")
+    return tuple(sorted(value.items()))
 
 
 def _integers(value: object, key: str) -> tuple[int, ...]:

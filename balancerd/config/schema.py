@@ -16,10 +16,14 @@ DEFAULT_CONFIG_PATH = Path("/etc/balancerd/balancerd.toml")
 DEFAULT_LINK_MIB_S = 1000
 """``[migration] link_mib_s`` when not set (roughly what a 10 Gbit/s link carries)."""
 
+Amounts = tuple[tuple[str, int], ...]
+"""A TOML table of names to non-negative integers (``pools = { images = 500000 }``), as sorted pairs."""
+
+
 def _opt(default: Any, *, lo: float | None = None, hi: float | None = None,
-         choices: tuple[str, ...] | None = None, path: bool = False) -> Any:
-    """A config field with its default and what values are allowed."""
-    meta = {"lo": lo, "hi": hi, "choices": choices, "path": path}
+         choices: tuple[str, ...] | None = None, path: bool = False, required: bool = False) -> Any:
+    """A config field with its default and what values are allowed; ``required`` keys must be written."""
+    meta = {"lo": lo, "hi": hi, "choices": choices, "path": path, "required": required}
     return field(default=default, metadata=meta)
 
 
@@ -41,9 +45,55 @@ class HostConfig:
     """CPU compatibility group for the planner ("": the host's CPU model as libvirt reports it)."""
 
 
+CPU_MODES = ("", "custom", "host-model", "host-passthrough", "maximum")
+"""A described VM's ``cpu_mode`` (libvirt's ``<cpu mode=...>``; "" = not known)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterHostConfig:
+    """One ``[[hosts]]`` entry of a described cluster file (``[sim] cluster``).
+
+    ``networks`` / ``cpu_models`` omitted = every network / CPU model; ``pools``: storage pool name -> free MiB;
+    ``resources``: named resource -> capacity.
+    """
+
+    name: str = _opt("", required=True)
+    cpus: int = _opt(1, lo=1, hi=100_000, required=True)
+    memory_mib: int = _opt(1, lo=1, required=True)
+    networks: tuple[str, ...] | None = _opt(None)
+    cpu_group: str = _opt("")
+    cpu_models: tuple[str, ...] | None = _opt(None)
+    maintenance: bool = _opt(False)
+    pools: Amounts = _opt(())
+    resources: Amounts = _opt(())
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterVmConfig:
+    """One ``[[vms]]`` entry of a described cluster file: its size, use, facts, disks and named resources.
+
+    ``cpu_pct``: CPU use in percent of its vCPUs; ``disks``: storage pool name -> MiB of its local disks there;
+    ``resources``: named resource -> demand.
+    """
+
+    name: str = _opt("", required=True)
+    host: str = _opt("", required=True)
+    vcpus: int = _opt(1, lo=1, hi=100_000, required=True)
+    memory_mib: int = _opt(1, lo=1, required=True)
+    cpu_pct: float = _opt(0.0, lo=0.0, hi=100.0)
+    mem_used_pct: float = _opt(60.0, lo=0.0, hi=100.0)
+    dirty_rate_mib_s: int = _opt(0, lo=0)
+    live_migratable: bool = _opt(True)
+    networks: tuple[str, ...] = _opt(())
+    cpu_mode: str = _opt("", choices=CPU_MODES)
+    cpu_model: str = _opt("")
+    disks: Amounts = _opt(())
+    resources: Amounts = _opt(())
+
+
 @dataclass(frozen=True, slots=True)
 class SimConfig:
-    """The simulated cluster (backend = "sim")."""
+    """The simulated cluster (backend = "sim"): drawn from a seed, or described in a file (``cluster``)."""
 
     hosts: int = _opt(20, lo=1, hi=100_000)
     vms: int = _opt(400, lo=0, hi=1_000_000)
@@ -54,6 +104,15 @@ class SimConfig:
     seed: int = _opt(1, lo=0)
     speed: float = _opt(1.0, lo=0.001, hi=1_000_000.0)
     skew: float = _opt(0.0, lo=0.0, hi=1.0)
+    cluster: Path | None = _opt(None, path=True)
+    """A described cluster file (TOML: hosts, VMs, rules); None = draw the cluster from the keys above."""
+    described: ClusterFile | None = field(default=None, metadata={"internal": True})
+    """What ``cluster`` holds, read when the config loads (:mod:`balancerd.config.cluster`)."""
+
+
+SEEDED_SIM_KEYS = ("hosts", "vms", "host_cpu_m", "host_mem_mib", "seed", "skew", "trace")
+"""``[sim]`` keys a described cluster (``cluster``) replaces: setting one of them beside it is an error
+(``trace_step_s`` stays: the step of a ``balancerd simulate`` replay on the described cluster)."""
 
 
 RULE_KINDS = ("anti_affinity", "affinity", "must", "must_not", "should", "should_not", "pin", "exclude", "spread",
@@ -78,6 +137,24 @@ class RuleConfig:
     hosts: tuple[str, ...] = _opt(())
     min_domains: int = _opt(2, lo=1, hi=1000)
     on: tuple[str, ...] = _opt(())
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterFile:
+    """A described cluster file (``[sim] cluster``): its hosts, its VMs and placement rules.
+
+    ``rules`` have the shape of ``[[policy.rules]]`` and are appended to them when the config loads.
+    """
+
+    hosts: tuple[ClusterHostConfig, ...] = _opt(())
+    vms: tuple[ClusterVmConfig, ...] = _opt(())
+    rules: tuple[RuleConfig, ...] = _opt(())
+    source: Path = field(default=Path("<table>"), metadata={"internal": True})
+
+    @property
+    def maintenance(self) -> frozenset[str]:
+        """The hosts the file puts in maintenance."""
+        return frozenset(h.name for h in self.hosts if h.maintenance)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ from balancerd.predict import Predictor
 from balancerd.predict.hosts import per_host
 from balancerd.service import report as figures
 from balancerd.service.maintwatch import MaintenanceWatch
-from balancerd.service.wiring import capacity_overrides
+from balancerd.service.wiring import capacity_overrides, fixed_maintenance
 
 log = structlog.get_logger("balancerd.cycle")
 
@@ -79,7 +79,8 @@ class CycleRunner:
                                    config.network_map)
         self.predictor = Predictor(config.predict, step_s=config.interval_s)
         self.executor = self._executor(config)
-        self.maintenance = MaintenanceWatch(config.paths.maintenance_file, backend.host_names)
+        self.maintenance = MaintenanceWatch(config.paths.maintenance_file, backend.host_names,
+                                            fixed_maintenance(config))
         self.cycle = 0
 
     def _executor(self, config: Config) -> Executor:

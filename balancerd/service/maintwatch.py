@@ -4,7 +4,9 @@
 A file that cannot be read (binary content, a symlink, a FIFO, ...) must not stop balancing and drains: the
 last good set stays in force and the problem is reported (the cycle's errors, the status file, a log line and
 ``balancerd_maintenance_file_errors_total``). A name that is not a known host is reported the same way, so a
-typo never silently drains nothing; the known names in the file still apply.
+typo never silently drains nothing; the known names in the file still apply. ``fixed`` hosts are in
+maintenance whatever the file says: the hosts a described simulated cluster marks ``maintenance = true``
+(:func:`balancerd.service.wiring.fixed_maintenance`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ log = structlog.get_logger("balancerd.maintenance")
 class MaintenanceWatch:
     """Reads the maintenance file, never raising; remembers the last good set and the current problem."""
 
-    def __init__(self, path: Path, known: Callable[[], tuple[str, ...]]) -> None:
+    def __init__(self, path: Path, known: Callable[[], tuple[str, ...]], fixed: frozenset[str] = frozenset()) -> None:
         self._path = path
         self._known = known
+        self._fixed = fixed
         self._last_good: frozenset[str] = frozenset()
         self.problem: str | None = None
 
@@ -49,10 +52,10 @@ class MaintenanceWatch:
                             f"(known: {', '.join(sorted(known))}); fix the name or remove the line")
             if report:
                 log.error("maintenance file problem", problem=self.problem)
-        return self._last_good
+        return self._last_good | self._fixed
 
     def _keep(self, problem: str, report: bool) -> frozenset[str]:
         self.problem = problem
         if report:
             log.error("maintenance file problem", problem=problem)
-        return self._last_good
+        return self._last_good | self._fixed

@@ -1,4 +1,5 @@
-"""Building the parts a config asks for: the clock, the backend, the collector's capacity overrides.
+"""Building the parts a config asks for: the clock, the backend, the collector's capacity overrides, the hosts
+a described simulated cluster puts in maintenance.
 
 Called by the daemon at start and by ``balancerd plan``. The libvirt backend is imported lazily so that a
 simulated run does not need libvirt at all.
@@ -44,3 +45,9 @@ def capacity_overrides(config: Config) -> dict[str, Resources]:
         for h in config.hosts
         if h.cpu_m > 0 and h.mem_mib > 0
     }
+
+
+def fixed_maintenance(config: Config) -> frozenset[str]:
+    """Hosts in maintenance whatever the maintenance file says: a described sim cluster's ``maintenance = true``."""
+    described = config.sim.described
+    return described.maintenance if config.backend == "sim" and described is not None else frozenset()

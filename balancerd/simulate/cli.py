@@ -1,7 +1,8 @@
 """``balancerd simulate``: the sub-command that replays a trace and writes the report.
 
 Registered by :func:`balancerd.cli.build_parser` through :func:`register`. It loads the trace
-(:func:`balancerd.traces.load_workload`), builds the cluster of ``--preset`` (or of the config's ``[sim]`` section),
+(:func:`balancerd.traces.load_workload`), builds the cluster of ``--preset`` (or of the config's ``[sim]`` section:
+its described cluster when ``[sim] cluster`` is set),
 runs the :class:`~balancerd.simulate.runner.Replay` with a progress bar on a TTY, writes ``report.json`` and
 ``report.html`` (:mod:`~balancerd.simulate.report`) into ``--out`` and prints the summary as JSON.
 """
@@ -16,12 +17,13 @@ from typing import Any, TextIO
 
 from balancerd import config as config_mod
 from balancerd.config import Config
+from balancerd.errors import ConfigError
 from balancerd.observability import logging as logsetup
 from balancerd.simulate import cluster as cluster_mod
 from balancerd.simulate import report
 from balancerd.simulate.preset import PRESETS, Preset, preset, preset_from_config
 from balancerd.simulate.runner import START, Replay, ReplayResult, replay_config
-from balancerd.traces import load_workload
+from balancerd.traces import Workload, load_workload
 
 SUMMARY_KEYS = ("energy_kwh", "slatah", "pdm", "slav", "esv", "migrations", "ping_pong_moves",
                 "moves_per_vm_per_day", "gib_moved", "vms", "hosts", "simulated_seconds", "wall_seconds")
@@ -45,7 +47,7 @@ def register(subparsers: Any) -> None:
 def cmd_simulate(args: argparse.Namespace) -> int:
     config = config_mod.load(args.config)
     logsetup.configure("warning", "console")
-    chosen = preset(args.preset) if args.preset else preset_from_config(config.sim, config.migration.link_mib_s)
+    chosen = _preset(args.preset, config)
     result, meta = simulate(config, chosen, args.trace, args.out, days=args.days, strategy=args.strategy,
                             keep_journal=args.journal, progress_to=sys.stderr)
     doc = report.document(result, meta)
@@ -54,12 +56,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def simulate(config: Config, chosen: Preset, trace: str, out: Path, days: float | None = None,
+def _preset(name: str | None, config: Config) -> Preset | None:
+    """``--preset``; else the config's drawn ``[sim]`` cluster; None for its described cluster."""
+    if name:
+        return preset(name)
+    return None if config.sim.described is not None else preset_from_config(config.sim, config.migration.link_mib_s)
+
+
+def simulate(config: Config, chosen: Preset | None, trace: str, out: Path, days: float | None = None,
              strategy: str | None = None, keep_journal: bool = False,
              progress_to: TextIO | None = None) -> tuple[ReplayResult, dict[str, Any]]:
-    """Load, build, replay; the result and the report's metadata."""
-    workload = load_workload(trace, days=days, step_s=chosen.step_s)
-    cluster = cluster_mod.build(workload, chosen, START)
+    """Load, build, replay; the result and the report's metadata. ``chosen`` None: the config's described
+    cluster (``[sim] cluster``), stepped by ``[sim] trace_step_s``."""
+    workload = load_workload(trace, days=days, step_s=chosen.step_s if chosen else config.sim.trace_step_s)
+    cluster = _cluster(workload, config, chosen)
     out.mkdir(parents=True, exist_ok=True)
     run_config = replay_config(config, cluster, strategy, out)
     journal = out / "journal.sqlite" if keep_journal else None
@@ -69,10 +79,18 @@ def simulate(config: Config, chosen: Preset, trace: str, out: Path, days: float 
     result = Replay(cluster, run_config, journal, progress=bar).run()
     if progress_to is not None and bar is not None:
         progress_to.write("\n")
-    meta = {"trace": trace, "preset": chosen.name, "strategy": run_config.policy.strategy,
-            "predict_method": run_config.predict.method, "step_s": chosen.step_s,
-            "memory_overcommit": chosen.memory_overcommit}
+    meta = {"trace": trace, "preset": chosen.name if chosen else f"described:{config.sim.cluster}",
+            "strategy": run_config.policy.strategy, "predict_method": run_config.predict.method,
+            "step_s": cluster.step_s, "memory_overcommit": chosen.memory_overcommit if chosen else 1}
     return result, meta
+
+
+def _cluster(workload: Workload, config: Config, chosen: Preset | None) -> cluster_mod.Cluster:
+    if chosen is not None:
+        return cluster_mod.build(workload, chosen, START)
+    if config.sim.described is None:
+        raise ConfigError("sim.cluster", None, "a replay without --preset needs [sim] cluster or the [sim] keys")
+    return cluster_mod.from_described(workload, config.sim.described, START, config.migration.link_mib_s)
 
 
 def _bar(stream: TextIO) -> Any:

@@ -8,19 +8,26 @@ demand of step k holds from ``origin + k * step_s`` for one step (the last step'
 Initial placement is power-aware best-fit decreasing: VMs by decreasing demand at step 0, each on the host
 where it fits (CPU within capacity, RAM within the host's real RAM) whose power grows least; a host that
 is still empty counts its idle power too, so VMs are packed before another host is switched on.
+
+:func:`from_described` builds the replay of a described cluster (``[sim] cluster``) instead: its hosts (the
+G5 power curve, 1,000 MIPS per CPU) and VMs where the file puts them, VM ``i`` following the trace's series
+``i`` (modulo the series) in percent of its vCPUs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from balancerd.backends.sim.described import cluster_specs
 from balancerd.backends.sim.specs import SimHost, SimVm
+from balancerd.config import ClusterFile
 from balancerd.errors import ConfigError
-from balancerd.simulate.power import watts_many
+from balancerd.simulate.power import HP_ML110_G5, watts_many
 from balancerd.simulate.preset import Preset
 from balancerd.traces import Workload
 
@@ -85,6 +92,24 @@ def build(workload: Workload, preset: Preset, origin: float) -> Cluster:
     return Cluster(hosts=hosts, vms=vms, host_mips=host_mips, host_ram_mib=host_ram, host_power=power,
                    vm_ram_mib=vm_ram, demand=demand, placement=placement, step_s=workload.step_s, origin=origin,
                    link_mib_s=preset.migration_mib_s)
+
+
+def from_described(workload: Workload, described: ClusterFile, origin: float, link_mib_s: int) -> Cluster:
+    """The described cluster's hosts and VMs in place, VM ``i`` running the workload's series ``i % series``."""
+    hosts, specs = cluster_specs(described)
+    index = {h.name: i for i, h in enumerate(hosts)}
+    series = workload.percent[[i % len(workload.names) for i in range(len(specs))]]
+    vcpus = np.asarray([vm.vcpus for vm in specs], dtype=np.float64)
+    vms = tuple(dataclasses.replace(vm, cpu_pct=TraceDemand([float(v) for v in series[i]], origin, workload.step_s))
+                for i, vm in enumerate(specs))
+    return Cluster(hosts=tuple(hosts), vms=vms,
+                   host_mips=np.asarray([h.cpus * 1000 for h in hosts], dtype=np.float64),
+                   host_ram_mib=np.asarray([h.memory_mib for h in hosts], dtype=np.int64),
+                   host_power=np.asarray([HP_ML110_G5 for _ in hosts], dtype=np.float64),
+                   vm_ram_mib=np.asarray([vm.memory_mib for vm in specs], dtype=np.int64),
+                   demand=series * vcpus[:, None] * 10.0,
+                   placement=np.asarray([index[vm.host] for vm in specs], dtype=np.int64),
+                   step_s=workload.step_s, origin=origin, link_mib_s=link_mib_s)
 
 
 def _vm(name: str, host: str, mips: int, ram_mib: int, demand: Floats, origin: float, step_s: int) -> SimVm:

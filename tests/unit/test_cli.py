@@ -100,3 +100,87 @@ def test_plan_json_is_marked_offline_and_stays_valid(sim_config: Path, extra: li
     assert list(doc)[:2] == ["offline", "note"] and doc["offline"] is True
     assert f"offline plan: {doc['note']}" == OFFLINE_LINE
     assert key in doc
+
+
+WHAT_IF = """
+[[hosts]]
+name = "h1"
+cpus = 16
+memory_mib = 65536
+networks = ["prod", "backup"]
+maintenance = true
+[[hosts]]
+name = "h2"
+cpus = 16
+memory_mib = 65536
+networks = ["prod", "backup"]
+[[hosts]]
+name = "h3"
+cpus = 32
+memory_mib = 131072
+networks = ["backup"]
+[[hosts]]
+name = "h4"
+cpus = 16
+memory_mib = 65536
+networks = ["prod"]
+[[vms]]
+name = "web1"
+host = "h1"
+vcpus = 2
+memory_mib = 4096
+cpu_pct = 50
+networks = ["prod"]
+[[vms]]
+name = "web2"
+host = "h1"
+vcpus = 2
+memory_mib = 4096
+cpu_pct = 50
+networks = ["prod"]
+[[vms]]
+name = "bk1"
+host = "h1"
+vcpus = 1
+memory_mib = 2048
+networks = ["backup"]
+[[vms]]
+name = "db1"
+host = "h2"
+vcpus = 4
+memory_mib = 8192
+cpu_pct = 30
+networks = ["prod"]
+[[rules]]
+kind = "anti_affinity"
+vms = ["web*"]
+"""
+
+NETWORKS = {"h1": {"prod", "backup"}, "h2": {"prod", "backup"}, "h3": {"backup"}, "h4": {"prod"}}
+
+
+def test_plan_json_on_a_described_cluster_drains_its_maintenance_host(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "what-if.toml").write_text(WHAT_IF)
+    path = tmp_path / "balancerd.toml"
+    path.write_text(SIM_CONFIG.format(tmp=tmp_path).replace("hosts = 3\nvms = 9\n", 'cluster = "what-if.toml"\n'))
+    assert cli.main(["plan", "--config", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    moves = {m["vm"]: m for m in doc["moves"]}
+    assert set(moves) == {"web1", "web2", "bk1"} and {m["source"] for m in moves.values()} == {"h1"}
+    assert all(m["reason"].startswith("drain: host h1 in maintenance") for m in moves.values())
+    vm_networks = {"web1": {"prod"}, "web2": {"prod"}, "bk1": {"backup"}}
+    assert all(vm_networks[vm] <= NETWORKS[m["dest"]] for vm, m in moves.items())  # never to h3 for prod
+    assert moves["web1"]["dest"] != moves["web2"]["dest"]  # the file's anti-affinity rule
+    assert doc["skipped"] == [] and doc["collection_errors"] == []
+
+
+def test_the_shipped_what_if_example_drains_kvm01_and_keeps_the_databases_apart(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "config" / "what-if-demo.toml"
+    assert cli.main(["plan", "--config", str(shipped), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    moves = {m["vm"]: m["dest"] for m in doc["moves"]}
+    assert set(moves) == {"web1", "db1", "app1", "batch1"} and doc["skipped"] == []
+    assert moves["db1"] != "kvm02"  # db2 runs there: the file's anti-affinity rule
+    assert moves["batch1"] != "kvm03" and moves["web1"] != "kvm04"  # networks: backup / prod only

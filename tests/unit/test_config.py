@@ -60,7 +60,7 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
         config.load(bad)
 
 
-@pytest.mark.parametrize("name", ["balancerd.toml", "demo.toml"])
+@pytest.mark.parametrize("name", ["balancerd.toml", "demo.toml", "what-if-demo.toml"])
 def test_shipped_configs_are_valid(name: str) -> None:
     loaded = config.load(REPO / "config" / name)
     assert loaded.metrics.address == "127.0.0.1"

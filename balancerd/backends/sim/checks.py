@@ -1,4 +1,4 @@
-"""The simulated backend's own pre-flight checks of a destination: networks, CPU, the migration network.
+"""The simulated backend's own pre-flight checks of a destination: networks, CPU, the migration network, pools.
 
 Called by :meth:`balancerd.backends.sim.cluster.SimCluster.preflight`, so that the executor refuses on the
 simulated cluster what pre-flight refuses on libvirt (the request's network map applied, as
@@ -7,6 +7,8 @@ catches a plan that ignored them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from balancerd.backends.base import Check
 from balancerd.backends.sim.specs import SimHost, SimVm
@@ -44,3 +46,12 @@ def migration_network(dest: SimHost) -> Check:
     if dest.migration_problem:
         return Check("migration network", False, dest.migration_problem)
     return Check("migration network", True, f"{dest.name} is up on the migration network")
+
+
+def storage(vm: SimVm, dest: SimHost, available: Mapping[str, int]) -> Check:
+    """Every pool the VM has disks in exists on ``dest`` with room for them (``available``: pool -> free MiB)."""
+    short = [f"{pool} ({size} MiB needed, {available.get(pool, 0)} free)" if pool in available else f"{pool} (absent)"
+             for pool, size in vm.disks if available.get(pool, -1) < size]
+    if short:
+        return Check("storage", False, f"{dest.name} lacks room in storage pool {', '.join(short)}")
+    return Check("storage", True, f"{dest.name}: room in {', '.join(p for p, _ in vm.disks) or 'no local disks'}")

@@ -31,13 +31,13 @@ from balancerd.backends.base import (
     VmPolicy,
 )
 from balancerd.backends.sim import fromconfig
-from balancerd.backends.sim.checks import fact_checks
+from balancerd.backends.sim.checks import fact_checks, storage
 from balancerd.backends.sim.migration import SimJob, new_job, postcopy
 from balancerd.backends.sim.specs import CpuPct, HostState, SimHost, SimVm, VmState
 from balancerd.clock import Clock
 from balancerd.config import DEFAULT_LINK_MIB_S, SimConfig, migration_speed
 from balancerd.errors import PermanentBackendError, TransientBackendError
-from balancerd.model import MoveKind
+from balancerd.model import POOL_PREFIX, Extra, MoveKind
 
 NODE_OVERHEAD_CPU_M = 50
 """CPU the host itself uses beyond its VMs, in millicores (counted in node_stats only)."""
@@ -132,7 +132,7 @@ class SimCluster:
                            memory_mib=spec.memory_mib, cpu_time_ns=vm.integrate(now),
                            memory_used_mib=vm.used_mib, dirty_rate_mib_s=vm.dirty_rate,
                            live_migratable=spec.live_migratable, networks=spec.networks, cpu_mode=spec.cpu_mode,
-                           cpu_model=spec.cpu_model)
+                           cpu_model=spec.cpu_model, extra=_named(spec.resources, spec.disks))
 
     def start_migration(self, request: MigrationRequest) -> None:
         """Validate and start a migration job that then runs in simulated time."""
@@ -205,7 +205,8 @@ class SimCluster:
             used = sum(v.spec.memory_mib for v in dest.vms.values())
             reachable = Check("destination reachable", not dest.down,
                               f"{request.dest} is down" if dest.down else f"{request.dest} answers")
-            checks = (reachable, *fact_checks(vm.spec, self._host(vm.host).spec, dest.spec, request.network_map))
+            checks = (reachable, *fact_checks(vm.spec, self._host(vm.host).spec, dest.spec, request.network_map),
+                      storage(vm.spec, dest.spec, {p.name: p.available_mib for p in _pools(dest)}))
             return MoveFacts(vm=request.vm, running=True, memory_mib=vm.spec.memory_mib,
                              dirty_rate_mib_s=vm.dirty_rate, policy=VmPolicy(live=vm.spec.live_migratable),
                              dest_free_mib=dest.spec.memory_mib - used, checks=checks)
@@ -227,12 +228,13 @@ class SimCluster:
             self._running[vm] = self._last_job[vm] = postcopy(job, now)
 
     def start_disk_move(self, vm: str, host: str, disk: str, pool: str) -> None:
-        raise PermanentBackendError("the simulated cluster has no storage pools")
+        raise PermanentBackendError("the simulated cluster does not move disks between pools")
 
     def storage_pools(self, host: str) -> tuple[PoolInfo, ...]:
+        """The host's pools (a described cluster's; none otherwise), filled by the disks of the VMs on it now."""
         with self._lock:
-            self._reachable_host(host)
-            return ()
+            self._settle()
+            return _pools(self._reachable_host(host))
 
     def inspect(self, vm: str) -> tuple[Placement, ...]:
         """The VM's one running copy (the simulation never leaves duplicates or paused VMs)."""
@@ -356,4 +358,20 @@ class SimCluster:
 def _info(state: HostState) -> HostInfo:
     spec = state.spec
     return HostInfo(spec.name, spec.cpus, spec.memory_mib, reachable=not state.down, networks=spec.networks,
-                    cpu_group=spec.cpu_group, cpu_models=spec.cpu_models, migration_problem=spec.migration_problem)
+                    cpu_group=spec.cpu_group, cpu_models=spec.cpu_models, migration_problem=spec.migration_problem,
+                    extra=_named(spec.resources, spec.pools))
+
+
+def _named(resources: Extra, pools: Extra) -> Extra:
+    """Named resources as the planner counts them: storage pools under ``model.POOL_PREFIX``, sorted."""
+    return tuple(sorted((*resources, *((POOL_PREFIX + name, mib) for name, mib in pools))))
+
+
+def _pools(state: HostState) -> tuple[PoolInfo, ...]:
+    """The pools of one host: their capacity, and what the disks of the VMs on it hold there."""
+    used: dict[str, int] = {}
+    for vm in state.vms.values():
+        for pool, mib in vm.spec.disks:
+            used[pool] = used.get(pool, 0) + mib
+    return tuple(PoolInfo(state.spec.name, name, name, capacity, used.get(name, 0), capacity - used.get(name, 0))
+                 for name, capacity in state.spec.pools)

@@ -1,4 +1,5 @@
-"""A simulated cluster from the config's ``[sim]`` table: host names, seeded VM sizes, trace-driven demand.
+"""A simulated cluster from the config's ``[sim]`` table: host names, seeded VM sizes, trace-driven demand, or
+the cluster a file describes (``[sim] cluster``, :mod:`balancerd.backends.sim.described`).
 
 Called by :meth:`balancerd.backends.sim.cluster.SimCluster.from_config` (the demo, ``balancerd plan`` and
 ``run`` on ``backend = "sim"``) and by ``balancerctl`` (:func:`host_names`, to check names without a cluster).
@@ -10,6 +11,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from balancerd.backends.sim.described import cluster_specs
 from balancerd.backends.sim.placement import Demand, draw_sizes, pick_skewed, place
 from balancerd.backends.sim.specs import SimHost, SimVm
 from balancerd.config import SimConfig
@@ -17,7 +19,10 @@ from balancerd.traces import Trace, load_trace
 
 
 def configured(cfg: SimConfig, start: float) -> tuple[list[SimHost], list[SimVm]]:
-    """``cfg.hosts`` hosts and ``cfg.vms`` trace-driven VMs, placed feasibly and skewed by ``cfg.skew``."""
+    """The described cluster when ``cfg.cluster`` is set; else ``cfg.hosts`` hosts and ``cfg.vms`` trace-driven
+    VMs, placed feasibly and skewed by ``cfg.skew``."""
+    if cfg.described is not None:
+        return cluster_specs(cfg.described)
     trace = load_trace(cfg.trace, cfg.trace_step_s)
     hosts = [SimHost(name, max(1, cfg.host_cpu_m // 1000), cfg.host_mem_mib) for name in host_names(cfg)]
     return hosts, _configured_vms(cfg, hosts, trace, start)
@@ -25,6 +30,8 @@ def configured(cfg: SimConfig, start: float) -> tuple[list[SimHost], list[SimVm]
 
 def host_names(cfg: SimConfig) -> tuple[str, ...]:
     """Names of the hosts of a configured simulated cluster (what balancerctl checks names against)."""
+    if cfg.described is not None:
+        return tuple(h.name for h in cfg.described.hosts)
     return tuple(_names("host", cfg.hosts, 2))
 
 

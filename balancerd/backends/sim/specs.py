@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from balancerd.model import Extra
+
 CpuPct = Callable[[float], float] | float
 """CPU demand in percent of a VM's vCPUs: fixed, or a function of clock time."""
 
@@ -19,6 +21,8 @@ class SimHost:
     """A simulated hypervisor: logical CPUs and memory, and the pre-flight facts a real host reports.
 
     ``networks`` None = the host offers every network (nothing is checked); ``cpu_models`` None = any model.
+    ``pools``: storage pool name -> capacity in MiB (what the VMs' disks there may fill); ``resources``: named
+    resource -> capacity. Both sorted by name.
     """
 
     name: str
@@ -28,11 +32,17 @@ class SimHost:
     cpu_group: str = ""
     cpu_models: frozenset[str] | None = None
     migration_problem: str = ""
+    pools: Extra = ()
+    resources: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
 class SimVm:
-    """A simulated VM. ``cpu_pct`` is its CPU demand in percent of its vCPUs, fixed or a function of time."""
+    """A simulated VM. ``cpu_pct`` is its CPU demand in percent of its vCPUs, fixed or a function of time.
+
+    ``disks``: storage pool name -> MiB of its local disks there (copied with it); ``resources``: named resource
+    -> demand. Both sorted by name.
+    """
 
     name: str
     host: str
@@ -45,6 +55,8 @@ class SimVm:
     networks: frozenset[str] = frozenset()
     cpu_mode: str = ""
     cpu_model: str = ""
+    disks: Extra = ()
+    resources: Extra = ()
 
 
 class VmState:

@@ -1,6 +1,8 @@
 """Table-driven runner over the YAML clusters in tests/scenarios/ (and tests/scenarios/regression/).
 
-Each file is one small cluster::
+Each file is one small cluster, written out here or (``cluster: FILE.toml``, beside the YAML file) a described
+cluster file in the format of ``[sim] cluster``, collected from the simulated backend (two samples a minute
+apart; its rules appended to ``policy.rules``, its maintenance hosts in maintenance)::
 
     hosts:    [{name, cpu, mem, usage: [cpu, mem]?, reachable?, maintenance?, domain?,
                 networks: [name]?, cpu_group?, cpu_models: [name]?, migration_problem?, pools: {dir: free MiB}?}]
@@ -29,7 +31,11 @@ from typing import Any
 import pytest
 import yaml
 
-from balancerd.config import PolicyConfig
+from balancerd.backends.sim.cluster import SimCluster
+from balancerd.backends.sim.described import cluster_specs
+from balancerd.clock import FakeClock
+from balancerd.collect import Collector
+from balancerd.config import PolicyConfig, RuleConfig, cluster
 from balancerd.model import (
     POOL_PREFIX,
     ClusterSnapshot,
@@ -121,13 +127,28 @@ def _failures(doc: dict[str, Any]) -> tuple[FailureRecord, ...]:
 def load(path: Path) -> Loaded:
     doc = yaml.safe_load(path.read_text())
     expect = checked_expect(path, doc.get("expect"))
-    vms = [_vm(v) for v in doc.get("vms", [])]
-    flights = [InFlight(f["vm"], f["source"], f["dest"]) for f in doc.get("in_flight", [])]
-    hosts = tuple(_host(h, vms, flights) for h in doc["hosts"])
-    snap = builders.snapshot(hosts, vms, flights)
+    policy = builders.policy(doc.get("policy", {}))
+    if "cluster" in doc:
+        snap, rules = _described(path.parent / doc["cluster"])
+        policy = dataclasses.replace(policy, rules=policy.rules + rules)
+    else:
+        vms = [_vm(v) for v in doc.get("vms", [])]
+        flights = [InFlight(f["vm"], f["source"], f["dest"]) for f in doc.get("in_flight", [])]
+        hosts = tuple(_host(h, vms, flights) for h in doc["hosts"])
+        snap = builders.snapshot(hosts, vms, flights)
     drains = DrainInputs(order=tuple(doc.get("maintenance_order", ())), forced=frozenset(doc.get("forced", ())))
-    return (snap, builders.policy(doc.get("policy", {})), frozenset(doc.get("cooldown", [])), expect,
-            _failures(doc), drains)
+    return snap, policy, frozenset(doc.get("cooldown", [])), expect, _failures(doc), drains
+
+
+def _described(path: Path) -> tuple[ClusterSnapshot, tuple[RuleConfig, ...]]:
+    """The snapshot the collector takes of a described cluster (at time 0, rates over the minute before)."""
+    described = cluster.read(path)
+    clock = FakeClock(-60.0)
+    hosts, vms = cluster_specs(described)
+    collector = Collector(SimCluster(hosts, vms, clock), include_node_overhead=False)
+    collector.collect(clock.now(), described.maintenance)
+    clock.advance(60.0)
+    return collector.collect(clock.now(), described.maintenance).snapshot, described.rules
 
 
 def over_capacity(snap: ClusterSnapshot, result: Plan) -> list[str]:

@@ -68,3 +68,41 @@ def test_progress_bar_only_on_a_tty(tmp_path: Path, tty: bool) -> None:
     result, meta = simulate(config, preset, f"wide-csv:{trace}", tmp_path / "o", progress_to=stream)
     assert meta["trace"] == f"wide-csv:{trace}" and result.totals.vms == 2
     assert ("\r[" in stream.getvalue() and "2/2 steps" in stream.getvalue()) is tty
+
+
+DESCRIBED = """
+[[hosts]]
+name = "h1"
+cpus = 4
+memory_mib = 16384
+maintenance = true
+[[hosts]]
+name = "h2"
+cpus = 4
+memory_mib = 16384
+[[vms]]
+name = "a"
+host = "h1"
+vcpus = 1
+memory_mib = 1024
+[[vms]]
+name = "b"
+host = "h1"
+vcpus = 2
+memory_mib = 2048
+"""
+
+
+def test_a_run_on_a_described_cluster_replays_its_vms_and_drains_its_maintenance_host(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "cluster.toml").write_text(DESCRIBED)
+    config = tmp_path / "c.toml"
+    config.write_text('[sim]\ncluster = "cluster.toml"\n[predict]\nmethod = "ewma"\nhorizon_s = 300\n')
+    trace = tmp_path / "t.csv"
+    trace.write_text("step,x\n" + "".join(f"{i},{10 + i}\n" for i in range(4)))
+    out = tmp_path / "o"
+    assert main(["simulate", "--trace", f"wide-csv:{trace}", "--config", str(config), "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["vms"], summary["hosts"], summary["migrations"]) == (2, 2, 2)
+    report = json.loads((out / "report.json").read_text())
+    assert report["preset"] == f"described:{tmp_path / 'cluster.toml'}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from balancerd.config import ClusterFile, ClusterHostConfig, ClusterVmConfig
 from balancerd.errors import ConfigError
-from balancerd.simulate.cluster import TraceDemand, build, place
+from balancerd.simulate.cluster import TraceDemand, build, from_described, place
 from balancerd.simulate.power import HP_ML110_G4
 
 from .conftest import tiny_preset, workload
@@ -56,3 +57,15 @@ def test_too_few_hosts_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="too few hosts"):
         place(np.asarray([900.0, 900.0]), np.asarray([1, 1]), np.asarray([1000.0]), np.asarray([4096]),
               np.asarray([HP_ML110_G4]))
+
+
+def test_a_described_cluster_keeps_its_placement_and_follows_the_trace_series_in_turn() -> None:
+    described = ClusterFile(hosts=(ClusterHostConfig("h1", 4, 8192), ClusterHostConfig("h2", 2, 4096)),
+                            vms=(ClusterVmConfig("a", "h2", 1, 1024), ClusterVmConfig("b", "h1", 2, 2048),
+                                 ClusterVmConfig("c", "h2", 1, 512)))
+    cluster = from_described(workload([[10.0, 20.0], [50.0, 50.0]]), described, 0.0, 100)
+    assert [h.name for h in cluster.hosts] == ["h1", "h2"] and list(cluster.placement) == [1, 0, 1]
+    assert list(cluster.host_mips) == [4000.0, 2000.0] and cluster.link_mib_s == 100
+    assert cluster.demand.tolist() == [[100.0, 200.0], [1000.0, 1000.0], [100.0, 200.0]]  # c runs series 0 again
+    assert [vm.memory_mib for vm in cluster.vms] == [1024, 2048, 512]
+    assert callable(cluster.vms[0].cpu_pct) and cluster.vms[0].cpu_pct(300.0) == 20.0
