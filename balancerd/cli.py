@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from balancerd import config as config_mod
-from balancerd import optimize
+from balancerd import drainproof, optimize
 from balancerd.errors import BalancerdError, ConfigError
-from balancerd.model import Plan
+from balancerd.model import Evacuation, Plan
 from balancerd.observability import logging as logsetup
 
 if TYPE_CHECKING:
@@ -165,6 +165,7 @@ def plan_document(plan: Plan, errors: Sequence[str] = ()) -> dict[str, Any]:
         ],
         "skipped": [{"vm": s.vm, "reasons": list(s.reasons)} for s in plan.skipped],
         "held": [{"vm": s.vm, "reasons": list(s.reasons)} for s in plan.held],
+        "drains": [drainproof.as_json(e) for e in plan.drains],
         "notes": list(plan.notes),
         "collection_errors": list(errors),
     }
@@ -179,11 +180,20 @@ def plan_text(plan: Plan, errors: Sequence[str] = ()) -> str:
         lines.append(f"{i:3d}. {m.vm}: {m.source} -> {m.dest} [{m.kind.value}, {m.memory_mib} MiB, "
                      f"gain {m.gain:+.4f}] {m.reason}")
     lines += [f"  skipped {s.vm}: {'; '.join(s.reasons)}" for s in plan.skipped]
+    lines += [f"  {_drain_line(e)}" for e in plan.drains]
     lines += [f"  note: {n}" for n in plan.notes]
     lines += [f"  rule still broken: {v}" for v in plan.violations]
     lines += [f"  could power off: {', '.join(plan.power_off)}"] if plan.power_off else []
     lines += [f"  collection error: {e}" for e in errors]
     return "\n".join(lines)
+
+
+def _drain_line(proof: Evacuation) -> str:
+    if proof.feasible:
+        return (f"drain of {proof.host} proven: {len(proof.moves)} moves left, about {proof.estimated_s:.0f} s")
+    verdict = "forced" if proof.forced else "REFUSED"
+    return (f"drain of {proof.host} {verdict}: {len(proof.blockers)} VM(s) with nowhere to go "
+            f"({', '.join(b.vm for b in proof.blockers[:5])}); see balancerctl drain --check {proof.host}")
 
 
 def _print_explain(vm: str, reasons: Sequence[str], as_json: bool, checked: Sequence[Preflight] = ()) -> None:

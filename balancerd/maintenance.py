@@ -1,13 +1,16 @@
-"""The maintenance file: one host name per line, ``#`` comments.
+"""The maintenance file: one host name per line, ``#`` comments, optionally followed by the word ``force``.
 
-The daemon re-reads it every cycle and on SIGUSR1 (through :mod:`balancerd.service.maintwatch`, which keeps
-the last good set when the file is broken); ``balancerctl maintenance enter|exit`` and the control API edit it
-(atomically, keeping comments). Hosts listed here are cordoned and drained.
+Lines are in the order hosts entered maintenance, which is the order the planner drains them in. ``force`` (written
+by ``balancerctl drain --force HOST``) drains the host even when its whole evacuation does not fit: what fits
+leaves, the rest stays with its reasons. The daemon re-reads it every cycle and on SIGUSR1 (through
+:mod:`balancerd.service.maintwatch`, which keeps the last good set when the file is broken); ``balancerctl
+maintenance enter|exit`` and the control API edit it (atomically, keeping comments). Hosts listed here are cordoned
+and drained.
 
-Only a regular file is read: the daemon runs as root, so a symbolic link (which could point anywhere) is
-refused, and a FIFO or device (which could block a read forever) is refused without blocking. Binary content
-and files over 1 MiB are refused too; every refusal is a :class:`~balancerd.errors.StateError` naming the
-path, what is wrong and what to do.
+Only a regular file is read: the daemon runs as root, so a symbolic link (which could point anywhere) is refused,
+and a FIFO or device (which could block a read forever) is refused without blocking. Binary content and files over 1
+MiB are refused too; every refusal is a :class:`~balancerd.errors.StateError` naming the path, what is wrong and
+what to do.
 """
 
 from __future__ import annotations
@@ -23,20 +26,33 @@ from balancerd.errors import StateError
 MAX_BYTES = 1 << 20
 
 
+FORCE = "force"
+
+
 def parse(text: str) -> frozenset[str]:
     """Host names in the file's text: first word of each line, comments and blanks ignored."""
-    names = set()
+    return frozenset(host for host, _ in entries(text))
+
+
+def entries(text: str) -> tuple[tuple[str, bool], ...]:
+    """(host, forced) per listed host, in file order; a host listed twice counts once, forced if either is."""
+    found: dict[str, bool] = {}
     for line in text.splitlines():
-        content = line.split("#", 1)[0].strip()
-        if content:
-            names.add(content.split()[0])
-    return frozenset(names)
+        words = line.split("#", 1)[0].split()
+        if words:
+            found[words[0]] = found.get(words[0], False) or FORCE in words[1:]
+    return tuple(found.items())
 
 
 def read(path: Path) -> frozenset[str]:
     """Hosts in maintenance; a missing file means none."""
+    return frozenset(host for host, _ in read_entries(path))
+
+
+def read_entries(path: Path) -> tuple[tuple[str, bool], ...]:
+    """(host, forced) in the order hosts entered maintenance; a missing file means none."""
     text = read_text(path)
-    return frozenset() if text is None else parse(text)
+    return () if text is None else entries(text)
 
 
 def read_text(path: Path) -> str | None:
@@ -87,13 +103,22 @@ def _decode(path: Path, data: bytes) -> str:
     return text
 
 
-def enter(path: Path, host: str) -> bool:
-    """Add ``host``; False if it was already listed."""
+def enter(path: Path, host: str, force: bool = False) -> bool:
+    """Add ``host`` (with ``force``, mark it forced, in place: it keeps its turn); False if nothing changed."""
     lines = _lines(path)
-    if host in parse("\n".join(lines)):
+    listed = dict(entries("\n".join(lines)))
+    if host in listed and (listed[host] or not force):
         return False
-    _write(path, [*lines, host])
+    if host not in listed:
+        _write(path, [*lines, f"{host} {FORCE}" if force else host])
+        return True
+    first = next(i for i, line in enumerate(lines) if parse(line) == frozenset({host}))
+    _write(path, [f"{host} {FORCE}" + _comment(lines[first]) if i == first else line for i, line in enumerate(lines)])
     return True
+
+
+def _comment(line: str) -> str:
+    return " #" + line.split("#", 1)[1] if "#" in line else ""
 
 
 def leave(path: Path, host: str) -> bool:

@@ -38,8 +38,14 @@ class ControlClient:
     def explain(self, vm: str) -> dict[str, Any]:
         return self.request("GET", f"/v1/explain/{_segment(vm)}")
 
-    def maintenance(self, host: str, enter: bool) -> dict[str, Any]:
-        return self.request("POST", f"/v1/maintenance/{_segment(host)}", {"action": "enter" if enter else "exit"})
+    def drain_check(self, host: str) -> dict[str, Any]:
+        return self.request("GET", f"/v1/drain/{_segment(host)}/check")
+
+    def maintenance(self, host: str, enter: bool, force: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"action": "enter" if enter else "exit"}
+        if force:
+            body["force"] = True
+        return self.request("POST", f"/v1/maintenance/{_segment(host)}", body)
 
     def pause(self, abort_running: bool) -> dict[str, Any]:
         return self.request("POST", "/v1/pause", {"abort_running": abort_running})

@@ -69,8 +69,13 @@ class Control(Protocol):
         failure memory (``failures``); raises NotFoundError for an unknown VM."""
         ...
 
-    def maintenance(self, host: str, enter: bool, caller: Caller) -> dict[str, Any]:
-        """Put ``host`` into maintenance (enter) or take it out; the new maintenance set."""
+    def drain_check(self, host: str) -> dict[str, Any]:
+        """The evacuation ``host`` gets or would get (the drain proof), changing nothing."""
+        ...
+
+    def maintenance(self, host: str, enter: bool, caller: Caller, force: bool = False) -> dict[str, Any]:
+        """Put ``host`` into maintenance (enter; ``force``: drain what fits even when the whole evacuation does
+        not) or take it out; the new maintenance set."""
         ...
 
     def pause(self, abort_running: bool, caller: Caller) -> dict[str, Any]:

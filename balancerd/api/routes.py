@@ -20,7 +20,10 @@ NO_BODY: Mapping[str, Any] = {"type": "object", "properties": {}, "additionalPro
 MAINTENANCE_BODY: Mapping[str, Any] = {
     "type": "object", "required": ["action"], "additionalProperties": False,
     "properties": {"action": {"type": "string", "enum": ["enter", "exit"],
-                              "description": "enter: put the host into maintenance (drain it); exit: take it out"}},
+                              "description": "enter: put the host into maintenance (drain it); exit: take it out"},
+                   "force": {"type": "boolean", "default": False,
+                             "description": "with enter: drain what fits even when the whole evacuation does not "
+                                            "(the rest stays, with its reasons)"}},
 }
 PAUSE_BODY: Mapping[str, Any] = {
     "type": "object", "additionalProperties": False,
@@ -78,8 +81,12 @@ ROUTES: tuple[Route, ...] = (
           lambda c, a: c.plan(), errors=(409,)),
     Route("GET", "/v1/explain/{vm}", "Why a VM moves or stays in the current plan, with pre-flight checks.",
           lambda c, a: c.explain(a.params["vm"]), params=(VM,), errors=(404, 409)),
+    Route("GET", "/v1/drain/{host}/check", "The drain proof of a host: its whole evacuation in order with "
+          "estimated seconds, or the VMs with nowhere to go; nothing changes.",
+          lambda c, a: c.drain_check(a.params["host"]), params=(HOST,), errors=(404, 409)),
     Route("POST", "/v1/maintenance/{host}", "Put a host into maintenance or take it out; the new maintenance set.",
-          lambda c, a: c.maintenance(a.params["host"], a.body["action"] == "enter", a.caller),
+          lambda c, a: c.maintenance(a.params["host"], a.body["action"] == "enter", a.caller,
+                                     bool(a.body.get("force", False))),
           params=(HOST,), body=MAINTENANCE_BODY, errors=(404,)),
     Route("POST", "/v1/pause", "Start no new migration from now on; optionally abort the running ones.",
           lambda c, a: c.pause(bool(a.body.get("abort_running", False)), a.caller), body=PAUSE_BODY),

@@ -40,7 +40,7 @@ from balancerd.api.client import ControlClient
 from balancerd.api.errors import ApiClientError, NotListeningError, RefusedError
 from balancerd.clock import Clock, SystemClock
 from balancerd.config import Config
-from balancerd.ctl import drainwatch, release, views
+from balancerd.ctl import draincheck, drainwatch, release, views
 from balancerd.ctl.drainwatch import DrainWatch, Progress, Verdict, WatchLimits
 from balancerd.errors import BalancerdError, ConfigError, StateError, UnknownHostError
 from balancerd.service import pidfile, status
@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     maint.set_defaults(func=cmd_maintenance)
     drain = sub.add_parser("drain", help="'maintenance enter HOST'; with --wait, follow it until the host is empty")
     drain.add_argument("host")
+    drain.add_argument("--check", action="store_true", help="only print the drain proof (moves in order with "
+                       "estimated duration, or the VMs with nowhere to go); change nothing; exit 0 feasible, "
+                       "6 infeasible")
+    drain.add_argument("--force", action="store_true", help="drain what fits even when the whole evacuation does "
+                       "not (the rest stays, with its reasons)")
     drain.add_argument("--wait", action="store_true", help="show progress until the host is empty, then exit 0; "
                        "exit 4 when the drain fails, 5 when it stalls")
     drain.add_argument("--json", action="store_true", help="JSON output (with --wait: one object per line)")
@@ -161,32 +166,37 @@ def cmd_maintenance(args: argparse.Namespace, config: Config) -> int:
     return _signal_daemon(config) if via_file else 0
 
 
-def _maintenance_via_api(args: argparse.Namespace, config: Config, enter: bool) -> bool | None:
+def _maintenance_via_api(args: argparse.Namespace, config: Config, enter: bool, force: bool = False) -> bool | None:
     """Whether the daemon changed its maintenance set through the API; None when nothing listens."""
     try:
-        answer = client(args, config).maintenance(args.host, enter)
+        answer = client(args, config).maintenance(args.host, enter, force)
     except NotListeningError:
         return None
     return bool(answer.get("changed", True))
 
 
-def _edit_maintenance(host: str, action: str, config: Config) -> bool:
+def _edit_maintenance(host: str, action: str, config: Config, force: bool = False) -> bool:
     known = known_hosts(config)
     if host not in known:
         raise UnknownHostError(host, known)
     path = config.paths.maintenance_file
-    return maintenance.enter(path, host) if action == "enter" else maintenance.leave(path, host)
+    return maintenance.enter(path, host, force) if action == "enter" else maintenance.leave(path, host)
 
 
 def cmd_drain(args: argparse.Namespace, config: Config) -> int:
-    changed = _maintenance_via_api(args, config, enter=True)
+    if args.check:
+        return draincheck.cmd_check(args, config)
+    changed = _maintenance_via_api(args, config, True, args.force)
     via_file = changed is None
     if changed is None:
-        changed = _edit_maintenance(args.host, "enter", config)
+        changed = _edit_maintenance(args.host, "enter", config, args.force)
+    forced = " (forced: what fits leaves, the rest stays)" if args.force else ""
     if args.json:
-        print(json.dumps({"event": "maintenance", "host": args.host, "changed": changed}), flush=True)
+        print(json.dumps({"event": "maintenance", "host": args.host, "changed": changed, "forced": args.force}),
+              flush=True)
     else:
-        print(f"{args.host} enters maintenance" + ("" if changed else " (no change: already so)"), flush=True)
+        print(f"{args.host} enters maintenance{forced}" + ("" if changed else " (no change: already so)"),
+              flush=True)
     code = _signal_daemon(config) if via_file else 0
     if code != 0 or not args.wait:
         return code

@@ -10,7 +10,9 @@ lines) and returns a :class:`Verdict` with the exit code:
 * ``failed`` (4): ``max_failures`` migrations away from the host failed or were aborted since we started;
 * ``stalled`` (5): the daemon only recommends (mode ``recommend``), or nothing was planned or running from the
   host for ``stuck_cycles`` cycles (the reasons the planner gave are reported), or no VM left the host for
-  ``stall_timeout_s`` seconds.
+  ``stall_timeout_s`` seconds;
+* ``refused`` (5): the drain proof of a cycle after the watch began (``drains[host].proof``) says the whole
+  evacuation does not fit and the drain is not forced: no VM will leave (the blockers are reported).
 """
 
 from __future__ import annotations
@@ -86,11 +88,14 @@ class DrainWatch:
         self._first: tuple[int, int] | None = None
         self._left: tuple[int, int] | None = None
         self._stuck_cycles: set[int] = set()
+        self._first_cycle: int | None = None
 
     def observe(self, doc: dict[str, Any] | None, running: bool) -> tuple[Progress | None, Verdict | None]:
         """Progress (None until the daemon reports the drain) and a verdict once there is one."""
         if not running:
             return None, Verdict("not running", "balancerd stopped while the host was draining", EXIT_NOT_RUNNING)
+        if doc is not None and self._first_cycle is None:
+            self._first_cycle = int(doc.get("cycle", 0))
         drain = (doc or {}).get("drains", {}).get(self.host)
         if doc is None or drain is None:
             return None, self._timeout()
@@ -126,7 +131,19 @@ class DrainWatch:
         if doc.get("mode") == "recommend":
             return Verdict("stalled", "balancerd runs in mode 'recommend': it plans the drain but does not "
                            "migrate (set mode = \"enforce\")", EXIT_STALLED)
-        return self._failed(drain) or self._stuck(doc, drain) or self._timeout()
+        return self._refused(doc, drain) or self._failed(drain) or self._stuck(doc, drain) or self._timeout()
+
+    def _refused(self, doc: dict[str, Any], drain: dict[str, Any]) -> Verdict | None:
+        """The proof refuses the drain, in a cycle after the first one seen (an older one may predate a force)."""
+        proof = drain.get("proof") or {}
+        if proof.get("feasible", True) or proof.get("forced") or int(doc.get("cycle", 0)) <= (self._first_cycle or 0):
+            return None
+        blockers = proof.get("blockers", [])
+        details = "; ".join(f"{b['vm']}: {b['reason']}" for b in blockers[:3])
+        more = f" (and {len(blockers) - 3} more)" if len(blockers) > 3 else ""
+        return Verdict("refused", f"the evacuation of {self.host} does not fit, so no VM leaves it: {len(blockers)} "
+                       f"VM(s) with nowhere to go: {details}{more}; 'balancerctl drain --force {self.host}' drains "
+                       "what fits", EXIT_STALLED)
 
     def _failed(self, drain: dict[str, Any]) -> Verdict | None:
         current = {(f["vm"], f["finished_at"]): f for f in drain.get("failures", [])}

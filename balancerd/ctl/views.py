@@ -1,4 +1,5 @@
-"""What ``balancerctl`` prints for the control API's answers: plan, explain, pause, resume, approve, release.
+"""What ``balancerctl`` prints for the control API's answers: plan, explain, drain check, pause, resume,
+approve, release.
 
 Called by :mod:`balancerd.ctl.cli` when ``--json`` is not given (with ``--json`` it prints the API's JSON as
 it came). Pure functions from the answer documents of :mod:`balancerd.api.routes` to text; a key the daemon
@@ -44,6 +45,35 @@ def _preflight_lines(check: dict[str, Any]) -> list[str]:
     lines = [head + (f"would be skipped: {skip}" if skip else "would start")]
     return lines + [f"  {'ok' if c.get('ok') else 'FAIL':<5}{c.get('name')}: {c.get('detail', '')}".rstrip()
                     for c in check.get("checks", [])]
+
+
+def drain_check_text(doc: dict[str, Any]) -> str:
+    """The verdict with its estimate, the moves in order, then every blocker with its reason."""
+    host, moves, blockers = doc.get("host"), doc.get("moves", []), doc.get("blockers", [])
+    after = f" (after {', '.join(doc['after'])}, already in maintenance)" if doc.get("after") else ""
+    if doc.get("feasible"):
+        head = (f"drain of {host} is feasible{after}: {len(moves)} moves, about {_duration(doc.get('estimated_s'))}")
+    else:
+        head = (f"drain of {host} is NOT feasible{after}: {len(blockers)} VM(s) with nowhere to go; "
+                f"{len(moves)} of its moves fit")
+    lines = [head + _source(doc)]
+    lines += table([[m.get("vm", "?"), f"-> {m.get('dest', '?')}", m.get("kind", ""),
+                     f"{m.get('seconds', 0):.0f} s"] for m in moves])
+    lines += [f"blocked {b.get('vm')}: {b.get('reason', '')}" for b in blockers]
+    if blockers:
+        lines.append(f"'balancerctl drain --force {host}' would drain what fits and leave these")
+    return "\n".join(lines)
+
+
+def _duration(seconds: object) -> str:
+    value = float(seconds) if isinstance(seconds, int | float) else 0.0
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def _source(doc: dict[str, Any]) -> str:
+    if doc.get("source") == "daemon":
+        return f" (daemon's snapshot {doc.get('snapshot_seq')})"
+    return " (computed here from a fresh collection: no daemon running)"
 
 
 def pause_text(doc: dict[str, Any]) -> str:

@@ -58,6 +58,10 @@ class Metrics:
         self.last_cycle = g("balancerd_last_cycle_timestamp_seconds", "Clock time of the last cycle")
         self.held = g("balancerd_vms_held", "VMs held by the failure memory: every candidate host failed "
                       "max_failures times (balancerctl release VM frees one)")
+        self.drain_feasible = g("balancerd_drain_feasible", "1 if the whole evacuation of a host in maintenance "
+                                "fits (its drain proof holds), 0 if it is refused or forced", "host")
+        self.drain_blockers = g("balancerd_drain_blockers", "VMs with nowhere to go in the evacuation of a host in "
+                                "maintenance", "host")
         self.paused = g("balancerd_paused", "1 while no new migration may start (balancerctl pause or the pause file)")
 
     def _migration_metrics(self) -> None:
@@ -146,6 +150,7 @@ class Metrics:
         for host, left in report.drain_remaining:
             self.drain_left.labels(host).set(left)
         self._observe_drain_memory(report)
+        self._observe_drain_proofs(report)
         self.cycle_duration.observe(report.duration_s)
         self.cycles.labels(report.mode).inc()
         self.cycle_errors.inc(len(report.errors))
@@ -162,6 +167,13 @@ class Metrics:
             if host.maintenance:
                 mib = sum(vm.size.mem_mib for vm in report.snapshot.vms_on(host.name))
                 self.drain_bytes.labels(host.name).set(mib * 1024 * 1024)
+
+    def _observe_drain_proofs(self, report: CycleReport) -> None:
+        self.drain_feasible.clear()
+        self.drain_blockers.clear()
+        for proof in report.plan.drains:
+            self.drain_feasible.labels(proof.host).set(1 if proof.feasible else 0)
+            self.drain_blockers.labels(proof.host).set(len(proof.blockers))
 
     def _observe_hosts(self, report: CycleReport) -> None:
         snap = report.snapshot

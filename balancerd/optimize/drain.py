@@ -75,12 +75,26 @@ def _best_dest(state: ClusterState, vm: str) -> tuple[HostLoad, float] | None:
     return best_dest(state, vm, state.eligible_hosts())
 
 
+def _in_maintenance(hosts: list[str]) -> str:
+    if len(hosts) == 1:
+        return f"{hosts[0]} is in maintenance"
+    shown = ", ".join(hosts[:6]) + (f" and {len(hosts) - 6} more" if len(hosts) > 6 else "")
+    return f"{len(hosts)} hosts are in maintenance ({shown})"
+
+
 def no_room_reasons(state: ClusterState, vm: Vm) -> tuple[str, ...]:
     """Why ``vm`` fits on no other host: every host's reasons, capped at a readable number."""
     found: list[str] = []
+    resting: list[str] = []
     for host in state.hosts.values():
-        if host.name != state.location[vm.name]:
-            found.extend(reasons(vm, host.host, state, HOST_RULES + PLACEMENT_RULES + FIT_RULES))
+        if host.name == state.location[vm.name]:
+            continue
+        if host.host.maintenance:
+            resting.append(host.name)
+            continue
+        found.extend(reasons(vm, host.host, state, HOST_RULES + PLACEMENT_RULES + FIT_RULES))
+    if resting:
+        found.append(_in_maintenance(resting))
     if not found:
         return ("no other host in the cluster",)
     if len(found) > _MAX_SKIP_REASONS:

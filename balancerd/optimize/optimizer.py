@@ -68,10 +68,8 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     proofs = evacuation.prove(state, drains.order, drains.forced, drains.slots)
     moves, skips = drain.drain(state, budget, [e.host for e in proofs if e.drains])
     skips.extend(_refused(state, proofs))
-    fixes, unfixed = repair.repair(state, budget - len(moves))
-    skips.extend(unfixed)
     notes: list[str] = []
-    chosen = _strategy_moves(state, budget - len(moves) - len(fixes), movable - state.moved, notes)
+    fixes, chosen = _after_drains(state, budget - len(moves), movable, proofs, skips, notes)
     ordered, dropped = planner.order([*fixes, *moves, *chosen], replay, budget)
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,
                 score_before=before, score_after=replay.score() if ordered else before,
@@ -82,6 +80,26 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
                 migration_mib=sum(sc.migration_mib(m.memory_mib, replay.vms[m.vm].dirty_rate_mib_s,
                                                    migration_mib_s)
                                   for m in ordered))
+
+
+def _after_drains(state: ClusterState, room: int, movable: set[str], proofs: tuple[Evacuation, ...],
+                  skips: list[Skip], notes: list[str]) -> tuple[list[Move], list[Move]]:
+    """Repairs, then the strategy's moves, once no accepted drain is left unfinished by this cycle: while one
+    is, they wait, so that they take none of the room its proof counted on (the proof holds cycle after
+    cycle). A forced drain is finished when only its blockers are left."""
+    unfinished = [proof.host for proof in proofs if proof.drains and _left(state, proof)]
+    if unfinished:
+        notes.append(f"drain of {', '.join(unfinished)} in progress: repairs and balancing wait until it ends")
+        return [], []
+    fixes, unfixed = repair.repair(state, room)
+    skips.extend(unfixed)
+    return fixes, _strategy_moves(state, room - len(fixes), movable - state.moved, notes)
+
+
+def _left(state: ClusterState, proof: Evacuation) -> bool:
+    """Whether a VM of the proof's evacuation is still on its host (neither in flight nor a blocker)."""
+    blocked = {b.vm for b in proof.blockers}
+    return any(name not in state.in_flight and name not in blocked for name in state.on_host[proof.host])
 
 
 def _tradeoff(state: ClusterState, ordered: tuple[Move, ...]) -> tuple[float, ...]:

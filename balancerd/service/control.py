@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from balancerd import failmemory, maintenance, optimize
+from balancerd import drainproof, failmemory, maintenance, optimize
 from balancerd.api.protocol import Caller, ConflictError, ControlError, NotFoundError
-from balancerd.errors import BackendError, StateError
+from balancerd.errors import BackendError, StateError, UnknownHostError
 from balancerd.execute.runner import ABORT_GRACE_S
 from balancerd.model import ClusterSnapshot, Move, Plan
 from balancerd.service import pausing
@@ -60,17 +60,31 @@ class DaemonControl:
         return {"vm": vm, "plan_id": plan_id, "snapshot_seq": snap.seq, "reasons": list(lines),
                 "preflight": checks, "failures": failed}
 
+    def drain_check(self, host: str) -> dict[str, Any]:
+        """The proof on the daemon's last collection (at most one interval old; it says which)."""
+        last = self._d.last_proposal
+        if last is None:
+            raise ConflictError("no snapshot yet: the daemon has not finished its first cycle")
+        proposal, _plan_id = last
+        try:
+            proof = self._d.runner.check_drain(proposal, host)
+        except UnknownHostError as exc:
+            raise NotFoundError(str(exc)) from exc
+        snap = proposal.collected.snapshot
+        return {**drainproof.as_json(proof), "source": "daemon", "snapshot_seq": snap.seq,
+                "taken_at": snap.taken_at}
+
     # -- actions -------------------------------------------------------------------------------------
 
-    def maintenance(self, host: str, enter: bool, caller: Caller) -> dict[str, Any]:
+    def maintenance(self, host: str, enter: bool, caller: Caller, force: bool = False) -> dict[str, Any]:
         if host not in self._d.known_hosts():
             raise NotFoundError(f"host {host!r} is not in the cluster (known: {', '.join(self._d.known_hosts())})")
         path = self._d.config.paths.maintenance_file
         try:
-            changed = maintenance.enter(path, host) if enter else maintenance.leave(path, host)
+            changed = maintenance.enter(path, host, force) if enter else maintenance.leave(path, host)
         except StateError as exc:
             raise ControlError(str(exc)) from exc
-        self._record(caller, "maintenance " + ("enter" if enter else "exit"), host)
+        self._record(caller, "maintenance " + ("enter" + (" --force" if force else "") if enter else "exit"), host)
         self._d.run_cycle_now()
         return {"host": host, "changed": changed, "maintenance": sorted(maintenance.read(path))}
 

@@ -28,6 +28,7 @@ from balancerd.journal import Journal
 from balancerd.model import (
     ClusterSnapshot,
     CycleReport,
+    Evacuation,
     FailureRecord,
     Forecast,
     Move,
@@ -82,6 +83,7 @@ class CycleRunner:
         self.maintenance = MaintenanceWatch(config.paths.maintenance_file, backend.host_names,
                                             fixed_maintenance(config))
         self.cycle = 0
+        self._drain_verdicts: dict[str, str] = {}
 
     def _executor(self, config: Config) -> Executor:
         return Executor(self.backend, self.clock, Settings.of(config), self.journal, on_event=self._on_event)
@@ -109,13 +111,44 @@ class CycleRunner:
         failures = self.journal.failures()
         forecast = self.predictor.forecast()
         plan = optimize.plan(collected.snapshot, forecast, self.config.policy, cooldown,
-                             migration_mib_s=self.config.migration.speed_mib_s(), failures=failures)
+                             migration_mib_s=self.config.migration.speed_mib_s(), failures=failures,
+                             drains=self.drain_inputs())
         return Proposal(collected, plan, flags, forecast, cooldown, self.maintenance.problem, failures)
+
+    def drain_inputs(self) -> optimize.DrainInputs:
+        """The maintenance file's order and forced hosts; a draining host's migration slots (``[throttle]``)."""
+        throttle = self.config.throttle
+        return optimize.DrainInputs(order=self.maintenance.order, forced=self.maintenance.forced,
+                                    slots=min(throttle.per_host_out, throttle.cluster_max))
+
+    def check_drain(self, proposal: Proposal, host: str) -> Evacuation:
+        """The evacuation ``host`` gets (or would get, entering maintenance now) on ``proposal``'s collection;
+        UnknownHostError for a name not in it."""
+        snap = proposal.collected.snapshot
+        return optimize.check_drain(snap, proposal.forecast, self.config.policy, host, proposal.cooldown,
+                                    migration_mib_s=self.config.migration.speed_mib_s(),
+                                    failures=proposal.failures, drains=self.drain_inputs())
+
+    def _log_drains(self, proofs: tuple[Evacuation, ...]) -> None:
+        """Log a drain proof when a host's verdict changes (refused, proven, forced), not every cycle."""
+        verdicts = {e.host: ("proven" if e.feasible else "forced" if e.forced else "refused") for e in proofs}
+        for proof in proofs:
+            if self._drain_verdicts.get(proof.host) == verdicts[proof.host]:
+                continue
+            event = f"drain {verdicts[proof.host]}"
+            if proof.feasible:
+                log.info(event, host=proof.host, moves=len(proof.moves), estimated_s=round(proof.estimated_s, 1))
+            else:
+                log.warning(event, host=proof.host, moves=len(proof.moves), blockers=len(proof.blockers),
+                            blocked_vms=[b.vm for b in proof.blockers[:10]], first_reason=proof.blockers[0].reason,
+                            check=f"balancerctl drain --check {proof.host}")
+        self._drain_verdicts = verdicts
 
     def step(self) -> tuple[Proposal, int]:
         """Count a cycle, propose and record the plan; its journal id."""
         self.cycle += 1
         proposal = self.propose()
+        self._log_drains(proposal.plan.drains)
         return proposal, self.journal.record_plan(proposal.plan, self.config.mode)
 
     def run(self, stop: threading.Event) -> CycleReport:

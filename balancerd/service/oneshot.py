@@ -1,16 +1,17 @@
 """One proposal without a daemon, for ``balancerd plan``: the same parts the daemon uses, run once.
 
-Takes two collections apart so that CPU rates exist (they are counter deltas), then plans exactly as a
-cycle does. The gap between them (:func:`sample_gap`): on the simulated backend the one the daemon's first
-cycle has, ``min(interval, 2 s)`` of wall time in clock time, but stepped over at once instead of waited
-for (:class:`SteppedClock`), because the sim integrates its counters from the clock it is given; on
-libvirt 0.5 s of wall time (the daemon waits 2 s). libvirt's CPU-time counters count nanoseconds, and each
-reading is stamped just before its call, so a rate is off by the difference in call latency between the
-two samples over the gap: 1 % per 5 ms of difference at 0.5 s (a host's gap also includes the time the
-first collection took after that host, so it is never shorter). A rate over 0.5 s follows bursts more than
-one over 2 s; with one sample the forecast is that sample either way. It reads the configured journal for
-cooldowns and the failure memory when one exists (a scratch journal otherwise) and writes nothing.
-For ``balancerd plan --explain VM`` it also runs the executor's pre-flight of the VM's planned move
+Takes two collections apart so that CPU rates exist (they are counter deltas), then plans exactly as a cycle does.
+The gap between them (:func:`sample_gap`): on the simulated backend the one the daemon's first cycle has,
+``min(interval, 2 s)`` of wall time in clock time, but stepped over at once instead of waited for
+(:class:`SteppedClock`), because the sim integrates its counters from the clock it is given; on libvirt 0.5 s of
+wall time (the daemon waits 2 s). libvirt's CPU-time counters count nanoseconds, and each reading is stamped just
+before its call, so a rate is off by the difference in call latency between the two samples over the gap: 1 % per 5
+ms of difference at 0.5 s (a host's gap also includes the time the first collection took after that host, so it is
+never shorter). A rate over 0.5 s follows bursts more than one over 2 s; with one sample the forecast is that sample
+either way. It reads the configured journal for cooldowns and the failure memory when one exists (a scratch journal
+otherwise) and writes nothing. For ``balancerctl drain --check HOST`` with no daemon running,
+:func:`drain_check_once` computes the drain proof the same way on such a fresh collection. For ``balancerd plan
+--explain VM`` it also runs the executor's pre-flight of the VM's planned move
 (:func:`balancerd.execute.preflight.decide`) against the backend, without starting anything.
 """
 
@@ -28,7 +29,7 @@ from balancerd.clock import Clock
 from balancerd.config import Config
 from balancerd.errors import BackendError
 from balancerd.execute import preflight
-from balancerd.model import Forecast, Move
+from balancerd.model import ClusterSnapshot, Evacuation, Forecast, Move
 from balancerd.service.cycle import CycleRunner, Proposal
 from balancerd.service.wiring import make_backend, make_clock
 
@@ -60,6 +61,13 @@ def explain_once(config: Config, vm: str) -> tuple[Proposal, Forecast, tuple[Pre
         now = runner.clock.now()
         checked = tuple(check_move(runner.backend, config, move, now) for move in proposal.plan.moves if move.vm == vm)
         return proposal, forecast, checked
+
+
+def drain_check_once(config: Config, host: str) -> tuple[Evacuation, ClusterSnapshot]:
+    """The drain proof of ``host`` on a fresh collection, as the daemon would compute it; nothing changes."""
+    with _runner(config) as runner:
+        proposal, _forecast = _propose(runner)
+        return runner.check_drain(proposal, host), proposal.collected.snapshot
 
 
 def check_move(backend: Hypervisor, config: Config, move: Move, now: float) -> Preflight:

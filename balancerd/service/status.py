@@ -7,7 +7,9 @@ from a failed or stalled one). JSON, so operators and scripts can read it too.
 ``drains`` has one entry per host in maintenance: VMs and memory still on it (VMs whose migration away
 succeeded since the snapshot no longer count), what it held when the drain began (``vms_at_start``,
 ``mem_mib_at_start``, ``started_at``, from :mod:`balancerd.service.drainbook`), moves planned and running away
-from it, VMs the planner could not place (with the reasons) and recent failed or aborted migrations from it.
+from it, VMs the planner could not place (with the reasons) and recent failed or aborted migrations from it,
+and the drain proof (``proof``: ``feasible``, ``forced``, ``moves_left``, ``estimated_s``, ``blockers`` with
+their reasons; :func:`balancerd.drainproof.summary`): a refused drain moves nothing until its evacuation fits.
 ``paused`` (with ``paused_by``, ``paused_at``) says whether new migrations are held back. ``held`` lists the
 VMs the last plan held because every candidate host failed ``[policy] max_failures`` times (with the reasons;
 ``balancerctl release VM`` frees one); ``failures`` is the failure memory (the daemon adds it with
@@ -25,7 +27,7 @@ from typing import Any
 
 import structlog
 
-from balancerd import failmemory
+from balancerd import drainproof, failmemory
 from balancerd.errors import BalancerdError, StateError
 from balancerd.journal import Journal, JournalEntry
 from balancerd.model import CycleReport, InFlight, Outcome, Vm
@@ -84,8 +86,9 @@ def drains(report: CycleReport, in_flight: tuple[InFlight, ...], maintenance: fr
     """Drain progress per host in maintenance (see the module docstring)."""
     snap = report.snapshot
     known = starts or {}
+    proofs = {e.host: drainproof.summary(e) for e in report.plan.drains}
     return {h.name: {**_drain(h.name, h.reachable, report, snap.vms_on(h.name), in_flight, moved_off, failures),
-                     **_start(known.get(h.name))}
+                     **_start(known.get(h.name)), **({"proof": proofs[h.name]} if h.name in proofs else {})}
             for h in snap.hosts if h.name in maintenance}
 
 

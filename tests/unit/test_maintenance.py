@@ -72,3 +72,19 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(StateError, match="not a regular file"):
         maintenance.read(fifo)  # nobody writes: a blocking open would hang here
+
+
+def test_entries_keep_file_order_and_the_force_word() -> None:
+    text = "# header\nh3\nh1 force   # drain --force\nh2 # not forced\nh3 force\n"
+    assert maintenance.entries(text) == (("h3", True), ("h1", True), ("h2", False))
+
+
+def test_enter_with_force_marks_a_listed_host_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "m"
+    path.write_text("# keep me\nh1\nh2 # reason\n")
+    assert maintenance.enter(path, "h1", force=True)
+    assert maintenance.enter(path, "h2", force=True)
+    assert path.read_text() == "# keep me\nh1 force\nh2 force # reason\n"
+    assert not maintenance.enter(path, "h1", force=True)
+    assert not maintenance.enter(path, "h1")  # entering without force keeps the force
+    assert maintenance.read_entries(path) == (("h1", True), ("h2", True))

@@ -26,6 +26,10 @@ PLAN = {"plan_id": 12, "snapshot_seq": 34, "created_at": 100.0, "origin": "recom
 STATUS = {"pid": 4242, "mode": "recommend", "cycle": 5, "imbalance": 0.125, "plan": {"moves": 2},
           "paused": False, "hosts": [{"name": "host01", "reachable": True, "maintenance": False, "vms": 3,
                                       "vms_mem_mib": 6144, "cpu_util": 0.5, "memory_util": 0.25}]}
+DRAIN_CHECK = {"host": "host01", "feasible": True, "forced": False, "drains": True, "estimated_s": 42.0,
+               "moves": [{"vm": "web1", "dest": "host02", "kind": "live", "seconds": 30.0},
+                         {"vm": "db1", "dest": "host03", "kind": "live", "seconds": 12.0}],
+               "blockers": [], "after": [], "source": "daemon", "snapshot_seq": 34, "taken_at": 100.0}
 
 
 class FakeControl:
@@ -64,8 +68,12 @@ class FakeControl:
                 "preflight": [{"vm": vm, "dest": "host02", "skip_reason": None,
                                "checks": [{"name": "cpu", "ok": True, "detail": "compatible"}]}]}
 
-    def maintenance(self, host: str, enter: bool, caller: Caller) -> dict[str, Any]:
-        self._call("maintenance", host, enter, caller)
+    def drain_check(self, host: str) -> dict[str, Any]:
+        self._call("drain_check", host)
+        return {**DRAIN_CHECK, "host": host, "feasible": host != "host03"}
+
+    def maintenance(self, host: str, enter: bool, caller: Caller, force: bool = False) -> dict[str, Any]:
+        self._call("maintenance", host, enter, caller, force)
         return {"host": host, "changed": True, "maintenance": [host] if enter else []}
 
     def pause(self, abort_running: bool, caller: Caller) -> dict[str, Any]:

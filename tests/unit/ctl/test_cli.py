@@ -216,3 +216,41 @@ def test_status_exits_7_with_the_error_when_the_last_cycle_failed(tmp_path: Path
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "LAST CYCLE FAILED at 2023-11-14 22:14:20 UTC: journal locked"
     assert lines[2].startswith("figures below are from the last good cycle, 2023-11-14 22:13:20 UTC (")
+
+
+def _small(tmp_path: Path) -> Path:
+    """Three simulated hosts with 24 VMs: small enough that one host's VMs fit on the other two."""
+    path = tmp_path / "small.toml"
+    path.write_text('backend = "sim"\n[sim]\nhosts = 3\nvms = 24\nseed = 3\n[paths]\nmaintenance_file = "m"\n'
+                    'journal = "j.sqlite"\npid_file = "p.pid"\nstatus_file = "s.json"\n[control]\nsocket = "c.sock"\n')
+    return path
+
+
+def test_drain_check_without_a_daemon_computes_from_a_fresh_collection(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config_path = _small(tmp_path)
+    assert ctl.main(["--config", str(config_path), "drain", "--check", "host02", "--json"]) == 0
+    captured = capsys.readouterr()
+    answer = json.loads(captured.out)
+    assert (answer["host"], answer["feasible"], answer["source"], answer["blockers"]) == (
+        "host02", True, "fresh collection", [])
+    assert answer["moves"] and {m["dest"] for m in answer["moves"]} <= {"host01", "host03"}
+    assert answer["estimated_s"] > 0
+    assert "computed here from a fresh collection" in captured.err
+    assert not (tmp_path / "m").exists()
+
+
+def test_drain_check_counts_the_hosts_already_in_maintenance(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "m").write_text("host01\nhost03\n")
+    assert ctl.main(["--config", str(_small(tmp_path)), "drain", "--check", "host02"]) == ctl.EXIT_REFUSED
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("drain of host02 is NOT feasible")
+    assert any(line.startswith("blocked ") and "2 hosts are in maintenance (host01, host03)" in line for line in out)
+    assert out[-1] == "'balancerctl drain --force host02' would drain what fits and leave these"
+    assert (tmp_path / "m").read_text() == "host01\nhost03\n"
+
+
+def test_drain_force_without_a_daemon_marks_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ctl.main(["--config", str(_config(tmp_path)), "drain", "host02", "--force"]) == ctl.EXIT_NOT_RUNNING
+    assert maintenance.read_entries(tmp_path / "m") == (("host02", True),)

@@ -112,15 +112,49 @@ def test_maintenance_goes_through_the_api_when_the_daemon_answers(tmp_path: Path
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert run(tmp_path, "maintenance", "enter", "host02") == 0
     assert run(tmp_path, "maintenance", "exit", "host02") == 0
-    assert daemon.calls == [("maintenance", ("host02", True, ME)), ("maintenance", ("host02", False, ME))]
+    assert daemon.calls == [("maintenance", ("host02", True, ME, False)), ("maintenance", ("host02", False, ME, False))]
     assert capsys.readouterr().out.splitlines() == ["host02 enters maintenance", "host02 leaves maintenance"]
     assert not (tmp_path / "m").exists()
 
 
 def test_drain_goes_through_the_api(tmp_path: Path, daemon: FakeControl, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(tmp_path, "drain", "host02", "--json") == 0
-    assert json.loads(capsys.readouterr().out) == {"event": "maintenance", "host": "host02", "changed": True}
-    assert daemon.calls == [("maintenance", ("host02", True, ME))]
+    assert json.loads(capsys.readouterr().out) == {"event": "maintenance", "host": "host02", "changed": True,
+                                                   "forced": False}
+    assert daemon.calls == [("maintenance", ("host02", True, ME, False))]
+
+
+def test_drain_force_asks_the_daemon_to_force(tmp_path: Path, daemon: FakeControl,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(tmp_path, "drain", "host02", "--force") == 0
+    assert capsys.readouterr().out == "host02 enters maintenance (forced: what fits leaves, the rest stays)\n"
+    assert daemon.calls == [("maintenance", ("host02", True, ME, True))]
+
+
+def test_drain_check_asks_the_daemon_and_changes_nothing(tmp_path: Path, daemon: FakeControl,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(tmp_path, "drain", "--check", "host02") == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "drain of host02 is feasible: 2 moves, about 42 s (daemon's snapshot 34)",
+        "  web1  -> host02  live  30 s",
+        "  db1   -> host03  live  12 s",
+    ]
+    assert daemon.calls == [("drain_check", ("host02",))]
+    assert not (tmp_path / "m").exists()
+
+
+def test_drain_check_json_and_exit_6_when_infeasible(tmp_path: Path, daemon: FakeControl,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(tmp_path, "drain", "--check", "host03", "--json") == ctl.EXIT_REFUSED
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["host"], answer["feasible"], answer["source"]) == ("host03", False, "daemon")
+
+
+def test_drain_check_of_an_unknown_host_exits_2(tmp_path: Path, daemon: FakeControl,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    daemon.fail["drain_check"] = NotFoundError("unknown host 'nosuch'; known hosts: host01")
+    assert run(tmp_path, "drain", "--check", "nosuch") == ctl.EXIT_UNKNOWN_HOST
+    assert "unknown host 'nosuch'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["maintenance", "enter", "nosuch"], ["drain", "nosuch"]])

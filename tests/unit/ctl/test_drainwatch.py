@@ -1,4 +1,4 @@
-"""drainwatch: progress and ETA, and the verdicts drained / failed / stalled / not running."""
+"""drainwatch: progress and ETA, and the verdicts drained / failed / stalled / refused / not running."""
 
 from __future__ import annotations
 
@@ -73,6 +73,30 @@ def test_nothing_planned_for_some_cycles_is_a_stall_with_the_reasons() -> None:
     _, verdict = watch.observe(_doc(1, 65536, 6, planned=0, blocked=blocked), True)
     assert verdict is not None and verdict.exit_code == drainwatch.EXIT_STALLED
     assert verdict.reason == "nothing planned or running away from h for 2 cycles: v1: no host has room for 64 GiB"
+
+
+def _refused(cycle: int, forced: bool = False) -> dict[str, Any]:
+    doc = _doc(2, 8192, cycle, planned=0)
+    doc["drains"]["h"]["proof"] = {"feasible": False, "forced": forced, "moves_left": 1, "estimated_s": 3.0,
+                                   "blockers": [{"vm": "v1", "reason": "b lacks memory"}]}
+    return doc
+
+
+def test_a_refused_proof_of_a_later_cycle_is_refused_at_once() -> None:
+    watch = _watch(FakeClock())
+    assert watch.observe(_refused(4), True)[1] is None, "the first cycle seen may predate a --force"
+    assert watch.observe(_refused(5, forced=True), True)[1] is None
+    verdict = watch.observe(_refused(6), True)[1]
+    assert verdict is not None and (verdict.result, verdict.exit_code) == ("refused", drainwatch.EXIT_STALLED)
+    assert verdict.reason == ("the evacuation of h does not fit, so no VM leaves it: 1 VM(s) with nowhere to go: "
+                              "v1: b lacks memory; 'balancerctl drain --force h' drains what fits")
+
+
+def test_a_drain_entering_maintenance_after_the_first_status_is_refused_in_its_first_cycle() -> None:
+    watch = _watch(FakeClock())
+    assert watch.observe({"mode": "enforce", "cycle": 3, "drains": {}}, True)[1] is None
+    verdict = watch.observe(_refused(4), True)[1]
+    assert verdict is not None and verdict.result == "refused"
 
 
 def test_progress_resets_the_stuck_count() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 
 from balancerd.model import (
+    Blocker,
     ClusterSnapshot,
     CycleReport,
+    Evacuation,
     ForecastError,
     Host,
     Move,
@@ -114,3 +116,18 @@ def test_forecast_vs_actual_gauges() -> None:
     assert get("balancerd_cluster_cpu_cores", {"series": "forecast"}) == 1.7
     assert get("balancerd_cluster_cpu_cores", {"series": "forecast_p95"}) == 2.5
     assert get("balancerd_cluster_memory_bytes", {"series": "forecast"}) == 600 * 1024 * 1024
+
+
+def test_drain_proof_gauges_per_host_in_maintenance() -> None:
+    metrics = Metrics()
+    snap = ClusterSnapshot(1, 5.0, (Host("a", Resources(2000, 1024), maintenance=True),
+                                    Host("b", Resources(2000, 1024), maintenance=True)), ())
+    proofs = (Evacuation("a", True), Evacuation("b", False, blockers=(Blocker("v", ("no room",)),
+                                                                    Blocker("w", ("no room",)))))
+    metrics.observe_cycle(CycleReport(1, "enforce", 5.0, 0.2, snap, Plan(1, 5.0, (), 0.0, 0.0, drains=proofs), (),
+                                      report.utilisation(snap), 0.0))
+    get = metrics.registry.get_sample_value
+    assert (get("balancerd_drain_feasible", {"host": "a"}), get("balancerd_drain_blockers", {"host": "a"})) == (1, 0)
+    assert (get("balancerd_drain_feasible", {"host": "b"}), get("balancerd_drain_blockers", {"host": "b"})) == (0, 2)
+    metrics.observe_cycle(CycleReport(2, "enforce", 6.0, 0.2, snap, Plan(2, 6.0, (), 0.0, 0.0), (), (), 0.0))
+    assert get("balancerd_drain_feasible", {"host": "b"}) is None, "no proof: no stale gauge"
