@@ -23,10 +23,16 @@ _MAX_SKIP_REASONS = 12
 
 
 def drain(state: ClusterState, budget: int, hosts: Sequence[str]) -> tuple[list[Move], list[Skip]]:
-    """Moves that empty ``hosts`` (in maintenance, in this order), and Skips for the VMs that cannot move."""
+    """Moves that empty ``hosts`` (in maintenance, in this order), and Skips for the VMs that cannot move.
+
+    Once a host's drain is deferred (the budget ran out), the later hosts wait too: their proofs count on the
+    room the earlier evacuations leave, so a cycle plans a prefix of the proofs' sequence, never a mix."""
     moves: list[Move] = []
     skips: list[Skip] = []
     for name in hosts:
+        if any(s.reasons[0].startswith(_DEFERRED) for s in skips):
+            skips.extend(_deferred(state, name, f"the drain of a host before it is unfinished; {name} waits"))
+            continue
         more, skipped = drain_host(state, state.hosts[name], budget - len(moves))
         moves.extend(more)
         skips.extend(skipped)
@@ -34,14 +40,31 @@ def drain(state: ClusterState, budget: int, hosts: Sequence[str]) -> tuple[list[
 
 
 def drain_host(state: ClusterState, host: HostLoad, budget: int) -> tuple[list[Move], list[Skip]]:
-    """Moves (at most ``budget``) that empty one host, applied to ``state``, and Skips for the rest."""
+    """Moves (at most ``budget``) that empty one host, applied to ``state``, and Skips for the rest.
+
+    The VMs go in a fixed order; once one is deferred for lack of budget (also a cascade needing more moves
+    than are left), the rest are deferred too, so that no smaller VM takes the room the next cycle needs."""
     moves: list[Move] = []
     skips: list[Skip] = []
     for name in _drain_order(state, host):
+        if skips and skips[-1].reasons[0].startswith(_DEFERRED):
+            skips.append(Skip(name, _deferral(host.name)))
+            continue
         more, skip = _drain_one(state, state.vms[name], host, budget - len(moves))
         moves.extend(more)
         skips.extend([skip] if skip else [])
     return moves, skips
+
+
+_DEFERRED = "deferred: "
+
+
+def _deferral(host: str) -> tuple[str, ...]:
+    return (f"{_DEFERRED}the move budget of this cycle is used up; a later cycle continues the drain of {host}",)
+
+
+def _deferred(state: ClusterState, host: str, why: str) -> list[Skip]:
+    return [Skip(name, (f"{_DEFERRED}{why}",)) for name in _drain_order(state, state.hosts[host])]
 
 
 def _drain_order(state: ClusterState, host: HostLoad) -> list[str]:
@@ -56,13 +79,17 @@ def _drain_one(state: ClusterState, vm: Vm, host: HostLoad, budget: int) -> tupl
     if blocked:
         return [], Skip(vm.name, blocked)
     if budget <= 0:
-        return [], Skip(vm.name, (f"deferred: the move budget of this cycle is used up; a later cycle "
-                                  f"continues the drain of {host.name}",))
+        return [], Skip(vm.name, _deferral(host.name))
     best = _best_dest(state, vm.name)
     if best is None:
         why = f"drain: host {host.name} in maintenance"
         made = room.cascade(state, vm.name, state.eligible_hosts(), budget, why)
-        return (made, None) if made else ([], Skip(vm.name, no_room_reasons(state, vm)))
+        if made:
+            return made, None
+        steps = room.first_steps(state, vm.name, state.eligible_hosts(), budget, why)
+        if steps:  # the room it needs takes more moves than this cycle has: the first ones now
+            return steps, Skip(vm.name, _deferral(host.name))
+        return [], Skip(vm.name, no_room_reasons(state, vm))
     dest, gain = best
     reason = f"drain: host {host.name} in maintenance; to {dest.name} at {dest.percent()}"
     move = make_move(state, vm.name, dest.name, reason, gain)

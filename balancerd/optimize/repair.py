@@ -96,6 +96,10 @@ def _relocate(state: ClusterState, vm: str, why: str, budget: int) -> tuple[list
     made = room.cascade(state, vm, state.eligible_hosts(), budget, why)
     if made:
         return made, None
+    steps = room.first_steps(state, vm, state.eligible_hosts(), budget, why)
+    if steps:
+        return steps, Skip(vm, (f"deferred: {why}; room is being made on {steps[0].source}, the move budget of "
+                                "this cycle is used up",))
     return [], Skip(vm, (f"{why}; no host takes it", *no_room_reasons(state, state.vms[vm])))
 
 

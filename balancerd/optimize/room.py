@@ -6,7 +6,9 @@ host is full. One level deep: the residents moved away must fit where they go as
 cascades). Residents are chosen among those a balance move could touch (running, live, no rule of their own,
 no cooldown, not moved yet in this plan), largest first, until the VM fits within usable capacity; each goes to
 its best other eligible host. Of every host the VM's rules allow, the one needing the fewest moves wins (then
-the best score). Nothing is applied unless the whole cascade works.
+the best score). Nothing is applied unless the whole cascade works. A cascade longer than the cycle's budget
+is split (:func:`first_steps`): the evictions that fit go now, the VM itself in a later cycle, so a budget of
+one move still gets there.
 """
 
 from __future__ import annotations
@@ -30,6 +32,19 @@ def cascade(state: ClusterState, vm: str, hosts: Iterable[HostLoad], budget: int
         if evictions is not None and (best is None or len(evictions) < best[0]):
             best = (len(evictions), host.name, evictions)
     return [] if best is None else _apply(state, vm, best[1], best[2], why)
+
+
+def first_steps(state: ClusterState, vm: str, hosts: Iterable[HostLoad], budget: int, why: str) -> list[Move]:
+    """When making room for ``vm`` takes more than ``budget`` moves: its first ``budget`` evictions (applied to
+    ``state``; ``vm`` stays for a later cycle); empty when no cascade works at any budget."""
+    if budget <= 0:
+        return []
+    trial = state.copy()
+    whole = cascade(trial, vm, list(hosts), len(state.vms) + 1, why)
+    steps = whole[:min(budget, len(whole) - 1)]
+    for move in steps:
+        state.apply(move.vm, move.dest)
+    return steps
 
 
 def _evictions(state: ClusterState, vm: str, host: HostLoad, budget: int) -> list[tuple[str, str]] | None:
