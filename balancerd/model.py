@@ -343,6 +343,8 @@ class Plan:
     """The objective after the first k moves of ``moves``, for k = 0 .. len(moves) (the last is ``objective``)."""
     drains: tuple[Evacuation, ...] = ()
     """The drain proof of every host in maintenance, in the order they are drained (refused ones included)."""
+    infeasible: tuple[str, ...] = ()
+    """What no placement fixes (demand above capacity, a host no move relieves), with resources and amounts."""
 
     @property
     def objective(self) -> float:

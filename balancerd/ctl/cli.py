@@ -345,6 +345,7 @@ def status_text(doc: dict[str, Any]) -> str:
     lines += [_host_row(h, doc) for h in doc.get("hosts", [])]
     lines += [f"in flight: {f['vm']} {f['source']} -> {f['dest']}" for f in doc.get("in_flight", [])]
     lines += views.held_lines(doc)
+    lines += [f"INFEASIBLE: {finding}" for finding in doc.get("infeasible", [])]
     for host, drain in sorted(doc.get("drains", {}).items()):
         lines += [f"blocked on {host}: {b['vm']}: {'; '.join(b['reasons'])}" for b in drain.get("blocked", [])]
         lines += [f"failed from {host}: {f['vm']} -> {f['dest']} {f['outcome']}: {f['detail']}"

@@ -62,6 +62,8 @@ class Metrics:
                                 "fits (its drain proof holds), 0 if it is refused or forced", "host")
         self.drain_blockers = g("balancerd_drain_blockers", "VMs with nowhere to go in the evacuation of a host in "
                                 "maintenance", "host")
+        self.plan_infeasible = g("balancerd_plan_infeasible", "1 when the last plan found what no placement fixes "
+                                 "(demand above capacity, a host no move relieves): see the plan's notes")
         self.paused = g("balancerd_paused", "1 while no new migration may start (balancerctl pause or the pause file)")
 
     def _migration_metrics(self) -> None:
@@ -140,6 +142,7 @@ class Metrics:
         self.imbalance.set(report.imbalance)
         self.plan_moves.set(len(report.plan.moves))
         self.held.set(len(report.plan.held))
+        self.plan_infeasible.set(1 if report.plan.infeasible else 0)
         self.plan_score.labels("before").set(report.plan.score_before)
         self.plan_score.labels("after").set(report.plan.score_after)
         self.plan_objective.set(report.plan.objective)

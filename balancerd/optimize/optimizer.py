@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
 from balancerd.errors import UnknownHostError
 from balancerd.model import ClusterSnapshot, Evacuation, FailureRecord, Forecast, Move, Plan, Skip
-from balancerd.optimize import bounds, drain, evacuation, memory, planner, repair
+from balancerd.optimize import bounds, drain, evacuation, feasibility, memory, planner, repair
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import balance, movable_vms
 from balancerd.optimize.consolidate import consolidate, idle_hosts
@@ -71,12 +71,14 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     notes: list[str] = []
     fixes, chosen = _after_drains(state, budget - len(moves), movable, proofs, skips, notes)
     ordered, dropped = planner.order([*fixes, *moves, *chosen], replay, budget)
+    infeasible = feasibility.findings(replay, len(ordered))
+    notes.extend(f"infeasible: {finding}" for finding in infeasible)
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,
                 score_before=before, score_after=replay.score() if ordered else before,
                 strategy=_strategy(policy, moves, fixes, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),
                 lower_bound=min(bound, -before), violations=tuple(replay.rules.violations(replay.location)),
                 power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (), held=memory.held(state),
-                tradeoff=_tradeoff(curve, ordered), drains=proofs,
+                tradeoff=_tradeoff(curve, ordered), drains=proofs, infeasible=infeasible,
                 migration_mib=sum(sc.migration_mib(m.memory_mib, replay.vms[m.vm].dirty_rate_mib_s,
                                                    migration_mib_s)
                                   for m in ordered))

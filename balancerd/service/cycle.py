@@ -9,6 +9,7 @@ worker, so the cycle never waits for migrations; ``balancerd simulate`` and the 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -84,6 +85,7 @@ class CycleRunner:
                                             fixed_maintenance(config))
         self.cycle = 0
         self._drain_verdicts: dict[str, str] = {}
+        self._infeasible: tuple[str, ...] = ()
 
     def _executor(self, config: Config) -> Executor:
         return Executor(self.backend, self.clock, Settings.of(config), self.journal, on_event=self._on_event)
@@ -129,6 +131,17 @@ class CycleRunner:
                                     migration_mib_s=self.config.migration.speed_mib_s(),
                                     failures=proposal.failures, drains=self.drain_inputs())
 
+    def _log_infeasible(self, findings: tuple[str, ...]) -> None:
+        """Log what no placement fixes when it changes (amounts aside: forecasts move them every cycle), and
+        once when it clears."""
+        shape = tuple(re.sub(r"\d+", "N", finding) for finding in findings)
+        if shape != self._infeasible:
+            if findings:
+                log.warning("plan infeasible", findings=list(findings))
+            else:
+                log.info("plan feasible again")
+        self._infeasible = shape
+
     def _log_drains(self, proofs: tuple[Evacuation, ...]) -> None:
         """Log a drain proof when a host's verdict changes (refused, proven, forced), not every cycle."""
         verdicts = {e.host: ("proven" if e.feasible else "forced" if e.forced else "refused") for e in proofs}
@@ -149,6 +162,7 @@ class CycleRunner:
         self.cycle += 1
         proposal = self.propose()
         self._log_drains(proposal.plan.drains)
+        self._log_infeasible(proposal.plan.infeasible)
         return proposal, self.journal.record_plan(proposal.plan, self.config.mode)
 
     def run(self, stop: threading.Event) -> CycleReport:

@@ -12,7 +12,8 @@ and the drain proof (``proof``: ``feasible``, ``forced``, ``moves_left``, ``esti
 their reasons; :func:`balancerd.drainproof.summary`): a refused drain moves nothing until its evacuation fits.
 ``paused`` (with ``paused_by``, ``paused_at``) says whether new migrations are held back. ``held`` lists the
 VMs the last plan held because every candidate host failed ``[policy] max_failures`` times (with the reasons;
-``balancerctl release VM`` frees one); ``failures`` is the failure memory (the daemon adds it with
+``balancerctl release VM`` frees one); ``infeasible`` what the last plan found no placement fixes (demand
+above capacity, a host no move relieves, with the amounts); ``failures`` is the failure memory (the daemon adds it with
 :func:`failure_memory`).
 """
 
@@ -75,6 +76,7 @@ def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metri
         "plan": {"moves": len(report.plan.moves), "skipped": len(report.plan.skipped)},
         "errors": list(report.errors),
         "held": [{"vm": s.vm, "reasons": list(s.reasons)} for s in report.plan.held],
+        "infeasible": list(report.plan.infeasible),
         "paused": False,
         **(extra or {}),
     }

@@ -131,3 +131,13 @@ def test_drain_proof_gauges_per_host_in_maintenance() -> None:
     assert (get("balancerd_drain_feasible", {"host": "b"}), get("balancerd_drain_blockers", {"host": "b"})) == (0, 2)
     metrics.observe_cycle(CycleReport(2, "enforce", 6.0, 0.2, snap, Plan(2, 6.0, (), 0.0, 0.0), (), (), 0.0))
     assert get("balancerd_drain_feasible", {"host": "b"}) is None, "no proof: no stale gauge"
+
+
+def test_plan_infeasible_is_one_while_the_plan_reports_findings() -> None:
+    metrics = Metrics()
+    snap = ClusterSnapshot(1, 5.0, (Host("a", Resources(2000, 1024)),), ())
+    bad = Plan(1, 5.0, (), 0.0, 0.0, infeasible=("demand exceeds capacity: memory (MiB) 2048 needed, 1024 usable",))
+    metrics.observe_cycle(CycleReport(1, "enforce", 5.0, 0.2, snap, bad, (), report.utilisation(snap), 0.0))
+    assert metrics.registry.get_sample_value("balancerd_plan_infeasible") == 1
+    metrics.observe_cycle(CycleReport(2, "enforce", 6.0, 0.2, snap, Plan(2, 6.0, (), 0.0, 0.0), (), (), 0.0))
+    assert metrics.registry.get_sample_value("balancerd_plan_infeasible") == 0

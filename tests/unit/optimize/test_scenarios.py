@@ -96,7 +96,7 @@ def _host(spec: dict[str, Any], vms: list[Vm], flights: list[InFlight]) -> Host:
 
 EXPECT_KEYS = frozenset({"empty", "moves", "moves_include", "skipped", "skip_reasons", "max_moves", "hosts_empty",
                          "untouched", "strategy", "reasons", "unmoved", "power_off", "violations", "explain",
-                         "held", "drains"})
+                         "infeasible", "held", "drains"})
 """Every key ``expect`` may hold; any other (a typo) fails the scenario instead of being ignored."""
 
 
@@ -217,6 +217,11 @@ def _check_hosts(snap: ClusterSnapshot, result: Plan, expect: dict[str, Any]) ->
         assert list(result.power_off) == expect["power_off"]
     for text in expect.get("violations", []):
         assert any(text in v for v in result.violations), result.violations
+    if "infeasible" in expect:
+        want = expect["infeasible"]
+        assert len(result.infeasible) == len(want) and all(w in f for w, f in zip(want, result.infeasible,
+                                                                                   strict=True)), result.infeasible
+        assert all(f"infeasible: {f}" in result.notes for f in result.infeasible)
 
 
 def _check_drains(result: Plan, expect: dict[str, Any]) -> None:

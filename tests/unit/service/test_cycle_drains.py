@@ -60,3 +60,15 @@ def test_check_drain_proves_a_host_not_in_maintenance_and_changes_nothing(cycle:
     assert not cycle.config.paths.maintenance_file.exists()
     with pytest.raises(UnknownHostError):
         cycle.runner.check_drain(proposal, "h9")
+
+
+def test_an_infeasible_cluster_is_logged_when_it_changes(cycle: Cycle) -> None:
+    with capture_logs() as logs:  # 8 CPUs of demand on h1: room on h2 and h3
+        first, _ = cycle.runner.step()
+        cycle.config.paths.maintenance_file.write_text("h2\nh3\nh1\n")  # no eligible host left
+        second, _ = cycle.runner.step()
+        cycle.runner.step()
+    assert first.plan.infeasible == ()
+    assert second.plan.infeasible[0].startswith("demand exceeds capacity: CPU (millicores) ")
+    assert "needed, 0 usable on 0 eligible host(s)" in second.plan.infeasible[0]
+    assert [e["event"] for e in logs if e["event"].startswith("plan ")] == ["plan infeasible"]
