@@ -154,7 +154,8 @@ def test_drain_wait_empties_a_host(stack: Stack) -> None:
     proc = stack.drain
     assert proc.returncode == 0, proc.stdout + proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert events[0] == {"event": "maintenance", "host": "host02", "changed": True}
+    assert events[0] == {"event": "maintenance", "host": "host02", "changed": True,
+                         "forced": False}
     assert any(e["event"] == "progress" and e["vms_left"] > 0 for e in events), events
     assert events[-1]["event"] == "drained" and events[-1]["exit_code"] == 0
 
