@@ -1,7 +1,10 @@
 """structlog set-up: JSON lines for journald, a readable console renderer on a TTY.
 
 Called once by the CLI before anything logs. Modules log through ``structlog.get_logger()``; the pure core
-(optimize, predict, model) never logs. An event carries only the fields that have values: a field given as
+(optimize, predict, model) never logs. Libraries that log through the standard library (APScheduler's
+"skipped: maximum number of running instances reached" when a cycle overruns) are rendered the same way, so
+every line on stdout is one JSON object; their INFO chatter is left out unless the level is ``debug``. An
+event carries only the fields that have values: a field given as
 ``None`` is dropped here, once for every caller, so no JSON line holds ``null``.
 """
 
@@ -21,12 +24,35 @@ def drop_none(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDi
     return {key: value for key, value in event.items() if value is not None}
 
 
+class _ForeignHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root handler this module installs (a class of its own so a second ``configure`` replaces it)."""
+
+
+def _route_stdlib(renderer: structlog.typing.Processor, level: str) -> None:
+    """Render standard-library log records (other libraries') with ``renderer`` on stdout."""
+    handler = _ForeignHandler(sys.stdout)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    ))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _ForeignHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if level == "debug" else max(_LEVELS[level], logging.WARNING))
+
+
 def configure(level: str = "info", fmt: str = "auto") -> None:
     """Route structlog to stdout as JSON (``json``), for people (``console``) or by TTY (``auto``)."""
     console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
     )
+    _route_stdlib(renderer, level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
