@@ -147,11 +147,13 @@ class Arrays:
         self.vhost[vm] = dst
 
 
-def best_per_group(values: Floats, groups: Ints) -> Ints:
-    """Index of the smallest of ``values`` within each run of equal ``groups`` (runs are contiguous)."""
+def best_per_group(values: Floats, groups: Ints, ties: Floats | None = None) -> Ints:
+    """Index of the smallest of ``values`` within each run of equal ``groups``; equal values are ordered by
+    ``ties`` (smallest first) when given, else by position."""
     if values.size == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.lexsort((values, groups))
+    keys = (values, groups) if ties is None else (ties, values, groups)
+    order = np.lexsort(keys)
     first = np.ones(order.size, dtype=np.bool_)
     first[1:] = groups[order][1:] != groups[order][:-1]
     return np.asarray(order[first], dtype=np.int64)

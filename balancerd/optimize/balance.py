@@ -11,7 +11,8 @@ exact score change, anti-oscillation via :func:`~balancerd.optimize.scoring.wort
 round finds nothing, a step scores every movable VM of the three hottest hosts against every eligible host
 and takes the best single move; when that finds nothing either, a bounded number of swap steps (exchanging
 two VMs between a hot and a cool host) try to break granularity locks. Best estimated gains go first, so a
-small move budget takes the most valuable moves. Balance moves only running, live-migratable VMs without
+small move budget takes the most valuable moves; between equal gains the cheaper move (memory and dirty
+rate over the link, local disks to copy) wins. Balance moves only running, live-migratable VMs without
 cooldown, pin, exclusion or a drain move in this plan. The strategy chooses TARGET hosts: a VM chosen a
 second time is re-targeted (one Move from its original host; dropped if it returns there), so an early
 choice that overshot can be corrected.
@@ -34,6 +35,8 @@ _MAX_ROUNDS = 2_000
 """Upper bound on pairing rounds (each round moves at most one VM off every hot host)."""
 _SWAP_STEPS = 20
 """Upper bound on swap steps per plan (each scans hot x cool hosts' VMs in Python)."""
+_GAIN_DECIMALS = 9
+"""Gains equal to this many decimals are a tie, broken by migration cost (float noise is far below it)."""
 
 
 def movable_vms(state: ClusterState) -> list[str]:
@@ -45,10 +48,10 @@ def movable_vms(state: ClusterState) -> list[str]:
 
 
 def cost_ratios(state: ClusterState, names: list[str]) -> Floats:
-    """Migration cost of each VM over the mean of ``names`` (1.0 = an average movable VM)."""
+    """Migration cost of each VM (memory, dirty rate, local disks) over the mean of ``names`` (1.0 = average)."""
     bw = state.migration_mib_s
-    costs = np.array([sc.migration_mib(state.vms[n].size.mem_mib, state.vms[n].dirty_rate_mib_s, bw)
-                      for n in names], dtype=np.float64)
+    costs = np.array([sc.move_mib(state.vms[n].size, state.vms[n].dirty_rate_mib_s, bw) for n in names],
+                     dtype=np.float64)
     mean = float(costs.mean()) if costs.size else 1.0
     return costs / mean if mean > 0 else np.ones_like(costs)
 
@@ -112,8 +115,9 @@ class Balancer:
         chosen = np.flatnonzero(valid)
         if chosen.size == 0:
             return 0
-        best = chosen[best_per_group(-estimate[chosen], cand.src[chosen])]
-        best = best[np.argsort(-estimate[best], kind="stable")][:limit]
+        key, cost = tie_key(estimate), self.cost[cand.vm]
+        best = chosen[best_per_group(key[chosen], cand.src[chosen], cost[chosen])]
+        best = best[np.lexsort((cost[best], key[best]))][:limit]
         return sum(self.apply(int(cand.vm[i]), int(cand.dst[i])) for i in best)
 
     def allowed(self, vm: int, dst: int) -> bool:
@@ -165,6 +169,11 @@ class Balancer:
     def swap_worth_it(self, step: Step) -> bool:
         cost = sum(float(self.cost[self.position[name]]) * self.distance(name, dest) for name, dest in step.moves)
         return sc.worth_it(step.gain, self.state.count, cost, self.state.policy.min_gain)
+
+
+def tie_key(estimate: Floats) -> Floats:
+    """Sort key of estimated gains, best first, rounded so that equal gains tie and the cheaper move wins."""
+    return np.asarray(np.round(-estimate, _GAIN_DECIMALS), dtype=np.float64)
 
 
 def balance(state: ClusterState, budget: int) -> list[Move]:

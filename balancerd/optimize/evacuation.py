@@ -61,7 +61,8 @@ def evacuate(base: ClusterState, host: str, forced: bool, slots: int,
 
 def _step(state: ClusterState, move: Move) -> EvacuationStep:
     speed = state.migration_mib_s
-    mib = sc.migration_mib(move.memory_mib, state.vms[move.vm].dirty_rate_mib_s, speed)
+    vm = state.vms[move.vm]
+    mib = sc.move_mib(vm.size, vm.dirty_rate_mib_s, speed)
     return EvacuationStep(vm=move.vm, dest=move.dest, kind=move.kind, seconds=mib / speed if speed > 0 else 0.0)
 
 

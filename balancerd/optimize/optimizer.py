@@ -79,8 +79,8 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
                 lower_bound=min(bound, -before), violations=tuple(replay.rules.violations(replay.location)),
                 power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (), held=memory.held(state),
                 tradeoff=_tradeoff(curve, ordered), drains=proofs, infeasible=infeasible,
-                migration_mib=sum(sc.migration_mib(m.memory_mib, replay.vms[m.vm].dirty_rate_mib_s,
-                                                   migration_mib_s)
+                migration_mib=sum(sc.move_mib(replay.vms[m.vm].size, replay.vms[m.vm].dirty_rate_mib_s,
+                                              migration_mib_s)
                                   for m in ordered))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from balancerd.model import Resources
+from balancerd.model import POOL_PREFIX, Resources
 
 OVERLOAD_WEIGHT = 10.0
 """Penalty per unit of (load above usable capacity) / capacity, per resource."""
@@ -70,6 +70,16 @@ def migration_mib(mem_mib: int, dirty_rate_mib_s: int, bandwidth_mib_s: int) -> 
     if bandwidth_mib_s <= 0 or dirty_rate_mib_s * MAX_MIGRATION_FACTOR >= bandwidth_mib_s * (MAX_MIGRATION_FACTOR - 1):
         return mem_mib * MAX_MIGRATION_FACTOR
     return int(mem_mib * bandwidth_mib_s / (bandwidth_mib_s - dirty_rate_mib_s))
+
+
+def local_disk_mib(size: Resources) -> int:
+    """MiB of local disks a live migration copies with the VM: its storage-pool resources."""
+    return sum(mib for name, mib in size.extra if name.startswith(POOL_PREFIX))
+
+
+def move_mib(size: Resources, dirty_rate_mib_s: int, bandwidth_mib_s: int) -> int:
+    """Expected MiB one move carries: memory over the pre-copy rounds plus the local disks it copies."""
+    return migration_mib(size.mem_mib, dirty_rate_mib_s, bandwidth_mib_s) + local_disk_mib(size)
 
 
 def worth_it(gain: float, hosts: int, cost_ratio: float, min_gain: float) -> bool:

@@ -30,6 +30,13 @@ def test_best_per_group_takes_the_smallest_of_each_run() -> None:
     assert list(best_per_group(values, groups)) == [1, 4]
 
 
+def test_best_per_group_breaks_ties_by_the_tie_key() -> None:
+    values = np.array([1.0, 1.0, 1.0, 2.0, 2.0])
+    groups = np.array([0, 0, 0, 7, 7])
+    assert list(best_per_group(values, groups)) == [0, 3]
+    assert list(best_per_group(values, groups, np.array([3.0, 0.5, 2.0, 9.0, 1.0]))) == [1, 4]
+
+
 def test_arrays_mirror_the_state_and_scores_match_the_exact_variance_change() -> None:
     state = ClusterState(_cluster(6, 40), Forecast(300), PolicyConfig(), frozenset())
     arrays = Arrays(state, movable_vms(state))

@@ -7,7 +7,7 @@ apart; its rules appended to ``policy.rules``, its maintenance hosts in maintena
     hosts:    [{name, cpu, mem, usage: [cpu, mem]?, reachable?, maintenance?, domain?,
                 networks: [name]?, cpu_group?, cpu_models: [name]?, migration_problem?, pools: {dir: free MiB}?}]
     vms:      [{name, host, cpu, mem, use: [cpu, mem]?, running?, live?,      (use defaults to the size)
-                networks: [name]?, cpu_mode?, cpu_model?, disks: {dir: MiB}?}]
+                networks: [name]?, cpu_mode?, cpu_model?, disks: {dir: MiB}?, dirty: MiB/s?}]
     in_flight: [{vm, source, dest}]?      cooldown: [vm]?      policy: {PolicyConfig field: value}?
     failures: [{vm, dest, count, retry_in: s, error?}]?   (the snapshot is taken at time 0)
     maintenance_order: [host]? (the order hosts entered maintenance)   forced: [host]? (drain --force)
@@ -64,7 +64,7 @@ def _vm(spec: dict[str, Any]) -> Vm:
     use = Resources(*spec["use"]) if "use" in spec else None
     made = builders.vm(spec["name"], spec["host"], spec["cpu"], spec["mem"], usage=use,
                        running=spec.get("running", True), live=spec.get("live", True),
-                       extra=_pools(spec.get("disks", {})))
+                       extra=_pools(spec.get("disks", {})), dirty_rate_mib_s=spec.get("dirty", 0))
     return dataclasses.replace(made, networks=frozenset(spec.get("networks", ())), cpu_mode=spec.get("cpu_mode", ""),
                                cpu_model=spec.get("cpu_model", ""))
 

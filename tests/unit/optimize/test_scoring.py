@@ -8,7 +8,7 @@ import statistics
 from hypothesis import given
 from hypothesis import strategies as st
 
-from balancerd.model import Resources
+from balancerd.model import POOL_PREFIX, Resources
 from balancerd.optimize import scoring as sc
 
 
@@ -48,3 +48,10 @@ def test_pstdev_matches_statistics(values: list[float]) -> None:
     got = sc.pstdev(len(values), sum(values), sum(v * v for v in values))
     want = statistics.pstdev(values) if values else 0.0
     assert math.isclose(got, want, abs_tol=1e-6)
+
+
+def test_move_mib_adds_local_pool_disks_to_the_memory_transfer() -> None:
+    size = Resources(1000, 1024, ((POOL_PREFIX + "/images", 20000), ("vcpus", 4)))
+    assert sc.local_disk_mib(size) == 20000  # named resources that are not pools carry no bytes
+    assert sc.move_mib(size, 500, 1000) == 2048 + 20000
+    assert sc.move_mib(Resources(1000, 1024), 0, 1000) == 1024
