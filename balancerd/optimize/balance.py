@@ -102,14 +102,19 @@ class Balancer:
         """Check the best candidate per source exactly and apply those that hold; how many were applied.
 
         VMs with soft rules wait for the single-move step (``paired`` False), which sees every destination
-        and adds the soft-rule change to the estimate.
+        and adds the soft-rule change to the estimate; the named-resource overload change is added for every
+        VM that has named resources.
         """
         _, _, std, n = self.arrays.stats()
-        estimate = -cand.dssd / (2.0 * n * max(std, 1e-9)) + cand.relief
+        # the exact change of the fixed-mean standard deviation (never above the true gain; no 1/std blow-up
+        # when the cluster is balanced and only overload relief, named resources included, is to be had)
+        estimate = std - np.sqrt(np.maximum(0.0, std * std + cand.dssd / n)) + cand.relief
         for i in np.flatnonzero(cand.fit & self.check[cand.vm]):
             name = self.arrays.vm_names[int(cand.vm[i])]
             soft = name in self.state.rules.soft
-            estimate[i] += self.state.soft_delta(name, self.arrays.host_names[int(cand.dst[i])]) if soft else 0.0
+            dest = self.arrays.host_names[int(cand.dst[i])]
+            estimate[i] += self.state.soft_delta(name, dest) if soft else 0.0
+            estimate[i] += self.state.named_delta(((name, dest),)) if self.state.demand[name].cap.extra else 0.0
             cand.fit[i] = not (paired and soft) and self.allowed(int(cand.vm[i]), int(cand.dst[i]))
         valid = cand.fit & (estimate * n >= self.state.policy.min_gain * self.cost[cand.vm]) & (estimate > 0)
         chosen = np.flatnonzero(valid)

@@ -16,11 +16,12 @@ not in the vector). The standard deviation is ||u - mean||/sqrt(n), 1/sqrt(n)-Li
 * imbalance: I_end >= I_now - (sum of the ``budget`` largest delta) / sqrt(n).
 * overload: a host's end load is at least its load now minus what its own residents take away, and its
   penalty is monotone and Lipschitz in load, so P_end >= P_now - (sum of the ``budget`` largest reliefs),
-  where the relief of v is min(penalty of its host, OVERLOAD_WEIGHT * sum_r demand_r(v) / capacity_r) (and at
-  most P_now in total). Without the budget, the fractional relaxation (every candidate VM split over any
-  eligible hosts) also bounds it: the load that cannot move forces sum max(0, fixed - usable) over usable
-  capacity, priced per host, and any further excess of total load over total usable capacity is priced at
-  least at the largest capacity. The larger of the two holds.
+  where the relief of v is min(penalty of its host, OVERLOAD_WEIGHT * sum_r demand_r(v) / capacity_r), r over
+  CPU, memory and the named resources its host declares (and at most P_now in total). Without the budget,
+  the fractional relaxation (every candidate VM split over any eligible hosts) also bounds it: the load that
+  cannot move forces sum max(0, fixed - usable) over usable capacity, priced per host, and any further
+  excess of total load over total usable capacity is priced at least at the largest capacity (CPU and
+  memory only: leaving named resources out lowers it, so it still bounds). The larger of the two holds.
 * soft rules: a VM that does not move keeps its misses, so S_end >= (misses of VMs that may not move) +
   (misses of candidates - the ``budget`` largest of them), weighted.
 
@@ -86,7 +87,9 @@ def _one_relief(state: ClusterState, name: str) -> float:
     if not origin.eligible or origin.pen <= 0:
         return 0.0
     cap = state.demand[name].cap
-    spent = cap.cpu_m * _inv(origin.capacity.cpu_m) + cap.mem_mib * _inv(origin.capacity.mem_mib)
+    declared = dict(origin.capacity.extra)
+    spent = cap.cpu_m * _inv(origin.capacity.cpu_m) + cap.mem_mib * _inv(origin.capacity.mem_mib) + sum(
+        amount * _inv(declared[n]) for n, amount in cap.extra if n in declared)
     return min(origin.pen, sc.OVERLOAD_WEIGHT * spent)
 
 

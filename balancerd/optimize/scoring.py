@@ -5,13 +5,15 @@ tried) and through it by ``optimize.score()``, ``plan()`` and ``explain()``. Pur
 
 Utilisation of a host is the larger of its CPU and memory load over its full capacity. Imbalance is the
 population standard deviation of utilisation across eligible hosts. The overload penalty weighs every unit
-of load above a host's usable capacity (capacity minus the policy's headroom) heavily. The score is
+of load above a host's usable capacity (capacity minus the policy's headroom) heavily, named resources
+(``Resources.extra``: vCPU limits, storage pools) as much as CPU and memory. The score is
 ``-(imbalance + penalty)``: higher is better, 0 is a perfectly balanced cluster with nothing overloaded.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from balancerd.model import POOL_PREFIX, Resources
 
@@ -41,6 +43,17 @@ def overload(cpu_m: int, mem_mib: int, usable: Resources, capacity: Resources) -
     cpu_over = ratio(max(0, cpu_m - usable.cpu_m), capacity.cpu_m)
     mem_over = ratio(max(0, mem_mib - usable.mem_mib), capacity.mem_mib)
     return OVERLOAD_WEIGHT * (cpu_over + mem_over)
+
+
+def named_overload(load: Mapping[str, int], usable: Resources, capacity: Resources) -> float:
+    """Penalty for named-resource load (vCPU limits, storage pools, ...) above the usable capacity.
+
+    Only resources the host declares count: one it does not declare is not modelled on that host.
+    """
+    declared = dict(capacity.extra)
+    over = sum(ratio(max(0, amount - usable.amount(name)), declared[name])
+               for name, amount in load.items() if name in declared)
+    return OVERLOAD_WEIGHT * over
 
 
 def pstdev(count: int, total: float, total_sq: float) -> float:

@@ -64,7 +64,7 @@ class HostLoad:
     """Mutable load of one host, with its utilisation and penalty cached."""
 
     __slots__ = ("bal_cpu", "bal_mem", "cap_cpu", "cap_mem", "capacity", "eligible", "host", "inv_cpu",
-                 "inv_mem", "name", "pen", "usable", "usable_cpu", "usable_mem", "util")
+                 "inv_mem", "name", "named", "pen", "usable", "usable_cpu", "usable_mem", "util")
 
     def __init__(self, host: Host, usable: Resources) -> None:
         self.host = host
@@ -76,7 +76,8 @@ class HostLoad:
         self.inv_mem = 1.0 / host.capacity.mem_mib if host.capacity.mem_mib > 0 else 0.0
         self.eligible = host.reachable and not host.maintenance
         self.cap_cpu = self.cap_mem = self.bal_cpu = self.bal_mem = 0
-        self.util = self.pen = 0.0
+        self.util = self.pen = self.named = 0.0
+        """``named``: the overload penalty of its named resources (kept by ClusterState, part of ``pen``)."""
 
     def copy(self) -> HostLoad:
         """An independent copy (same host, same loads)."""
@@ -102,8 +103,8 @@ class HostLoad:
         return sc.utilisation(self.bal_cpu + d_cpu, self.bal_mem + d_mem, self.capacity)
 
     def pen_after(self, d_cpu: int, d_mem: int) -> float:
-        """Overload penalty if the capacity load changed by (d_cpu, d_mem)."""
-        return sc.overload(self.cap_cpu + d_cpu, self.cap_mem + d_mem, self.usable, self.capacity)
+        """Overload penalty if the capacity load changed by (d_cpu, d_mem), named resources unchanged."""
+        return sc.overload(self.cap_cpu + d_cpu, self.cap_mem + d_mem, self.usable, self.capacity) + self.named
 
     def fits(self, demand: Resources) -> bool:
         """True when ``demand`` fits on top of the current load within usable capacity."""
@@ -210,12 +211,25 @@ class ClusterState:
             load.refresh()
 
     def _add_extra(self, host: str, vm: str, sign: int) -> None:
-        """Account ``vm``'s named resources (``Resources.extra``) on ``host``."""
+        """Account ``vm``'s named resources (``Resources.extra``) on ``host``; its ``pen`` is refreshed by the
+        caller."""
         extra = self.demand[vm].cap.extra
         if extra:
             load = self.extra_load.setdefault(host, {})
-            for name, amount in extra:
-                load[name] = load.get(name, 0) + sign * amount
+            _add_named(load, extra, sign)
+            target = self.hosts[host]
+            target.named = sc.named_overload(load, target.usable, target.capacity)
+
+    def named_delta(self, moves: Iterable[tuple[str, str]]) -> float:
+        """Score change from named-resource overload if each (VM, destination) of ``moves`` happened."""
+        changed: dict[str, dict[str, int]] = {}
+        for vm, dest in moves:
+            extra = self.demand[vm].cap.extra
+            for name, sign in ((self.location[vm], -1), (dest, 1)):
+                if extra and self.hosts[name].eligible:
+                    _add_named(changed.setdefault(name, dict(self.extra_load.get(name, {}))), extra, sign)
+        after = (sc.named_overload(load, self.hosts[h].usable, self.hosts[h].capacity) for h, load in changed.items())
+        return -(math.fsum(after) - math.fsum(self.hosts[h].named for h in changed))
 
     def _resum(self) -> None:
         """Recompute the score sums from scratch (exact; used after every applied move)."""
@@ -271,7 +285,8 @@ class ClusterState:
         src = self.hosts[self.location[vm]]
         gain, imbalance = self.delta(((src, -bal.cpu_m, -bal.mem_mib, -cap.cpu_m, -cap.mem_mib),
                                       (self.hosts[dest], bal.cpu_m, bal.mem_mib, cap.cpu_m, cap.mem_mib)))
-        return gain + self.soft_delta(vm, dest), imbalance
+        named = self.named_delta(((vm, dest),)) if cap.extra else 0.0
+        return gain + self.soft_delta(vm, dest) + named, imbalance
 
     def best_dest(self, vm: str, dests: Iterable[HostLoad]) -> tuple[HostLoad, float, float] | None:
         """Among eligible ``dests`` where ``vm`` fits, the best one, with (score change, new imbalance).
@@ -313,9 +328,9 @@ class ClusterState:
             self.soft += self.rules.soft_misses(vm, dest) - self.rules.soft_misses(vm, source)
         for host, sign in ((self.hosts[source], -1), (self.hosts[dest], 1)):
             self._account(host, -1)
+            self._add_extra(host.name, vm, sign)
             host.add(self.demand[vm], sign)
             self._account(host, 1)
-            self._add_extra(host.name, vm, sign)
         self.on_host[source].remove(vm)
         self.on_host[dest].append(vm)
         self.location[vm] = dest
@@ -331,3 +346,9 @@ class ClusterState:
             self.total += sign * host.util
             self.total_sq += sign * host.util * host.util
             self.penalty += sign * host.pen
+
+
+def _add_named(load: dict[str, int], extra: Iterable[tuple[str, int]], sign: int) -> None:
+    """Add (sign 1) or take out (-1) named resource amounts ``extra`` in ``load``."""
+    for name, amount in extra:
+        load[name] = load.get(name, 0) + sign * amount

@@ -100,6 +100,8 @@ def _swap_step(state: ClusterState, a: HostLoad, vm_a: str, b: HostLoad, vm_b: s
     bal = db.bal - da.bal
     gain, imbalance = state.delta(((a, bal.cpu_m, bal.mem_mib, cap.cpu_m, cap.mem_mib),
                                    (b, -bal.cpu_m, -bal.mem_mib, -cap.cpu_m, -cap.mem_mib)))
+    if da.cap.extra or db.cap.extra:
+        gain += state.named_delta(((vm_a, b.name), (vm_b, a.name)))
     return Step(((vm_a, b.name), (vm_b, a.name)), gain, imbalance)
 
 

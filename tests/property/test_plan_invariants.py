@@ -29,7 +29,7 @@ SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[Heal
 def cap_demand(vm: Vm, forecast: Forecast) -> Resources:
     f = forecast.as_mapping().get(vm.name)
     upper = f.upper if f else vm.usage
-    return Resources(upper.cpu_m, max(vm.size.mem_mib, upper.mem_mib))
+    return Resources(upper.cpu_m, max(vm.size.mem_mib, upper.mem_mib), upper.max_with(vm.size).extra)
 
 
 def start_loads(snap: ClusterSnapshot, forecast: Forecast) -> dict[str, Resources]:
@@ -76,10 +76,12 @@ def final_hosts(snap: ClusterSnapshot, result: Plan) -> dict[str, str]:
 
 
 @st.composite
-def vm_specs(draw: st.DrawFn, name: str) -> tuple[Vm, VmForecast | None]:
+def vm_specs(draw: st.DrawFn, name: str, named: bool = False) -> tuple[Vm, VmForecast | None]:
+    """A VM; with ``named``, it also asks for 1-8 of the named resource "vcpu" (a vCPU limit)."""
+    extra = (("vcpu", draw(st.integers(1, 8))),) if named else ()
     size = Resources(draw(st.integers(250, 8000)), draw(st.integers(256, 8192)))
     usage = Resources(draw(st.integers(0, size.cpu_m)), draw(st.integers(0, size.mem_mib)))
-    vm = builders.vm(name, "", size.cpu_m, size.mem_mib, usage=usage,
+    vm = builders.vm(name, "", size.cpu_m, size.mem_mib, usage=usage, extra=extra,
                      running=draw(st.sampled_from([True, True, True, False])),
                      live=draw(st.sampled_from([True, True, True, False])))
     if draw(st.booleans()):
@@ -91,9 +93,12 @@ def vm_specs(draw: st.DrawFn, name: str) -> tuple[Vm, VmForecast | None]:
 
 @st.composite
 def clusters(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
-    """A cluster whose start state is within full capacity (placement only where a VM fits)."""
+    """A cluster whose start state is within full capacity (placement only where a VM fits); in some, hosts
+    declare a vCPU limit (a named resource) that the VMs ask for."""
     n_hosts = draw(st.integers(2, 12))
-    caps = [Resources(draw(st.integers(4000, 64000)), draw(st.integers(4096, 65536))) for _ in range(n_hosts)]
+    named = draw(st.integers(0, 3)) == 0
+    caps = [Resources(draw(st.integers(4000, 64000)), draw(st.integers(4096, 65536)),
+                      (("vcpu", draw(st.integers(4, 48))),) if named else ()) for _ in range(n_hosts)]
     names = [f"h{i:02d}" for i in range(n_hosts)]
     overhead = [Resources(draw(st.integers(0, 500)), draw(st.integers(0, 1024))) for _ in range(n_hosts)]
     loads = dict(zip(names, overhead, strict=True))
@@ -103,7 +108,7 @@ def clusters(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
     flights: list[InFlight] = []
     usage = dict(loads)
     for j in range(draw(st.integers(0, 60))):
-        vm, fc = draw(vm_specs(f"vm{j:02d}"))
+        vm, fc = draw(vm_specs(f"vm{j:02d}", named))
         need = cap_demand(vm, Forecast(300, (fc,) if fc else ()))
         host = draw(st.sampled_from(names))
         if not (loads[host] + need).fits_in(capacity[host]):
@@ -118,7 +123,7 @@ def clusters(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
             flights.append(InFlight(vm.name, host, other))
         vms.append(vm)
         forecasts.extend([fc] if fc else [])
-    hosts = [builders.host(n, capacity[n].cpu_m, capacity[n].mem_mib, usage=usage[n],
+    hosts = [builders.host(n, capacity[n].cpu_m, capacity[n].mem_mib, usage=usage[n], extra=capacity[n].extra,
                            reachable=draw(st.integers(0, 6)) > 0, maintenance=draw(st.integers(0, 4)) == 0)
              for n in names]
     policy = PolicyConfig(headroom_pct=draw(st.integers(0, 40)), imbalance_threshold_pct=draw(st.integers(0, 30)),
@@ -133,7 +138,8 @@ def drainable(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]
     """A cluster with a spare host big enough for everything, no in-flight moves, reachable maintenance hosts."""
     snap, forecast, policy = draw(clusters())
     hosts = [dataclasses.replace(h, reachable=h.reachable or h.maintenance) for h in snap.hosts]
-    spare = builders.host("spare", 10_000_000, 10_000_000)
+    named = tuple(sorted({(name, 10_000_000) for h in snap.hosts for name, _ in h.capacity.extra}))
+    spare = builders.host("spare", 10_000_000, 10_000_000, extra=named)
     snap = builders.snapshot([*hosts, spare], snap.vms, seq=snap.seq, at=snap.taken_at)
     return snap, forecast, PolicyConfig(headroom_pct=policy.headroom_pct, max_moves_per_cycle=1000,
                                         imbalance_threshold_pct=policy.imbalance_threshold_pct)

@@ -125,3 +125,22 @@ def test_the_relaxation_bounds_every_single_move() -> None:
         trial.apply("v0", dest)
         assert -trial.score() >= bound
     assert budgeted_bound(state, set(), 1) == -state.score()  # nothing may move: the bound is today's objective
+
+
+def test_named_overload_is_in_the_score_and_its_relief_in_the_bound() -> None:
+    """h1 allows 8 vCPUs and carries 12 (CPU and memory balanced): the excess counts like CPU overload, one
+    move relieves it, and the bound stays below the plan that does."""
+    hosts = (host("h1", 32000, 65536, extra=(("vcpu", 8),)), host("h2", 32000, 65536, extra=(("vcpu", 16),)))
+    vms = (vm("a", "h1", 2000, 1024, extra=(("vcpu", 6),)), vm("b", "h1", 2000, 1024, extra=(("vcpu", 6),)),
+           vm("c", "h2", 2000, 1024, extra=(("vcpu", 2),)), vm("d", "h2", 2000, 1024, extra=(("vcpu", 2),)))
+    snap = snapshot(hosts, vms)
+    pol = PolicyConfig(headroom_pct=0, max_moves_per_cycle=1)
+    state = ClusterState(snap, Forecast(300), pol, frozenset())
+    assert math.isclose(state.penalty, sc.OVERLOAD_WEIGHT * 4 / 8)
+    gain, _ = state.move_delta("a", "h2")
+    state.apply("a", "h2")
+    assert math.isclose(-state.score(), state.imbalance())  # h2: 10 of 16, no excess left
+    assert math.isclose(gain, -state.imbalance() + sc.OVERLOAD_WEIGHT * 0.5)
+    result = plan(snap, Forecast(300), pol)
+    assert [(m.vm, m.dest) for m in result.moves] == [("a", "h2")]
+    assert result.objective >= result.lower_bound - 1e-9
