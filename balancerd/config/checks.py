@@ -12,6 +12,8 @@ from balancerd.config.schema import Config, HostConfig, PolicyConfig, RuleConfig
 from balancerd.errors import ConfigError
 
 _HOST_RULES = ("must", "must_not", "should", "should_not")
+SOFT_KINDS = ("should", "should_not", "soft_affinity", "soft_anti_affinity")
+"""Rule kinds that are preferences (a weighted penalty), not limits: only they take ``weight``."""
 
 
 def check(config: Config) -> None:
@@ -58,6 +60,10 @@ def check_rules(rules: tuple[RuleConfig, ...], prefix: str) -> None:
         if (rule.kind == "depends") != bool(rule.on):
             raise ConfigError(f"{prefix}[{i}].on", list(rule.on),
                               "a 'depends' rule needs the VMs it depends on (names or patterns); only it takes 'on'")
+        if rule.weight != 1.0 and rule.kind not in SOFT_KINDS:
+            raise ConfigError(f"{prefix}[{i}].weight", rule.weight,
+                              f"only soft rules ({', '.join(SOFT_KINDS)}) take a weight; a '{rule.kind}' rule "
+                              "is a limit: remove 'weight' or make the rule soft")
 
 
 def _check_rules(policy: PolicyConfig) -> None:

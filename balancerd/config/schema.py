@@ -116,7 +116,7 @@ SEEDED_SIM_KEYS = ("hosts", "vms", "host_cpu_m", "host_mem_mib", "seed", "skew",
 
 
 RULE_KINDS = ("anti_affinity", "affinity", "must", "must_not", "should", "should_not", "pin", "exclude", "spread",
-              "depends")
+              "depends", "soft_affinity", "soft_anti_affinity")
 """Placement rule kinds (see RuleConfig)."""
 
 
@@ -129,6 +129,8 @@ class RuleConfig:
     where they are. exclude: balancerd never moves them. spread: the VMs span at least ``min_domains``
     failure domains. depends: every failure domain that runs one of ``vms`` also runs one of ``on`` (a
     dependency between groups within a neighbourhood, e.g. app servers next to a replica of their database).
+    soft_affinity / soft_anti_affinity: the VMs should share a host / should run apart, a preference.
+    ``weight`` scales a soft rule's penalty (``policy.soft_rule_weight`` per miss, times ``weight``).
     """
 
     kind: str = _opt("anti_affinity", choices=RULE_KINDS)
@@ -137,6 +139,7 @@ class RuleConfig:
     hosts: tuple[str, ...] = _opt(())
     min_domains: int = _opt(2, lo=1, hi=1000)
     on: tuple[str, ...] = _opt(())
+    weight: float = _opt(1.0, lo=0.0, hi=1000.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,9 @@ not in the vector). The standard deviation is ||u - mean||/sqrt(n), 1/sqrt(n)-Li
   cannot move forces sum max(0, fixed - usable) over usable capacity, priced per host, and any further
   excess of total load over total usable capacity is priced at least at the largest capacity (CPU and
   memory only: leaving named resources out lowers it, so it still bounds). The larger of the two holds.
-* soft rules: a VM that does not move keeps its misses, so S_end >= (misses of VMs that may not move) +
-  (misses of candidates - the ``budget`` largest of them), weighted.
+* soft rules: a miss (a VM off its preferred hosts, a pair of a soft group apart or together) is repaired
+  only by moving a VM it involves, and moving one VM repairs at most the misses it takes part in, so
+  S_end >= S_now - (the ``budget`` largest of those per candidate), weighted.
 
 :func:`peak_bound` is the bound the scale benchmark judges balance against: the most utilised host is at
 least at max_r (sum of balance load r) / (sum of capacity r), the perfectly balanced utilisation, and at
@@ -101,10 +102,8 @@ def _inv(capacity: int) -> float:
 
 def _soft(state: ClusterState, candidates: set[str], budget: int) -> float:
     rules = state.rules
-    misses = {vm: rules.soft_misses(vm, state.location[vm]) for vm in rules.soft}
-    fixed = sum(count for vm, count in misses.items() if vm not in candidates)
-    free = [float(count) for vm, count in misses.items() if vm in candidates]
-    return state.policy.soft_rule_weight * (fixed + max(0.0, math.fsum(free) - _top(free, budget)))
+    fixes = (rules.soft_fix(vm, state.location) for vm in rules.soft if vm in candidates)
+    return state.policy.soft_rule_weight * max(0.0, rules.soft_total(state.location) - _top(fixes, budget))
 
 
 def fractional_overload(state: ClusterState, candidates: set[str]) -> float:

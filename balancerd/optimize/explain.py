@@ -40,8 +40,18 @@ def explain(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
 
 
 def _soft(state: ClusterState, vm: str) -> list[str]:
-    return [f"soft rule {rule.name}: {rule.kind.replace('_', ' ')} {', '.join(sorted(rule.hosts))}"
-            for rule in state.rules.host_rules.get(vm, ()) if rule.kind.startswith("should")]
+    rules = state.rules
+    lines = [f"soft rule {rule.name}: {rule.kind.replace('_', ' ')} {', '.join(sorted(rule.hosts))}"
+             f"{_weight(rule.weight)}" for rule in rules.host_rules.get(vm, ()) if rule.kind.startswith("should")]
+    for group in rules.soft_groups.get(vm, ()):
+        verb = "should share a host with" if group.kind == "soft_affinity" else "should run apart from"
+        others = ", ".join(m for m in group.members if m != vm)
+        lines.append(f"soft rule {group.name}: {verb} {others}{_weight(group.weight)}")
+    return lines
+
+
+def _weight(weight: float) -> str:
+    return "" if weight == 1.0 else f" (weight {weight:g})"
 
 
 def _headline(state: ClusterState, result: Plan, vm: str) -> str:

@@ -160,7 +160,7 @@ class ClusterState:
         """VMs whose destinations need per-pair checks: placement rules, facts or failure memory."""
         self.extra_load: dict[str, dict[str, int]] = {}
         self._load(snapshot)
-        self.soft = sum(self.rules.soft_misses(vm, self.location[vm]) for vm in self.rules.soft)
+        self.soft = self.rules.soft_total(self.location)
         self._resum()
 
     def copy(self) -> ClusterState:
@@ -251,8 +251,7 @@ class ClusterState:
         """Score change from soft rules if ``vm`` moved to ``dest``."""
         if vm not in self.rules.soft:
             return 0.0
-        change = self.rules.soft_misses(vm, dest) - self.rules.soft_misses(vm, self.location[vm])
-        return -self.policy.soft_rule_weight * change
+        return -self.policy.soft_rule_weight * self.rules.soft_change(vm, dest, self.location)
 
     def eligible_hosts(self) -> list[HostLoad]:
         return [h for h in self.hosts.values() if h.eligible]
@@ -325,7 +324,7 @@ class ClusterState:
         """Move ``vm`` to ``dest`` in this state and mark it moved."""
         source = self.location[vm]
         if vm in self.rules.soft:
-            self.soft += self.rules.soft_misses(vm, dest) - self.rules.soft_misses(vm, source)
+            self.soft += self.rules.soft_change(vm, dest, self.location)
         for host, sign in ((self.hosts[source], -1), (self.hosts[dest], 1)):
             self._account(host, -1)
             self._add_extra(host.name, vm, sign)

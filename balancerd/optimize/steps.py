@@ -8,6 +8,7 @@ two VMs between a hot host and one of the coolest hosts (the planner orders or p
 
 from __future__ import annotations
 
+from collections import ChainMap
 from dataclasses import dataclass
 
 from balancerd.model import Move, MoveKind, Vm
@@ -102,7 +103,19 @@ def _swap_step(state: ClusterState, a: HostLoad, vm_a: str, b: HostLoad, vm_b: s
                                    (b, -bal.cpu_m, -bal.mem_mib, -cap.cpu_m, -cap.mem_mib)))
     if da.cap.extra or db.cap.extra:
         gain += state.named_delta(((vm_a, b.name), (vm_b, a.name)))
+    gain += _swap_soft(state, vm_a, b.name, vm_b, a.name)
     return Step(((vm_a, b.name), (vm_b, a.name)), gain, imbalance)
+
+
+def _swap_soft(state: ClusterState, vm_a: str, dest_a: str, vm_b: str, dest_b: str) -> float:
+    """Score change from soft rules of ``vm_a`` going to ``dest_a``, then ``vm_b`` to ``dest_b``."""
+    soft = state.rules.soft
+    if vm_a not in soft and vm_b not in soft:
+        return 0.0
+    first = state.rules.soft_change(vm_a, dest_a, state.location) if vm_a in soft else 0.0
+    after = ChainMap({vm_a: dest_a}, state.location)
+    second = state.rules.soft_change(vm_b, dest_b, after) if vm_b in soft else 0.0
+    return -state.policy.soft_rule_weight * (first + second)
 
 
 def take_step(state: ClusterState, step: Step) -> list[Move]:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from balancerd.config import RULE_KINDS, PolicyConfig, RuleConfig
+from balancerd.config.checks import SOFT_KINDS
 from balancerd.model import ClusterSnapshot, Forecast, InFlight, Plan, Resources, Vm, VmForecast
 from balancerd.optimize import DrainInputs, check_drain, plan
 from balancerd.optimize.balance import movable_vms
@@ -304,8 +305,9 @@ def ruled(draw: st.DrawFn) -> tuple[ClusterSnapshot, Forecast, PolicyConfig]:
             picked = tuple(draw(st.lists(st.sampled_from(hosts), min_size=1, max_size=3, unique=True)))
             on = tuple(draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))) \
                 if kind == "depends" and names else ()
+            weight = draw(st.sampled_from([0.5, 1.0, 4.0])) if kind in SOFT_KINDS else 1.0
             rules.append(RuleConfig(kind=kind, name=f"{kind}-{len(rules)}", vms=tuple(vms), hosts=picked,
-                                    min_domains=draw(st.integers(1, 3)), on=on))
+                                    min_domains=draw(st.integers(1, 3)), on=on, weight=weight))
     strategy = draw(st.sampled_from(["balance", "balance", "consolidate", "drain"]))
     policy = dataclasses.replace(policy, rules=tuple(rules), strategy=strategy)
     return dataclasses.replace(snap, hosts=tuple(domains)), forecast, policy
@@ -321,6 +323,7 @@ def test_every_plan_respects_every_rule_kind(case: tuple[ClusterSnapshot, Foreca
     snap, forecast, policy = case
     result = plan(snap, forecast, policy)
     assert over_capacity_steps(snap, forecast, result) == []
+    assert result.objective >= result.lower_bound - 1e-9  # soft VM-VM rules included
     start = {vm.name: vm.host for vm in snap.vms}
     end = final_hosts(snap, result)
     known = set(start)

@@ -25,6 +25,13 @@ def test_depends_rule_reads_what_it_depends_on() -> None:
     assert policy.rules == (config.RuleConfig("depends", "app-db", ("app-*",), on=("db-*", "cache")),)
 
 
+def test_soft_vm_vm_rules_read_their_weight() -> None:
+    policy = policy_of({"rules": [{"kind": "soft_anti_affinity", "name": "apart", "vms": ["web-*"], "weight": 3},
+                                  {"kind": "soft_affinity", "vms": ["app", "cache"]}]})
+    assert policy.rules == (config.RuleConfig("soft_anti_affinity", "apart", ("web-*",), weight=3.0),
+                            config.RuleConfig("soft_affinity", vms=("app", "cache")))
+
+
 @pytest.mark.parametrize(("table", "key"), [
     ({"rules": [{"kind": "anti_affinity"}]}, "policy.rules[0].vms"),
     ({"rules": [{"kind": "must", "vms": ["a"]}]}, "policy.rules[0].hosts"),
@@ -34,6 +41,8 @@ def test_depends_rule_reads_what_it_depends_on() -> None:
     ({"rules": [{"vms": "a"}]}, "policy.rules[0].vms"),
     ({"domains": [{"hosts": ["h1"]}]}, "policy.domains[0].name"),
     ({"strategy": "pack"}, "policy.strategy"),
+    ({"rules": [{"kind": "anti_affinity", "vms": ["a", "b"], "weight": 3}]}, "policy.rules[0].weight"),
+    ({"rules": [{"kind": "soft_affinity", "vms": ["a", "b"], "weight": -1}]}, "policy.rules[0].weight"),
 ])
 def test_bad_rules_name_the_key(table: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as info:

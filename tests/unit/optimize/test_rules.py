@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from balancerd.config import DomainConfig, PolicyConfig, RuleConfig
 from balancerd.model import Forecast
 from balancerd.optimize.constraints import ALL_RULES, placement_allows, reasons
@@ -101,3 +104,32 @@ def test_depends_violations_name_the_domains_without_a_dependency() -> None:
     location = {v.name: v.host for v in VMS}
     assert rules.violations(location) == ["depends d: members run in h3 without a VM they depend on"]
     assert set(rules.constrained) == {"disk", "web1", "web2", "db"}
+
+
+SOFT = (RuleConfig("soft_anti_affinity", name="apart", vms=("web*", "db"), weight=2.0),
+        RuleConfig("soft_affinity", name="near", vms=("db", "disk")),
+        RuleConfig("should", name="pref", vms=("web1",), hosts=("h3",), weight=0.5))
+
+
+def test_soft_vm_vm_rules_count_weighted_pairs() -> None:
+    rules = Rules(SNAP, PolicyConfig(rules=SOFT))
+    where = {"web1": "h1", "web2": "h2", "db": "h1", "disk": "h3"}
+    # apart: web1-db share h1 (1 pair x 2); near: db-disk apart (1 pair); pref: web1 off h3 (0.5)
+    assert rules.soft_total(where) == 2.0 + 1.0 + 0.5
+    assert rules.soft_change("db", "h3", where) == -2.0 - 1.0  # leaves web1, joins disk
+    assert rules.soft_change("web1", "h2", where) == -2.0 + 2.0  # leaves db, joins web2
+    assert rules.soft_fix("db", where) == 3.0
+    assert rules.soft == {"web1", "web2", "db", "disk"} and rules.violations(where) == []
+
+
+@given(st.lists(st.tuples(st.sampled_from(["web1", "web2", "db", "disk"]), st.sampled_from(["h1", "h2", "h3"])),
+                max_size=12))
+def test_soft_change_is_the_change_of_the_total_and_fix_bounds_it(moves: list[tuple[str, str]]) -> None:
+    rules = Rules(SNAP, PolicyConfig(rules=SOFT))
+    where = {v.name: v.host for v in VMS}
+    for name, dest in moves:
+        before = rules.soft_total(where)
+        change = rules.soft_change(name, dest, where)
+        assert change >= -rules.soft_fix(name, where)  # one VM's move repairs at most what it takes part in
+        where[name] = dest
+        assert abs(rules.soft_total(where) - (before + change)) < 1e-9
