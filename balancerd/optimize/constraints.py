@@ -34,13 +34,13 @@ def not_in_flight(vm: Vm, host: Host, state: ClusterState) -> str | None:
 
 def not_in_cooldown(vm: Vm, host: Host, state: ClusterState) -> str | None:
     if vm.name in state.cooldown:
-        return f"in cooldown after a recent move ({state.policy.cooldown_s} s)"
+        return f"in cooldown on {state.location[vm.name]} after a recent move ({state.policy.cooldown_s} s)"
     return None
 
 
 def not_moved_yet(vm: Vm, host: Host, state: ClusterState) -> str | None:
     if vm.name in state.moved:
-        return "already moved in this plan"
+        return f"already moved in this plan (to {state.location[vm.name]})"
     return None
 
 
@@ -124,7 +124,7 @@ def not_failed_here(vm: Vm, host: Host, state: ClusterState) -> str | None:
 
 def not_excluded(vm: Vm, host: Host, state: ClusterState) -> str | None:
     label = state.rules.excluded.get(vm.name)
-    return None if label is None else f"excluded from balancerd by {label}"
+    return None if label is None else f"excluded from balancerd by {label}; it stays on {state.location[vm.name]}"
 
 
 def not_pinned(vm: Vm, host: Host, state: ClusterState) -> str | None:
@@ -136,7 +136,8 @@ def host_rules_allow(vm: Vm, host: Host, state: ClusterState) -> str | None:
     """Hard VM-host rules: must run on / must not run on."""
     for rule in state.rules.host_rules.get(vm.name, ()):
         if rule.kind == "must" and host.name not in rule.hosts:
-            return f"{rule.name}: {vm.name} must run on {', '.join(sorted(rule.hosts)) or 'no host'}"
+            allowed = ", ".join(sorted(rule.hosts)) or "no host"
+            return f"{rule.name}: {vm.name} must run on {allowed}, not on {host.name}"
         if rule.kind == "must_not" and host.name in rule.hosts:
             return f"{rule.name}: {vm.name} must not run on {host.name}"
     return None
@@ -193,7 +194,7 @@ def dependency(vm: Vm, host: Host, state: ClusterState) -> str | None:
         if group.kind == "depends":
             reason = _arrival(vm.name, group, there, state) or _departure(vm.name, group, here, state)
             if reason is not None:
-                return f"depends {group.name}: {reason}"
+                return f"depends {group.name}: {reason} (a move to {host.name})"
     return None
 
 

@@ -105,13 +105,17 @@ def _best_dest(state: ClusterState, vm: str) -> tuple[HostLoad, float] | None:
 def _in_maintenance(hosts: list[str]) -> str:
     if len(hosts) == 1:
         return f"{hosts[0]} is in maintenance"
-    shown = ", ".join(hosts[:6]) + (f" and {len(hosts) - 6} more" if len(hosts) > 6 else "")
-    return f"{len(hosts)} hosts are in maintenance ({shown})"
+    return f"{len(hosts)} hosts are in maintenance ({_hosts(hosts)})"
+
+
+def _hosts(hosts: list[str]) -> str:
+    """Up to six host names, then how many more."""
+    return ", ".join(hosts[:6]) + (f" and {len(hosts) - 6} more" if len(hosts) > 6 else "")
 
 
 def no_room_reasons(state: ClusterState, vm: Vm) -> tuple[str, ...]:
     """Why ``vm`` fits on no other host: every host's reasons, capped at a readable number."""
-    found: list[str] = []
+    found: list[tuple[str, str]] = []
     resting: list[str] = []
     for host in state.hosts.values():
         if host.name == state.location[vm.name]:
@@ -119,12 +123,11 @@ def no_room_reasons(state: ClusterState, vm: Vm) -> tuple[str, ...]:
         if host.host.maintenance:
             resting.append(host.name)
             continue
-        found.extend(reasons(vm, host.host, state, HOST_RULES + PLACEMENT_RULES + FIT_RULES))
-    if resting:
-        found.append(_in_maintenance(resting))
-    if not found:
-        return ("no other host in the cluster",)
-    if len(found) > _MAX_SKIP_REASONS:
-        extra = len(found) - _MAX_SKIP_REASONS
-        found = [*found[:_MAX_SKIP_REASONS], f"... and {extra} more reasons"]
-    return tuple(found)
+        found.extend((host.name, r) for r in reasons(vm, host.host, state, HOST_RULES + PLACEMENT_RULES + FIT_RULES))
+    if not found and not resting:
+        return (f"no host in the cluster besides {state.location[vm.name]}",)
+    shown = [reason for _, reason in found[:_MAX_SKIP_REASONS]]
+    rest = list(dict.fromkeys(host for host, _ in found[_MAX_SKIP_REASONS:]))
+    if rest:
+        shown.append(f"... and {len(found) - _MAX_SKIP_REASONS} more reasons on {_hosts(rest)}")
+    return (*shown, *([_in_maintenance(resting)] if resting else []))

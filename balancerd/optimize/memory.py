@@ -29,7 +29,7 @@ def _held(state: ClusterState, name: str) -> Skip | None:
     if not all(_worn(state, name, h.name) for h in candidates):
         return None
     lines = tuple(reason for h in candidates if (reason := not_failed_here(vm, h.host, state)) is not None)
-    return Skip(name, lines or ("no candidate host is left",))
+    return Skip(name, lines or (f"no candidate host is left; it stays on {state.location[name]}",))
 
 
 def _worn(state: ClusterState, vm: str, host: str) -> bool:

@@ -18,7 +18,7 @@ reason, and stays in ``Plan.violations``. Spread and dependency rules are not re
 
 from __future__ import annotations
 
-from balancerd.model import Move, Skip
+from balancerd.model import Move, Resources, Skip
 from balancerd.optimize import room
 from balancerd.optimize.constraints import DRAIN_VM_RULES, PLACEMENT_RULES, reasons
 from balancerd.optimize.drain import no_room_reasons
@@ -147,7 +147,9 @@ def _gather_problem(state: ClusterState, strays: list[str], target: str, budget:
         blocked = reasons(state.vms[vm], load.host, state, DRAIN_VM_RULES + others)
         if blocked:
             return f"{vm}: {blocked[0]}"
-    need = sum(state.demand[vm].cap.mem_mib for vm in strays), sum(state.demand[vm].cap.cpu_m for vm in strays)
-    if load.cap_mem + need[0] > load.usable_mem or load.cap_cpu + need[1] > load.usable_cpu:
+    need = Resources.total(state.demand[vm].cap for vm in strays)
+    named = state.extra_load.get(target, {})
+    if not load.fits(need) or any(amount > load.usable.amount(name) - named.get(name, 0)
+                                  for name, amount in need.extra):
         return f"{target} has no room for all of them within {100 - state.policy.headroom_pct}% of capacity"
     return None

@@ -20,6 +20,7 @@ from balancerd.optimize import DrainInputs, check_drain, plan
 from balancerd.optimize.balance import movable_vms
 from balancerd.optimize.state import ClusterState
 from tests import builders
+from tests.unit.optimize.test_scenarios import unplaced_reasons
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -324,6 +325,7 @@ def test_every_plan_respects_every_rule_kind(case: tuple[ClusterSnapshot, Foreca
     result = plan(snap, forecast, policy)
     assert over_capacity_steps(snap, forecast, result) == []
     assert result.objective >= result.lower_bound - 1e-9  # soft VM-VM rules included
+    assert unplaced_reasons(snap, result) == []
     start = {vm.name: vm.host for vm in snap.vms}
     end = final_hosts(snap, result)
     known = set(start)

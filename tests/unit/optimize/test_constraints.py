@@ -35,7 +35,7 @@ def test_eligible_pair_has_no_reasons() -> None:
 def test_each_rule_names_its_reason() -> None:
     state = _state(frozenset({"a"}))
     a, fly, lost = VMS
-    assert c.not_in_cooldown(a, SNAP.host("h2"), state) == "in cooldown after a recent move (1800 s)"
+    assert c.not_in_cooldown(a, SNAP.host("h2"), state) == "in cooldown on h1 after a recent move (1800 s)"
     assert c.not_in_flight(fly, SNAP.host("h2"), state) == "already migrating h1 -> h2"
     assert c.source_reachable(lost, SNAP.host("h2"), state) == "its host down is unreachable"
     assert c.not_same_host(a, SNAP.host("h1"), state) == "already on h1"
@@ -44,7 +44,7 @@ def test_each_rule_names_its_reason() -> None:
     assert c.cpu_fits(a, SNAP.host("tiny"), state) == "tiny lacks cpu: needs 1500 m, 900 m free within 90% of capacity"
     assert c.mem_fits(a, SNAP.host("tiny"), state) is not None
     state.moved.add("a")
-    assert c.not_moved_yet(a, SNAP.host("h2"), state) == "already moved in this plan"
+    assert c.not_moved_yet(a, SNAP.host("h2"), state) == "already moved in this plan (to h1)"
 
 
 def test_fit_counts_in_flight_vm_on_destination() -> None:
@@ -60,7 +60,7 @@ def test_all_reasons_are_collected() -> None:
     state = _state(frozenset({"fly"}))
     found = c.reasons(VMS[1], SNAP.host("down"), state)
     assert "already migrating h1 -> h2" in found
-    assert "in cooldown after a recent move (1800 s)" in found
+    assert "in cooldown on h1 after a recent move (1800 s)" in found
     assert "down is unreachable" in found
     assert len(found) == 3
 

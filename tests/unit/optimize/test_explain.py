@@ -31,7 +31,7 @@ def test_vm_that_stays_lists_reasons_per_host() -> None:
     assert "h2: already on h2" in lines
     assert "h3: h3 is unreachable" in lines
     assert "m: m is in maintenance" in lines
-    assert "h1: in cooldown after a recent move (1800 s)" in lines
+    assert "h1: in cooldown on h2 after a recent move (1800 s)" in lines
 
 
 def test_balanced_cluster_says_so_and_unknown_vm() -> None:

@@ -78,7 +78,7 @@ def test_violations_and_soft_misses() -> None:
 def test_depends_blocks_arriving_where_no_dependency_runs() -> None:
     state = _state(RuleConfig("depends", name="web-db", vms=("web*",), on=("db",)))
     found = reasons(state.vms["web2"], HOSTS[2], state, ALL_RULES)  # h3 is its own domain, db is in r1
-    assert "depends web-db: no VM web2 depends on (db) runs in failure domain h3" in found
+    assert "depends web-db: no VM web2 depends on (db) runs in failure domain h3 (a move to h3)" in found
     assert placement_allows(state.vms["web2"], HOSTS[0], state)  # within r1: always allowed
 
 

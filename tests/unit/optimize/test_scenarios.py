@@ -19,12 +19,14 @@ apart; its rules appended to ``policy.rules``, its maintenance hosts in maintena
               (any other expect key fails the scenario, naming the key and the allowed ones)
 
 Host usage defaults to the usage of the VMs on it (plus in-flight ones). Every scenario is also checked for
-the safe-ordering invariant (no destination over full capacity after any prefix, VM counted on both).
+the safe-ordering invariant (no destination over full capacity after any prefix, VM counted on both),
+objective >= bound, and that every skip reason names the host it is about.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +258,13 @@ def test_there_are_scenarios() -> None:
     assert any(p.parent.name == "regression" for p in FILES)
 
 
+def unplaced_reasons(snap: ClusterSnapshot, result: Plan) -> list[str]:
+    """Skip reasons that name no host of the snapshot (every reason says which host it is about)."""
+    hosts = [h.name for h in snap.hosts]
+    return [f"{skip.vm}: {reason}" for skip in (*result.skipped, *result.held) for reason in skip.reasons
+            if not any(re.search(rf"(?<![\w-]){re.escape(h)}(?![\w-])", reason) for h in hosts)]
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_scenario(path: Path) -> None:
     snap, policy, cooldown, expect, failures, drains = load(path)
@@ -266,6 +275,7 @@ def test_scenario(path: Path) -> None:
     _check_hosts(snap, result, expect)
     _check_drains(result, expect)
     assert result.objective >= result.lower_bound - 1e-9
+    assert unplaced_reasons(snap, result) == []
     for vm, text in expect.get("explain", {}).items():
         lines = explain(snap, Forecast(300), policy, vm, cooldown, failures=failures)
         assert any(text in line for line in lines), lines
