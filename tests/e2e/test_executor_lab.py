@@ -28,6 +28,7 @@ import pytest
 
 from balancerd import config as config_mod
 from balancerd.backends.base import Check
+from balancerd.backends.libvirt import storage
 from balancerd.backends.libvirt.cluster import LibvirtCluster
 from balancerd.clock import SystemClock
 from balancerd.config import Config, MigrationConfig, NetworkMapConfig
@@ -105,9 +106,24 @@ def _guest(lab: dict[str, Any], name: str, host_index: int = 1, **kw: Any) -> Pa
     return console
 
 
+def _planner_sees_the_local_disk_and_the_pools(lab: dict[str, Any]) -> None:
+    """The planning facts read from libvirt: disk1's local disk as the named resource of its pool directory
+    (64 MiB), and every host's capacity of it: that pool's free space plus its residents' disks."""
+    images = storage.resource(str(paths.BIND_TARGETS["lib"] / "images"))
+    with _backend(lab) as backend:
+        row = next(r for r in backend.domain_stats("host1") if r.name == "disk1")
+        assert dict(row.extra) == {images: 64}
+        for host in ("host1", "host2"):
+            (pool,) = (p for p in backend.storage_pools(host) if p.name == "local")
+            resident = 64 if host == "host1" else 0
+            capacity = dict(backend.host_info(host).extra)[images]
+            assert abs(capacity - (pool.available_mib + resident)) <= 64, (host, capacity, pool)
+
+
 def test_storage_copy_with_the_vm_then_disk_moved_between_pools(exec_lab: dict[str, Any], tmp_path: Path) -> None:
     layout = _layout(exec_lab)
     console = _guest(exec_lab, "disk1", data_disk_mib=64)
+    _planner_sees_the_local_disk_and_the_pools(exec_lab)
     before = wait_tick_beyond(console, last_tick(console))
     result, checks = _execute(exec_lab, tmp_path, "disk1", "host1", "host2")
     assert result.outcome is Outcome.SUCCEEDED, result.detail

@@ -33,7 +33,7 @@ from balancerd.backends.base import (
     Placement,
     PoolInfo,
 )
-from balancerd.backends.libvirt import errors, moves, parse
+from balancerd.backends.libvirt import errors, moves, parse, storage
 from balancerd.backends.libvirt.events import EventLoop
 from balancerd.backends.libvirt.inventory import Inventory
 from balancerd.backends.libvirt.jobs import JobTable, MigrationJob, call_with_timeout
@@ -131,7 +131,7 @@ class LibvirtCluster:
         self._p2p = {h.name: (p2p_uris or {}).get(h.name) or h.p2p_uri or h.uri for h in hosts}
         self._jobs = JobTable()
         self._shared = tuple(shared_paths)
-        self._inventory = Inventory(self._hosts, clock, self, self._jobs.incoming, dirty_rate_calc_s)
+        self._inventory = Inventory(self._hosts, clock, self, self._jobs.incoming, dirty_rate_calc_s, self._shared)
         EVENT_LOOP.acquire()
         self._closed = False
         self._pool = ConnectionPool({h.name: h.uri for h in hosts}, hooks, clock,
@@ -316,7 +316,7 @@ class LibvirtCluster:
         where = f"host {host}: VM {vm}: move disk {disk} to pool {pool}"
         conn = self._conn(host)
         dom = self._call(host, where, lambda: conn.lookupByName(vm))
-        target = next((p for p in moves.pool_infos(self._call, host, conn) if p.name == pool), None)
+        target = next((p for p in storage.pool_infos(self._call, host, conn) if p.name == pool), None)
         if target is None or not target.path:
             raise PermanentBackendError(f"{where}: no storage pool {pool!r} with a target path")
         request = MigrationRequest(vm, host, host, MoveKind.STORAGE)
@@ -333,7 +333,7 @@ class LibvirtCluster:
             return JobStats(request.vm, JobState.FAILED, elapsed_ms=self._elapsed_ms(job), error=str(exc))
 
     def storage_pools(self, host: str) -> tuple[PoolInfo, ...]:
-        return moves.pool_infos(self._call, self._known(host), self._conn(host))
+        return storage.pool_infos(self._call, self._known(host), self._conn(host))
 
     # ------------------------------------------------------------------ reconciliation
 

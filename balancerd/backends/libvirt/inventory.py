@@ -2,7 +2,8 @@
 
 Called only by ``backends.libvirt.cluster`` (:class:`~balancerd.backends.libvirt.LibvirtCluster` delegates
 ``hosts``, ``node_stats``, ``domain_stats``, ``locate``, ``inspect``, ``resume`` and ``undefine`` here and
-asks for VM policies and last known dirty rates). One bulk ``getAllDomainStats`` per host; libvirt's
+asks for VM policies and last known dirty rates). One bulk ``getAllDomainStats`` per host (and, with the
+host's networks, CPU model and local-disk pools (:mod:`storage`), one of block stats a minute); libvirt's
 dirty-rate calculation is started on running domains every :data:`DIRTY_CALC_EVERY_S` and read by the
 next collection, with the last migration's job figure as the fallback. The libvirt calls go through a
 :class:`Calls` the backend implements (it maps every ``libvirtError``), so this module needs no ``libvirt``
@@ -19,10 +20,11 @@ from typing import Any, Protocol, TypeVar
 
 from balancerd.backends.base import DomainState, DomainStats, HostInfo, NodeStats, Placement, VmPolicy
 from balancerd.backends.libvirt import domxml as dxml
-from balancerd.backends.libvirt import errors, parse
+from balancerd.backends.libvirt import errors, parse, storage
 from balancerd.clock import Clock
 from balancerd.config import HostConfig
 from balancerd.errors import BackendError, PermanentBackendError
+from balancerd.model import Extra
 
 _T = TypeVar("_T")
 
@@ -46,10 +48,10 @@ DIRTY_CALC_EVERY_S = 30.0
 POLICY_CACHE_S = 60.0
 LIST_NETWORKS_ACTIVE = 2
 
-HostFacts = tuple[frozenset[str] | None, str]
-"""(networks, CPU model) of one host."""
-VmFacts = tuple[frozenset[str], str, str]
-"""(networks, CPU mode, CPU model) of one domain."""
+HostFacts = tuple[frozenset[str] | None, str, Extra]
+"""(networks, CPU model, local-disk pool capacities) of one host."""
+VmFacts = tuple[frozenset[str], str, str, tuple[str, ...]]
+"""(networks, CPU mode, CPU model, paths of the local disks) of one domain."""
 
 _STATES = {DOMAIN_RUNNING: DomainState.RUNNING, DOMAIN_BLOCKED: DomainState.RUNNING,
            DOMAIN_PAUSED: DomainState.PAUSED, DOMAIN_SHUTOFF: DomainState.SHUTOFF}
@@ -81,8 +83,10 @@ class Inventory:
     """Hosts, counters, VM policies and dirty rates, and where VMs are, over the backend's :class:`Calls`."""
 
     def __init__(self, hosts: Mapping[str, HostConfig], clock: Clock, calls: Calls,
-                 incoming: Callable[[str], Collection[str]], dirty_rate_calc_s: int = 1) -> None:
+                 incoming: Callable[[str], Collection[str]], dirty_rate_calc_s: int = 1,
+                 shared_paths: tuple[str, ...] = ()) -> None:
         self._hosts = hosts
+        self._shared = shared_paths
         self._clock = clock
         self._calls = calls
         self._incoming = incoming
@@ -121,20 +125,44 @@ class Inventory:
         memory = config.mem_mib or memory
         if not reachable:
             return HostInfo(name, cpus, memory, reachable)
-        networks, group = self._host_facts(name, conn)
-        return HostInfo(name, cpus, memory, reachable, networks=networks, cpu_group=config.cpu_group or group)
+        networks, group, pools = self._host_facts(name, conn)
+        return HostInfo(name, cpus, memory, reachable, networks=networks, cpu_group=config.cpu_group or group,
+                        extra=pools)
 
     def _host_facts(self, name: str, conn: Any) -> HostFacts:
-        """Networks and CPU model of a host, read at most once a minute. Usable CPU models are not read: the
-        domain capabilities' ``usable`` flag disagrees with ``compareHypervisorCPU`` (measured in the lab: qemu64
-        is ``usable='no'`` under kvm while every guest with it migrates), so pre-flight stays the judge there."""
+        """Networks, CPU model and local-disk pools of a host, read at most once a minute. Usable CPU models are
+        not read: the domain capabilities' ``usable`` flag disagrees with ``compareHypervisorCPU`` (measured in the
+        lab: qemu64 is ``usable='no'`` under kvm while every guest with it migrates), so pre-flight stays the
+        judge there."""
         now = self._clock.now()
         cached = self._facts.get(name)
         if cached is not None and now - cached[0] < POLICY_CACHE_S:
             return cached[1]
-        facts = (self._networks(name, conn), self._cpu_model(name, conn))
+        facts = (self._networks(name, conn), self._cpu_model(name, conn), self._pools(name, conn, now))
         self._facts[name] = (now, facts)
         return facts
+
+    def _pools(self, name: str, conn: Any, now: float) -> Extra:
+        """Local-disk pool capacities (:mod:`storage`); none when pools or block stats cannot be read, as then
+        pre-flight refuses every local disk there too."""
+        pools, _code = self._calls.tolerate(f"host {name}: storage pools",
+                                            lambda: storage.pool_infos(self._calls.call, name, conn), None)
+        records, _code = self._calls.tolerate(f"host {name}: block stats",
+                                              lambda: conn.getAllDomainStats(STATS_BLOCK, 0), None)
+        if not pools or records is None:
+            return ()
+        resident: dict[str, int] = {}
+        for dom, record in records:
+            for resource, mib in storage.disk_extra(self._local_disks(name, dom, now), storage.disk_sizes(record)):
+                resident[resource] = resident.get(resource, 0) + mib
+        return storage.pool_capacity(pools, self._shared, resident)
+
+    def _local_disks(self, host: str, dom: Any, now: float) -> tuple[str, ...]:
+        """The local disk paths of a domain; none when it vanished meanwhile (migrated, undefined)."""
+        try:
+            return self._domain_facts(host, dom, now)[3]
+        except BackendError:
+            return ()
 
     def _networks(self, name: str, conn: Any) -> frozenset[str] | None:
         """Active networks and interfaces; None (not checked) when interfaces cannot be listed, as pre-flight."""
@@ -216,11 +244,12 @@ class Inventory:
         try:
             info = self._calls.call(host, where, dom.info) if parse.needs_info(record) else None
             live = self.vm_policy(host, dom, at).live
-            networks, cpu_mode, cpu_model = self._domain_facts(host, dom, at)
+            networks, cpu_mode, cpu_model, local = self._domain_facts(host, dom, at)
         except PermanentBackendError:
             return None
         facts = parse.DomainFacts(name, host, at, name in persistent, live, parse.info_tuple(info))
-        row = replace(parse.domain_stats(record, facts), networks=networks, cpu_mode=cpu_mode, cpu_model=cpu_model)
+        row = replace(parse.domain_stats(record, facts), networks=networks, cpu_mode=cpu_mode, cpu_model=cpu_model,
+                      extra=storage.disk_extra(local, storage.disk_sizes(record)))
         if row.dirty_rate_mib_s:
             self._dirty[name] = row.dirty_rate_mib_s
         elif self._dirty.get(name):
@@ -243,15 +272,16 @@ class Inventory:
         return policy
 
     def _domain_facts(self, host: str, dom: Any, now: float) -> VmFacts:
-        """The NICs' networks and the CPU definition from the domain XML pre-flight reads, cached per UUID for a
-        minute."""
+        """The NICs' networks, the CPU definition and the local disks from the domain XML pre-flight reads, cached
+        per UUID for a minute."""
         key = dom.UUIDString()
         cached = self._vm_facts.get(key)
         if cached is not None and now - cached[0] < POLICY_CACHE_S:
             return cached[1]
         xml = self._calls.call(host, f"host {host}: VM {dom.name()}: XML", lambda: dom.XMLDesc(0))
         try:
-            facts = (frozenset(nic.source for nic in dxml.interfaces(xml)), *dxml.cpu_definition(xml))
+            local = tuple(d.path for d in dxml.local_disks(xml, self._shared))
+            facts = (frozenset(nic.source for nic in dxml.interfaces(xml)), *dxml.cpu_definition(xml), local)
         except ValueError as exc:
             raise PermanentBackendError(f"host {host}: VM {dom.name()}: {exc}") from exc
         self._vm_facts[key] = (now, facts)

@@ -1,6 +1,6 @@
 """What the libvirt backend does around a migration beyond starting it: flags and typed parameters, the
-pre-flight (the VM's facts and the destination's checks), cold moves, moving a disk between pools on one
-host, and pool inventory (issue 6).
+pre-flight (the VM's facts and the destination's checks), cold moves and moving a disk between pools on one
+host (issue 6); pools are read through :mod:`~balancerd.backends.libvirt.storage`.
 
 Called only by ``backends.libvirt.cluster``, which hands in connection and domain handles and ``call(host, where,
 fn)`` (it runs one libvirt call and maps a ``libvirtError`` to our errors). So this module needs no
@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from balancerd.backends.base import Check, JobState, JobStats, MigrationRequest, MoveFacts, PoolInfo, VmPolicy
+from balancerd.backends.base import Check, JobState, JobStats, MigrationRequest, MoveFacts, VmPolicy
 from balancerd.backends.libvirt import domxml as dxml
+from balancerd.backends.libvirt import storage
 from balancerd.backends.libvirt.inventory import Calls, Inventory
 from balancerd.clock import Clock
 from balancerd.errors import BackendError, PermanentBackendError, TransientBackendError
@@ -215,7 +216,7 @@ def _interface_names(call: Call[Any], dest: str, conn: Any) -> set[str]:
 def check_storage(call: Call[Any], dest: str, conn: Any, dom: Any, xml: str, shared: tuple[str, ...]) -> Check:
     """Every writable disk has an active pool on ``dest``: for local disks one whose directory is the disk's
     (libvirt pre-creates the copy there, pitfall 10) with room for it; for shared ones one that covers it."""
-    pools = pool_infos(call, dest, conn)
+    pools = storage.pool_infos(call, dest, conn)
     problems = []
     for disk in dxml.disks(xml):
         if disk.readonly:
@@ -238,20 +239,6 @@ def check_storage(call: Call[Any], dest: str, conn: Any, dom: Any, xml: str, sha
 def _disk_mib(call: Call[Any], host: str, dom: Any, path: str) -> int:
     info, _error = _attempt(call, host, f"blockInfo {path}", lambda: dom.blockInfo(path, 0))
     return 0 if info is None else int(info[2]) // (KIB_PER_MIB * 1024)
-
-
-def pool_infos(call: Call[Any], host: str, conn: Any) -> tuple[PoolInfo, ...]:
-    pools = call(host, f"host {host}: storage pools", lambda: conn.listAllStoragePools(0))
-    return tuple(_pool_info(call, host, pool) for pool in pools)
-
-
-def _pool_info(call: Call[Any], host: str, pool: Any) -> PoolInfo:
-    where = f"host {host}: pool {pool.name()}"
-    _state, capacity, allocation, available = call(host, where, pool.info)
-    path = dxml.pool_path(call(host, where, lambda: pool.XMLDesc(0)))
-    mib = KIB_PER_MIB * 1024
-    return PoolInfo(host, pool.name(), path, int(capacity) // mib, int(allocation) // mib,
-                    int(available) // mib, bool(call(host, where, pool.isActive)))
 
 
 def committed_mib(call: Call[Any], host: str, conn: Any) -> int:
