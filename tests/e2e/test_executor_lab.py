@@ -108,7 +108,8 @@ def _guest(lab: dict[str, Any], name: str, host_index: int = 1, **kw: Any) -> Pa
 
 def _planner_sees_the_local_disk_and_the_pools(lab: dict[str, Any]) -> None:
     """The planning facts read from libvirt: disk1's local disk as the named resource of its pool directory
-    (64 MiB), and every host's capacity of it: that pool's free space plus its residents' disks."""
+    (64 MiB), every host's capacity of it (that pool's free space plus its residents' disks), and no
+    migration-network problem."""
     images = storage.resource(str(paths.BIND_TARGETS["lib"] / "images"))
     with _backend(lab) as backend:
         row = next(r for r in backend.domain_stats("host1") if r.name == "disk1")
@@ -116,8 +117,10 @@ def _planner_sees_the_local_disk_and_the_pools(lab: dict[str, Any]) -> None:
         for host in ("host1", "host2"):
             (pool,) = (p for p in backend.storage_pools(host) if p.name == "local")
             resident = 64 if host == "host1" else 0
-            capacity = dict(backend.host_info(host).extra)[images]
+            info = backend.host_info(host)
+            capacity = dict(info.extra)[images]
             assert abs(capacity - (pool.available_mib + resident)) <= 64, (host, capacity, pool)
+            assert info.migration_problem == "", info.migration_problem  # the lab's hosts reach each other
 
 
 def test_storage_copy_with_the_vm_then_disk_moved_between_pools(exec_lab: dict[str, Any], tmp_path: Path) -> None:

@@ -131,7 +131,8 @@ class LibvirtCluster:
         self._p2p = {h.name: (p2p_uris or {}).get(h.name) or h.p2p_uri or h.uri for h in hosts}
         self._jobs = JobTable()
         self._shared = tuple(shared_paths)
-        self._inventory = Inventory(self._hosts, clock, self, self._jobs.incoming, dirty_rate_calc_s, self._shared)
+        self._inventory = Inventory(self._hosts, clock, self, self._jobs.incoming, dirty_rate_calc_s, self._shared,
+                                    self._migration_problem)
         EVENT_LOOP.acquire()
         self._closed = False
         self._pool = ConnectionPool({h.name: h.uri for h in hosts}, hooks, clock,
@@ -377,6 +378,11 @@ class LibvirtCluster:
 
     def conns(self) -> Mapping[str, Any]:
         return self._pool.get_many(self._hosts)
+
+    def _migration_problem(self, host: str, conn: Any) -> str:
+        """Pre-flight's migration-network check as a planning fact: why it fails ("" when it passes)."""
+        check = moves.check_migration_network(self._call, host, conn, self._hosts[host].migration_uri)
+        return "" if check.ok else check.detail
 
     def call(self, host: str, where: str, fn: Callable[[], _T]) -> _T:
         return self._call(host, where, fn)

@@ -48,8 +48,8 @@ DIRTY_CALC_EVERY_S = 30.0
 POLICY_CACHE_S = 60.0
 LIST_NETWORKS_ACTIVE = 2
 
-HostFacts = tuple[frozenset[str] | None, str, Extra]
-"""(networks, CPU model, local-disk pool capacities) of one host."""
+HostFacts = tuple[frozenset[str] | None, str, Extra, str]
+"""(networks, CPU model, local-disk pool capacities, migration-network problem) of one host."""
 VmFacts = tuple[frozenset[str], str, str, tuple[str, ...]]
 """(networks, CPU mode, CPU model, paths of the local disks) of one domain."""
 
@@ -84,9 +84,12 @@ class Inventory:
 
     def __init__(self, hosts: Mapping[str, HostConfig], clock: Clock, calls: Calls,
                  incoming: Callable[[str], Collection[str]], dirty_rate_calc_s: int = 1,
-                 shared_paths: tuple[str, ...] = ()) -> None:
+                 shared_paths: tuple[str, ...] = (),
+                 migration_problem: Callable[[str, Any], str] = lambda _host, _conn: "") -> None:
         self._hosts = hosts
         self._shared = shared_paths
+        self._migration_problem = migration_problem
+        """Why host (name, connection) is not reachable on its migration network ("" = it is): pre-flight's check."""
         self._clock = clock
         self._calls = calls
         self._incoming = incoming
@@ -125,20 +128,21 @@ class Inventory:
         memory = config.mem_mib or memory
         if not reachable:
             return HostInfo(name, cpus, memory, reachable)
-        networks, group, pools = self._host_facts(name, conn)
+        networks, group, pools, problem = self._host_facts(name, conn)
         return HostInfo(name, cpus, memory, reachable, networks=networks, cpu_group=config.cpu_group or group,
-                        extra=pools)
+                        extra=pools, migration_problem=problem)
 
     def _host_facts(self, name: str, conn: Any) -> HostFacts:
-        """Networks, CPU model and local-disk pools of a host, read at most once a minute. Usable CPU models are
-        not read: the domain capabilities' ``usable`` flag disagrees with ``compareHypervisorCPU`` (measured in the
-        lab: qemu64 is ``usable='no'`` under kvm while every guest with it migrates), so pre-flight stays the
-        judge there."""
+        """Networks, CPU model, local-disk pools and the migration network of a host, read at most once a
+        minute. Usable CPU models are not read: the domain capabilities' ``usable`` flag disagrees with
+        ``compareHypervisorCPU`` (measured in the lab: qemu64 is ``usable='no'`` under kvm while every guest
+        with it migrates), so pre-flight stays the judge there."""
         now = self._clock.now()
         cached = self._facts.get(name)
         if cached is not None and now - cached[0] < POLICY_CACHE_S:
             return cached[1]
-        facts = (self._networks(name, conn), self._cpu_model(name, conn), self._pools(name, conn, now))
+        facts = (self._networks(name, conn), self._cpu_model(name, conn), self._pools(name, conn, now),
+                 self._migration_problem(name, conn))
         self._facts[name] = (now, facts)
         return facts
 

@@ -120,3 +120,64 @@ def test_dirty_rate_memory() -> None:
     inventory.note_dirty_rate("vm1", 12)
     inventory.note_dirty_rate("vm1", 0)
     assert inventory.dirty_rate("vm1") == 12
+
+
+class _Net:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def name(self) -> str:
+        return self._name
+
+
+class _PoolHandle:
+    def name(self) -> str:
+        return "local"
+
+    def info(self) -> tuple[int, int, int, int]:
+        return 2, 1000 * 1024 * 1024, 400 * 1024 * 1024, 600 * 1024 * 1024
+
+    def XMLDesc(self, flags: int) -> str:
+        return "<pool type='dir'><target><path>/images</path></target></pool>"
+
+    def isActive(self) -> int:
+        return 1
+
+
+class _DiskDom(Dom):
+    def XMLDesc(self, flags: int) -> str:
+        return ("<domain><devices><disk type='file' device='disk'><source file='/images/vm1.raw'/>"
+                "<target dev='vda'/></disk><interface type='network'><source network='prod'/></interface>"
+                "</devices></domain>")
+
+
+class _HostConn:
+    """What a host's connection answers for its inventory: one network, one pool, one domain with a local disk."""
+
+    def getInfo(self) -> list[int]:
+        return [0, 8192, 4]
+
+    def listAllNetworks(self, flags: int) -> list[_Net]:
+        return [_Net("prod")]
+
+    def listAllInterfaces(self, flags: int) -> list[_Net]:
+        return [_Net("vmbr0")]
+
+    def getCapabilities(self) -> str:
+        return "<capabilities><host><cpu><model>Icelake</model></cpu></host></capabilities>"
+
+    def listAllStoragePools(self, flags: int) -> list[_PoolHandle]:
+        return [_PoolHandle()]
+
+    def getAllDomainStats(self, stats: int, flags: int) -> list[tuple[Dom, dict[str, object]]]:
+        assert stats == inv.STATS_BLOCK
+        return [(_DiskDom(""), {"block.count": 1, "block.0.path": "/images/vm1.raw", "block.0.capacity": 100 * 2**20})]
+
+
+def test_host_facts_carry_pools_with_residents_and_the_migration_network_problem() -> None:
+    inventory = inv.Inventory({"h1": HostConfig("h1", "test:///default")}, FakeClock(0.0), FakeCalls(),
+                              lambda _h: frozenset(), migration_problem=lambda host, _conn: f"{host}: 10.0.0.9 down")
+    info = inventory._host_info("h1", _HostConn())
+    assert info.networks == {"prod", "vmbr0"} and info.cpu_group == "Icelake"
+    assert info.extra == ((inv.storage.resource("/images"), 600 + 100),)  # free + the resident's disk
+    assert info.migration_problem == "h1: 10.0.0.9 down"
