@@ -366,3 +366,10 @@ class Config:
     metrics: MetricsConfig = _opt(MetricsConfig())
     logging: LoggingConfig = _opt(LoggingConfig())
     source: Path = field(default=Path("<defaults>"), metadata={"internal": True})
+
+    @property
+    def fixed_maintenance(self) -> frozenset[str]:
+        """Hosts in maintenance whatever the maintenance file says: a described sim cluster's
+        ``maintenance = true`` (the daemon's maintenance watch adds them; ``maintenance exit`` cannot lift them)."""
+        described = self.sim.described
+        return described.maintenance if self.backend == "sim" and described is not None else frozenset()

@@ -161,6 +161,10 @@ def cmd_maintenance(args: argparse.Namespace, config: Config) -> int:
     via_file = changed is None
     if changed is None:
         changed = _edit_maintenance(args.host, args.action, config)
+    if args.action == "exit" and args.host in config.fixed_maintenance:
+        print(f"{args.host} stays in maintenance: the described cluster {config.sim.cluster} marks it "
+              "'maintenance = true'; change the file to take it out", file=sys.stderr)
+        return 1
     verb = "enters" if args.action == "enter" else "leaves"
     print(f"{args.host} {verb} maintenance" + ("" if changed else " (no change: already so)"))
     return _signal_daemon(config) if via_file else 0

@@ -86,7 +86,11 @@ class DaemonControl:
             raise ControlError(str(exc)) from exc
         self._record(caller, "maintenance " + ("enter" + (" --force" if force else "") if enter else "exit"), host)
         self._d.run_cycle_now()
-        return {"host": host, "changed": changed, "maintenance": sorted(maintenance.read(path))}
+        answer: dict[str, Any] = {"host": host, "changed": changed, "maintenance": sorted(maintenance.read(path))}
+        if not enter and host in self._d.config.fixed_maintenance:
+            answer["warning"] = (f"{host} stays in maintenance: the described cluster marks it 'maintenance = true'; "
+                                 "change the file to take it out")
+        return answer
 
     def pause(self, abort_running: bool, caller: Caller) -> dict[str, Any]:
         pause = pausing.Pause(caller.describe(), self._d.clock.now(), abort_running)

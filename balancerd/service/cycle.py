@@ -42,7 +42,7 @@ from balancerd.predict import Predictor
 from balancerd.predict.hosts import per_host
 from balancerd.service import report as figures
 from balancerd.service.maintwatch import MaintenanceWatch
-from balancerd.service.wiring import capacity_overrides, fixed_maintenance
+from balancerd.service.wiring import capacity_overrides
 
 log = structlog.get_logger("balancerd.cycle")
 
@@ -82,7 +82,7 @@ class CycleRunner:
         self.predictor = Predictor(config.predict, step_s=config.interval_s)
         self.executor = self._executor(config)
         self.maintenance = MaintenanceWatch(config.paths.maintenance_file, backend.host_names,
-                                            fixed_maintenance(config))
+                                            config.fixed_maintenance)
         self.cycle = 0
         self._drain_verdicts: dict[str, str] = {}
         self._infeasible: tuple[str, ...] = ()

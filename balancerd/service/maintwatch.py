@@ -6,7 +6,7 @@ last good set stays in force and the problem is reported (the cycle's errors, th
 ``balancerd_maintenance_file_errors_total``). A name that is not a known host is reported the same way, so a
 typo never silently drains nothing; the known names in the file still apply. ``fixed`` hosts are in
 maintenance whatever the file says: the hosts a described simulated cluster marks ``maintenance = true``
-(:func:`balancerd.service.wiring.fixed_maintenance`). :attr:`MaintenanceWatch.order` and
+(``Config.fixed_maintenance``). :attr:`MaintenanceWatch.order` and
 :attr:`MaintenanceWatch.forced` are what the drain proof needs: the order hosts entered maintenance (file
 order, fixed hosts after) and the hosts marked ``force``.
 """

@@ -47,7 +47,3 @@ def capacity_overrides(config: Config) -> dict[str, Resources]:
     }
 
 
-def fixed_maintenance(config: Config) -> frozenset[str]:
-    """Hosts in maintenance whatever the maintenance file says: a described sim cluster's ``maintenance = true``."""
-    described = config.sim.described
-    return described.maintenance if config.backend == "sim" and described is not None else frozenset()

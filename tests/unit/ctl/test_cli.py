@@ -34,6 +34,18 @@ def test_enter_edits_the_file_and_reports_daemon_not_running(tmp_path: Path,
     assert maintenance.read(tmp_path / "m") == frozenset()
 
 
+def test_exit_of_a_host_the_described_cluster_keeps_in_maintenance_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "c.toml").write_text('[[hosts]]\nname = "h1"\ncpus = 8\nmemory_mib = 8192\nmaintenance = true\n'
+                                     '[[hosts]]\nname = "h2"\ncpus = 8\nmemory_mib = 8192\n')
+    path = tmp_path / "b.toml"
+    path.write_text('backend = "sim"\n[sim]\ncluster = "c.toml"\n[paths]\nmaintenance_file = "m"\n'
+                    'journal = "j.sqlite"\npid_file = "p.pid"\nstatus_file = "s.json"\n[control]\nsocket = "c.sock"\n')
+    assert ctl.main(["--config", str(path), "maintenance", "exit", "h1"]) == 1
+    assert "h1 stays in maintenance: the described cluster" in capsys.readouterr().err
+    assert ctl.main(["--config", str(path), "maintenance", "exit", "h2"]) == ctl.EXIT_NOT_RUNNING  # not fixed
+
+
 def test_unknown_host_is_refused_with_the_known_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = ctl.main(["--config", str(_config(tmp_path)), "drain", "hots2"])
     assert code == ctl.EXIT_UNKNOWN_HOST
