@@ -317,6 +317,31 @@ class Evacuation:
 
 
 @dataclass(frozen=True, slots=True)
+class Restore:
+    """A request to bring VMs back to ``host`` after its maintenance: each (VM, the host its drain put it on)."""
+
+    host: str
+    vms: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreProgress:
+    """Where a restore stands after this plan: VMs back already, moving back in it, waiting (with their Skips),
+    and those that will not return (gone from the cluster, or moved elsewhere since the drain), with why."""
+
+    host: str
+    back: tuple[str, ...] = ()
+    moving: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+    gone: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        """Nothing is left to move back (every VM is back or will not return)."""
+        return not self.moving and not self.pending
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """What one cycle proposes, built on the snapshot numbered ``snapshot_seq``."""
 
@@ -345,6 +370,8 @@ class Plan:
     """The drain proof of every host in maintenance, in the order they are drained (refused ones included)."""
     infeasible: tuple[str, ...] = ()
     """What no placement fixes (demand above capacity, a host no move relieves), with resources and amounts."""
+    restores: tuple[RestoreProgress, ...] = ()
+    """Where every requested move-back after maintenance stands (:mod:`balancerd.optimize.restore`)."""
 
     @property
     def objective(self) -> float:

@@ -4,8 +4,9 @@ Called by the daemon once per cycle, by ``balancerd plan`` (dry-run) and by ``ex
 rule 1): values in, a frozen :class:`~balancerd.model.Plan` out; no I/O, clock, logging or randomness.
 
 A cycle drains maintenance hosts first (those whose evacuation is proven, :mod:`balancerd.optimize.evacuation`),
-then repairs the hard rules the placement already breaks (:mod:`balancerd.optimize.repair`; repairs go first
-in the ordered plan), then follows ``policy.strategy``: "balance" balances
+brings drained VMs back to hosts out of maintenance when asked (:mod:`balancerd.optimize.restore`), then
+repairs the hard rules the placement already breaks (:mod:`balancerd.optimize.repair`; repairs go first in the
+ordered plan), then follows ``policy.strategy``: "balance" balances
 (:mod:`balancerd.optimize.balance`) unless the cluster is inside the hysteresis band (spread of utilisation
 within ``policy.imbalance_threshold_pct`` points and no eligible host over its usable capacity);
 "consolidate" packs VMs to empty whole hosts (:mod:`balancerd.optimize.consolidate`) and reports the hosts
@@ -23,8 +24,18 @@ from dataclasses import dataclass
 
 from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
 from balancerd.errors import UnknownHostError
-from balancerd.model import ClusterSnapshot, Evacuation, FailureRecord, Forecast, Move, Plan, Skip
-from balancerd.optimize import bounds, drain, evacuation, feasibility, memory, planner, repair
+from balancerd.model import (
+    ClusterSnapshot,
+    Evacuation,
+    FailureRecord,
+    Forecast,
+    Move,
+    Plan,
+    Restore,
+    RestoreProgress,
+    Skip,
+)
+from balancerd.optimize import bounds, drain, evacuation, feasibility, memory, planner, repair, restore
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import balance, movable_vms
 from balancerd.optimize.consolidate import consolidate, idle_hosts
@@ -40,6 +51,8 @@ class DrainInputs:
     order: tuple[str, ...] = ()
     forced: frozenset[str] = frozenset()
     slots: int = 1
+    restores: tuple[Restore, ...] = ()
+    """Hosts out of maintenance whose drained VMs go back (:mod:`balancerd.optimize.restore`)."""
 
 
 def score(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig) -> float:
@@ -69,32 +82,41 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     moves, skips = drain.drain(state, budget, [e.host for e in proofs if e.drains])
     skips.extend(_refused(state, proofs))
     notes: list[str] = []
-    fixes, chosen = _after_drains(state, budget - len(moves), movable, proofs, skips, notes)
-    ordered, dropped = planner.order([*fixes, *moves, *chosen], replay, budget)
+    back, unreturned, restores = restore.restore(state, budget - len(moves), drains.restores)
+    skips.extend(unreturned)
+    fixes, chosen = _after_drains(state, budget - len(moves) - len(back), movable, proofs, skips, notes, restores)
+    ordered, dropped = planner.order([*fixes, *moves, *back, *chosen], replay, budget)
     infeasible = feasibility.findings(replay, len(ordered))
     notes.extend(f"infeasible: {finding}" for finding in infeasible)
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,
                 score_before=before, score_after=replay.score() if ordered else before,
-                strategy=_strategy(policy, moves, fixes, chosen), skipped=_merge(skips, dropped), notes=tuple(notes),
+                strategy=_strategy(policy, moves, fixes, chosen, back), skipped=_merge(skips, dropped),
+                notes=tuple(notes),
                 lower_bound=min(bound, -before), violations=tuple(replay.rules.violations(replay.location)),
                 power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (), held=memory.held(state),
-                tradeoff=_tradeoff(curve, ordered), drains=proofs, infeasible=infeasible,
+                tradeoff=_tradeoff(curve, ordered), drains=proofs, infeasible=infeasible, restores=restores,
                 migration_mib=sum(sc.move_mib(replay.vms[m.vm].size, replay.vms[m.vm].dirty_rate_mib_s,
                                               migration_mib_s)
                                   for m in ordered))
 
 
 def _after_drains(state: ClusterState, room: int, movable: set[str], proofs: tuple[Evacuation, ...],
-                  skips: list[Skip], notes: list[str]) -> tuple[list[Move], list[Move]]:
+                  skips: list[Skip], notes: list[str], restores: tuple[RestoreProgress, ...] = ()
+                  ) -> tuple[list[Move], list[Move]]:
     """Repairs, then the strategy's moves, once no accepted drain is left unfinished by this cycle: while one
     is, they wait, so that they take none of the room its proof counted on (the proof holds cycle after
-    cycle). A forced drain is finished when only its blockers are left."""
+    cycle). A forced drain is finished when only its blockers are left. While a restore is unfinished,
+    balancing waits too (it would fill the host with other VMs); repairs go on."""
     unfinished = [proof.host for proof in proofs if proof.drains and _left(state, proof)]
     if unfinished:
         notes.append(f"drain of {', '.join(unfinished)} in progress: repairs and balancing wait until it ends")
         return [], []
     fixes, unfixed = repair.repair(state, room)
     skips.extend(unfixed)
+    restoring = [r.host for r in restores if not r.finished]
+    if restoring:
+        notes.append(f"restore to {', '.join(restoring)} in progress: balancing waits until it ends")
+        return fixes, []
     return fixes, _strategy_moves(state, room - len(fixes), movable - state.moved, notes)
 
 
@@ -160,9 +182,11 @@ def hysteresis_note(state: ClusterState) -> str:
             f"{state.policy.imbalance_threshold_pct} and no host is over its usable capacity")
 
 
-def _strategy(policy: PolicyConfig, drains: list[Move], fixes: list[Move], chosen: list[Move]) -> str:
+def _strategy(policy: PolicyConfig, drains: list[Move], fixes: list[Move], chosen: list[Move],
+              back: list[Move]) -> str:
     name = "balance" if policy.strategy == "drain" else policy.strategy
-    parts = (["repair"] if fixes else []) + (["drain"] if drains else []) + ([name] if chosen else [])
+    parts = ((["repair"] if fixes else []) + (["drain"] if drains else []) + (["restore"] if back else [])
+             + ([name] if chosen else []))
     return "+".join(parts) or policy.strategy
 
 

@@ -11,11 +11,13 @@ apart; its rules appended to ``policy.rules``, its maintenance hosts in maintena
     in_flight: [{vm, source, dest}]?      cooldown: [vm]?      policy: {PolicyConfig field: value}?
     failures: [{vm, dest, count, retry_in: s, error?}]?   (the snapshot is taken at time 0)
     maintenance_order: [host]? (the order hosts entered maintenance)   forced: [host]? (drain --force)
+    restores: [{host, vms: [{vm, placed}]}]? (move-back requests: each VM and where its drain put it)
     (policy.rules / policy.domains: lists of RuleConfig / DomainConfig fields, as in [[policy.rules]])
     expect:   empty, moves: [{vm, dest, source?, kind?}] (exact order), moves_include, skipped: [vm],
               skip_reasons: {vm: substring}, max_moves, hosts_empty: [h], untouched: [h], strategy,
               reasons: {vm: substring}, unmoved: [vm], power_off: [h], violations: [substring],
-              explain: {vm: substring}, held: [vm], drains: {host: {feasible, blockers: [vm]?}}
+              explain: {vm: substring}, held: [vm], drains: {host: {feasible, blockers: [vm]?}},
+              restores: {host: {back?, moving?, pending?, gone?: [vm]}}
               (any other expect key fails the scenario, naming the key and the allowed ones)
 
 Host usage defaults to the usage of the VMs on it (plus in-flight ones). Every scenario is also checked for
@@ -48,6 +50,7 @@ from balancerd.model import (
     InFlight,
     Plan,
     Resources,
+    Restore,
     Vm,
 )
 from balancerd.optimize import DrainInputs, explain, plan
@@ -98,7 +101,7 @@ def _host(spec: dict[str, Any], vms: list[Vm], flights: list[InFlight]) -> Host:
 
 EXPECT_KEYS = frozenset({"empty", "moves", "moves_include", "skipped", "skip_reasons", "max_moves", "hosts_empty",
                          "untouched", "strategy", "reasons", "unmoved", "power_off", "violations", "explain",
-                         "infeasible", "held", "drains"})
+                         "infeasible", "held", "drains", "restores"})
 """Every key ``expect`` may hold; any other (a typo) fails the scenario instead of being ignored."""
 
 
@@ -138,7 +141,10 @@ def load(path: Path) -> Loaded:
         flights = [InFlight(f["vm"], f["source"], f["dest"]) for f in doc.get("in_flight", [])]
         hosts = tuple(_host(h, vms, flights) for h in doc["hosts"])
         snap = builders.snapshot(hosts, vms, flights)
-    drains = DrainInputs(order=tuple(doc.get("maintenance_order", ())), forced=frozenset(doc.get("forced", ())))
+    restores = tuple(Restore(r["host"], tuple((v["vm"], v["placed"]) for v in r["vms"]))
+                     for r in doc.get("restores", ()))
+    drains = DrainInputs(order=tuple(doc.get("maintenance_order", ())), forced=frozenset(doc.get("forced", ())),
+                         restores=restores)
     return snap, policy, frozenset(doc.get("cooldown", [])), expect, _failures(doc), drains
 
 
@@ -236,6 +242,17 @@ def _check_drains(result: Plan, expect: dict[str, Any]) -> None:
             assert sorted(b.vm for b in proof.blockers) == sorted(want["blockers"]), proof.blockers
 
 
+def _check_restores(result: Plan, expect: dict[str, Any]) -> None:
+    """``restores: {host: {back: [vm], moving: [vm], pending: [vm], gone: [vm]}}`` (the keys given) against the
+    plan's restore progress."""
+    progress = {r.host: r for r in result.restores}
+    for host, want in expect.get("restores", {}).items():
+        got = progress[host]
+        found = {"back": got.back, "moving": got.moving, "pending": got.pending, "gone": [vm for vm, _ in got.gone]}
+        for key, vms in want.items():
+            assert sorted(found[key]) == sorted(vms), (key, got)
+
+
 def test_an_unknown_expect_key_fails_naming_it_and_the_allowed_ones(tmp_path: Path) -> None:
     path = tmp_path / "typo.yaml"
     path.write_text("hosts: [{name: h1, cpu: 1000, mem: 1024}]\nexpect: {empty: true, moves_includes: []}\n")
@@ -274,6 +291,7 @@ def test_scenario(path: Path) -> None:
     _check_skips(result, expect)
     _check_hosts(snap, result, expect)
     _check_drains(result, expect)
+    _check_restores(result, expect)
     assert result.objective >= result.lower_bound - 1e-9
     assert unplaced_reasons(snap, result) == []
     for vm, text in expect.get("explain", {}).items():
