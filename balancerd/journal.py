@@ -8,7 +8,8 @@ reads :meth:`Journal.recent_moves`; status reads :meth:`Journal.migrations`. The
 did what (:meth:`Journal.record_action`) and approves a recorded plan (:meth:`Journal.recorded_plan`).
 Each move's end also settles the failure memory (:mod:`balancerd.failmemory`, the ``failures`` table) in the
 same transaction; the cycle reads it (:meth:`Journal.failures`) and ``balancerctl release`` clears a VM's rows
-(:meth:`Journal.release_failures`).
+(:meth:`Journal.release_failures`). The move-back record (:mod:`balancerd.restorebook`: what drains took off each
+host, the open restores) is settled in the same transaction too.
 
 One connection (``check_same_thread=False``) guarded by a lock, WAL mode, ``synchronous=FULL`` so that a
 row written before a migration starts survives a power cut. Every sqlite or file-system failure becomes a
@@ -26,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from balancerd import failmemory
+from balancerd import failmemory, restorebook
 from balancerd.backends.base import Check
 from balancerd.errors import StateError
-from balancerd.model import FailureRecord, Move, MoveKind, MoveResult, Outcome, Plan
+from balancerd.model import FailureRecord, Move, MoveKind, MoveResult, Outcome, Plan, Restore
 
 SCHEMA_VERSION = 1
 RECOVER_HINT = ("; if the file is damaged, stop balancerd and run `balancerd journal recover --config CONFIG` "
@@ -159,7 +160,7 @@ class Journal:
         backoff = self.failure_backoff_s
         self._end(record_id, result.outcome, result.detail, result.finished_at,
                   result.downtime_ms, result.bytes_transferred,
-                  lambda conn: failmemory.settle(conn, result, backoff))
+                  lambda conn: _settle(conn, result, backoff))
 
     def record_checks(self, record_id: int, checks: tuple[Check, ...]) -> None:
         """Record the pre-flight checks of the move of ``record_id`` (shown by status and ``--explain``)."""
@@ -229,6 +230,26 @@ class Journal:
         """Forget every failure of ``vm`` (``balancerctl release``); the records that were cleared."""
         with self._write() as conn:
             return failmemory.release(conn, vm)
+
+    def request_restore(self, host: str, at: float) -> bool:
+        """Open a move-back to ``host`` (it left maintenance with a restore); False when nothing was drained off it."""
+        with self._write() as conn:
+            return restorebook.request(conn, host, at)
+
+    def restores(self) -> tuple[Restore, ...]:
+        """The open move-back requests with their VMs (what the cycle hands to the planner)."""
+        with self._locked() as conn:
+            return restorebook.requests(conn)
+
+    def finish_restore(self, host: str) -> None:
+        """Close the move-back to ``host`` once a plan says nothing is left to move back."""
+        with self._write() as conn:
+            restorebook.finish(conn, host)
+
+    def cancel_restore(self, host: str) -> None:
+        """Close the move-back to ``host`` without forgetting what was drained (it entered maintenance again)."""
+        with self._write() as conn:
+            restorebook.cancel(conn, host)
 
     def integrity_problem(self) -> str | None:
         """What SQLite's integrity check finds wrong with the file, or None."""
@@ -301,11 +322,17 @@ class Journal:
             conn.execute("COMMIT")
 
 
+def _settle(conn: sqlite3.Connection, result: MoveResult, backoff_s: float) -> None:
+    """What a move's end means beyond its row: the failure memory and the move-back record."""
+    failmemory.settle(conn, result, backoff_s)
+    restorebook.settle(conn, result.move, result)
+
+
 def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     """Switch to WAL, create the schema if missing, and refuse a journal of another schema version."""
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.executescript(_SCHEMA + failmemory.SCHEMA)
+    conn.executescript(_SCHEMA + failmemory.SCHEMA + restorebook.SCHEMA)
     conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version != str(SCHEMA_VERSION):

@@ -326,19 +326,28 @@ class Restore:
 
 @dataclass(frozen=True, slots=True)
 class RestoreProgress:
-    """Where a restore stands after this plan: VMs back already, moving back in it, waiting (with their Skips),
-    and those that will not return (gone from the cluster, or moved elsewhere since the drain), with why."""
+    """Where a restore stands after this plan: VMs back already, moving back in it, waiting for the move budget,
+    those that will not return (gone from the cluster, or moved elsewhere since the drain) and those the host
+    cannot take now (rules, facts, room), each with why."""
 
     host: str
     back: tuple[str, ...] = ()
     moving: tuple[str, ...] = ()
     pending: tuple[str, ...] = ()
     gone: tuple[tuple[str, str], ...] = ()
+    blocked: tuple[tuple[str, str], ...] = ()
+    host_problem: str = ""
+    """Why the host takes nothing now (in maintenance again, unreachable): the restore waits for it."""
+
+    @property
+    def busy(self) -> bool:
+        """VMs are moving back in this plan or waiting for the move budget (balancing waits meanwhile)."""
+        return bool(self.moving or self.pending)
 
     @property
     def finished(self) -> bool:
-        """Nothing is left to move back (every VM is back or will not return)."""
-        return not self.moving and not self.pending
+        """Nothing is moving back, waiting for budget or for the host (the rest is back, gone or blocked)."""
+        return not self.busy and not self.host_problem
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,10 +41,12 @@ class ControlClient:
     def drain_check(self, host: str) -> dict[str, Any]:
         return self.request("GET", f"/v1/drain/{_segment(host)}/check")
 
-    def maintenance(self, host: str, enter: bool, force: bool = False) -> dict[str, Any]:
+    def maintenance(self, host: str, enter: bool, force: bool = False, restore: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {"action": "enter" if enter else "exit"}
         if force:
             body["force"] = True
+        if restore:
+            body["restore"] = True
         return self.request("POST", f"/v1/maintenance/{_segment(host)}", body)
 
     def pause(self, abort_running: bool) -> dict[str, Any]:

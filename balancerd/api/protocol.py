@@ -73,9 +73,10 @@ class Control(Protocol):
         """The evacuation ``host`` gets or would get (the drain proof), changing nothing."""
         ...
 
-    def maintenance(self, host: str, enter: bool, caller: Caller, force: bool = False) -> dict[str, Any]:
+    def maintenance(self, host: str, enter: bool, caller: Caller, force: bool = False,
+                    restore: bool = False) -> dict[str, Any]:
         """Put ``host`` into maintenance (enter; ``force``: drain what fits even when the whole evacuation does
-        not) or take it out; the new maintenance set."""
+        not) or take it out (``restore``: its drained VMs come back); the new maintenance set."""
         ...
 
     def pause(self, abort_running: bool, caller: Caller) -> dict[str, Any]:

@@ -23,7 +23,9 @@ MAINTENANCE_BODY: Mapping[str, Any] = {
                               "description": "enter: put the host into maintenance (drain it); exit: take it out"},
                    "force": {"type": "boolean", "default": False,
                              "description": "with enter: drain what fits even when the whole evacuation does not "
-                                            "(the rest stays, with its reasons)"}},
+                                            "(the rest stays, with its reasons)"},
+                   "restore": {"type": "boolean", "default": False,
+                               "description": "with exit: bring the VMs drained off the host back to it"}},
 }
 PAUSE_BODY: Mapping[str, Any] = {
     "type": "object", "additionalProperties": False,
@@ -86,7 +88,7 @@ ROUTES: tuple[Route, ...] = (
           lambda c, a: c.drain_check(a.params["host"]), params=(HOST,), errors=(404, 409)),
     Route("POST", "/v1/maintenance/{host}", "Put a host into maintenance or take it out; the new maintenance set.",
           lambda c, a: c.maintenance(a.params["host"], a.body["action"] == "enter", a.caller,
-                                     bool(a.body.get("force", False))),
+                                     bool(a.body.get("force", False)), bool(a.body.get("restore", False))),
           params=(HOST,), body=MAINTENANCE_BODY, errors=(404,)),
     Route("POST", "/v1/pause", "Start no new migration from now on; optionally abort the running ones.",
           lambda c, a: c.pause(bool(a.body.get("abort_running", False)), a.caller), body=PAUSE_BODY),

@@ -299,6 +299,15 @@ class PredictConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MaintenanceConfig:
+    """What leaving maintenance does (``[maintenance]``)."""
+
+    restore: bool = _opt(False)
+    """Bring the VMs drained off a host back when it leaves maintenance (``maintenance exit --restore`` asks
+    for it once)."""
+
+
+@dataclass(frozen=True, slots=True)
 class PathsConfig:
     """Where state lives."""
 
@@ -362,6 +371,7 @@ class Config:
     predict: PredictConfig = _opt(PredictConfig())
     collect: CollectConfig = _opt(CollectConfig())
     paths: PathsConfig = _opt(PathsConfig())
+    maintenance: MaintenanceConfig = _opt(MaintenanceConfig())
     control: ControlConfig = _opt(ControlConfig())
     metrics: MetricsConfig = _opt(MetricsConfig())
     logging: LoggingConfig = _opt(LoggingConfig())

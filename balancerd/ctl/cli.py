@@ -40,7 +40,7 @@ from balancerd.api.client import ControlClient
 from balancerd.api.errors import ApiClientError, NotListeningError, RefusedError
 from balancerd.clock import Clock, SystemClock
 from balancerd.config import Config
-from balancerd.ctl import draincheck, drainwatch, release, views
+from balancerd.ctl import draincheck, drainwatch, release, restore, views
 from balancerd.ctl.drainwatch import DrainWatch, Progress, Verdict, WatchLimits
 from balancerd.errors import BalancerdError, ConfigError, StateError, UnknownHostError
 from balancerd.service import pidfile, status
@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     maint = sub.add_parser("maintenance", help="put a host into or out of maintenance")
     maint.add_argument("action", choices=("enter", "exit"))
     maint.add_argument("host")
+    maint.add_argument("--restore", action="store_true",
+                       help="with exit: bring the VMs drained off the host back to it ([maintenance] restore)")
     maint.set_defaults(func=cmd_maintenance)
     drain = sub.add_parser("drain", help="'maintenance enter HOST'; with --wait, follow it until the host is empty")
     drain.add_argument("host")
@@ -157,10 +159,16 @@ def client(args: argparse.Namespace, config: Config, read_timeout_s: float | Non
 
 
 def cmd_maintenance(args: argparse.Namespace, config: Config) -> int:
-    changed = _maintenance_via_api(args, config, args.action == "enter")
+    back = args.restore and args.action == "exit"
+    if args.restore and not back:
+        print("balancerctl: --restore goes with 'maintenance exit'", file=sys.stderr)
+        return 1
+    changed = _maintenance_via_api(args, config, args.action == "enter", restore=back)
     via_file = changed is None
     if changed is None:
         changed = _edit_maintenance(args.host, args.action, config)
+        if back:
+            restore.restore_offline(config, args.host, args.clock.now())
     if args.action == "exit" and args.host in config.fixed_maintenance:
         print(f"{args.host} stays in maintenance: the described cluster {config.sim.cluster} marks it "
               "'maintenance = true'; change the file to take it out", file=sys.stderr)
@@ -170,12 +178,16 @@ def cmd_maintenance(args: argparse.Namespace, config: Config) -> int:
     return _signal_daemon(config) if via_file else 0
 
 
-def _maintenance_via_api(args: argparse.Namespace, config: Config, enter: bool, force: bool = False) -> bool | None:
+def _maintenance_via_api(args: argparse.Namespace, config: Config, enter: bool, force: bool = False,
+                         restore: bool = False) -> bool | None:
     """Whether the daemon changed its maintenance set through the API; None when nothing listens."""
     try:
-        answer = client(args, config).maintenance(args.host, enter, force)
+        answer = client(args, config).maintenance(args.host, enter, force, restore)
     except NotListeningError:
         return None
+    if restore:
+        print(f"{args.host}: " + ("its drained VMs come back" if answer.get("restore") else
+                                  "nothing recorded as drained off it: nothing to bring back"), file=sys.stderr)
     return bool(answer.get("changed", True))
 
 
@@ -350,6 +362,7 @@ def status_text(doc: dict[str, Any]) -> str:
     lines += [f"in flight: {f['vm']} {f['source']} -> {f['dest']}" for f in doc.get("in_flight", [])]
     lines += views.held_lines(doc)
     lines += [f"INFEASIBLE: {finding}" for finding in doc.get("infeasible", [])]
+    lines += views.restore_lines(doc)
     for host, drain in sorted(doc.get("drains", {}).items()):
         lines += [f"blocked on {host}: {b['vm']}: {'; '.join(b['reasons'])}" for b in drain.get("blocked", [])]
         lines += [f"failed from {host}: {f['vm']} -> {f['dest']} {f['outcome']}: {f['detail']}"

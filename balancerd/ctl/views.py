@@ -142,3 +142,15 @@ def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
 
 def _with_detail(reason: str, detail: object) -> str:
     return f"{reason} ({detail})" if detail else reason
+
+
+def restore_lines(doc: dict[str, Any]) -> list[str]:
+    """A line per move-back after maintenance: VMs back, moving, waiting, and those not returning."""
+    lines = []
+    for r in doc.get("restores", []):
+        total = len(r["back"]) + len(r["moving"]) + len(r["pending"]) + len(r["not_returning"])
+        state = f"waiting: {r['host_problem']}" if r.get("host_problem") else \
+            f"{len(r['back'])}/{total} back, {len(r['moving'])} moving, {len(r['pending'])} waiting"
+        lines.append(f"restore to {r['host']}: {state}")
+        lines += [f"  not returning: {n['vm']}: {n['reason']}" for n in r["not_returning"][:10]]
+    return lines

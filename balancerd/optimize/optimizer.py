@@ -113,7 +113,7 @@ def _after_drains(state: ClusterState, room: int, movable: set[str], proofs: tup
         return [], []
     fixes, unfixed = repair.repair(state, room)
     skips.extend(unfixed)
-    restoring = [r.host for r in restores if not r.finished]
+    restoring = [r.host for r in restores if r.busy]
     if restoring:
         notes.append(f"restore to {', '.join(restoring)} in progress: balancing waits until it ends")
         return fixes, []

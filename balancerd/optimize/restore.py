@@ -7,7 +7,10 @@ exists, still runs where its drain put it (one the operator or another tool move
 there), is not migrating, and the host takes it: it is eligible again, the VM's placement rules, the pre-flight
 facts and the failure memory allow it there, and it fits within the usable capacity. Cooldown does not apply (the
 drain itself moved the VM a moment ago). Largest VMs go first (the hardest to fit), within the move budget; the
-rest wait for later cycles. Every VM gets a state in :class:`~balancerd.model.RestoreProgress`.
+rest wait for later cycles. Every VM gets a state in :class:`~balancerd.model.RestoreProgress`: one the host
+cannot take now is ``blocked`` with its first reason (it is re-tried every cycle while the request is open, but
+holds nothing up: a restore is finished when nothing is moving back or waiting for budget). A host that takes
+nothing now (in maintenance again, unreachable) keeps its restore waiting, with nothing moved.
 """
 
 from __future__ import annotations
@@ -37,7 +40,12 @@ def restore(state: ClusterState, budget: int, requests: tuple[Restore, ...]
 def _restore_host(state: ClusterState, request: Restore, budget: int
                   ) -> tuple[list[Move], list[Skip], RestoreProgress]:
     host = request.host
-    back, gone, pending, moving = [], [], [], []
+    load = state.hosts.get(host)
+    if load is None or not load.eligible:
+        why = f"{host} is not in the snapshot" if load is None else (
+            f"{host} is in maintenance" if load.host.maintenance else f"{host} is unreachable")
+        return [], [], RestoreProgress(host, host_problem=why)
+    back, gone, pending, moving, blocked_vms = [], [], [], [], []
     moves: list[Move] = []
     skips: list[Skip] = []
     for vm, placed in _largest_first(state, request):
@@ -52,14 +60,15 @@ def _restore_host(state: ClusterState, request: Restore, budget: int
         else:
             blocked = _blocked(state, state.vms[vm], host)
             if blocked:
-                pending.append(vm)
+                blocked_vms.append((vm, blocked[0]))
                 skips.append(Skip(vm, (f"restore to {host} waits", *blocked)))
                 continue
             moves.append(make_move(state, vm, host, f"restore: back to {host} after its maintenance",
                                    state.move_delta(vm, host)[0]))
             state.apply(vm, host)
             moving.append(vm)
-    return moves, skips, RestoreProgress(host, tuple(back), tuple(moving), tuple(pending), tuple(gone))
+    return moves, skips, RestoreProgress(host, tuple(back), tuple(moving), tuple(pending), tuple(gone),
+                                         tuple(blocked_vms))
 
 
 def _largest_first(state: ClusterState, request: Restore) -> list[tuple[str, str]]:
@@ -71,7 +80,5 @@ def _largest_first(state: ClusterState, request: Restore) -> list[tuple[str, str
 
 def _blocked(state: ClusterState, vm: Vm, host: str) -> tuple[str, ...]:
     """Why ``vm`` cannot go back to ``host`` now (empty when it can)."""
-    load = state.hosts.get(host)
-    if load is None:
-        return (f"{host} is not in the snapshot",)
-    return reasons(vm, load.host, state, DRAIN_VM_RULES) + reasons(vm, load.host, state, _DEST_RULES)
+    target = state.hosts[host].host
+    return reasons(vm, target, state, DRAIN_VM_RULES) + reasons(vm, target, state, _DEST_RULES)

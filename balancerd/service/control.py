@@ -76,7 +76,8 @@ class DaemonControl:
 
     # -- actions -------------------------------------------------------------------------------------
 
-    def maintenance(self, host: str, enter: bool, caller: Caller, force: bool = False) -> dict[str, Any]:
+    def maintenance(self, host: str, enter: bool, caller: Caller, force: bool = False,
+                    restore: bool = False) -> dict[str, Any]:
         if host not in self._d.known_hosts():
             raise NotFoundError(f"host {host!r} is not in the cluster (known: {', '.join(self._d.known_hosts())})")
         path = self._d.config.paths.maintenance_file
@@ -84,9 +85,12 @@ class DaemonControl:
             changed = maintenance.enter(path, host, force) if enter else maintenance.leave(path, host)
         except StateError as exc:
             raise ControlError(str(exc)) from exc
-        self._record(caller, "maintenance " + ("enter" + (" --force" if force else "") if enter else "exit"), host)
+        restoring = not enter and restore and self._d.journal.request_restore(host, self._d.clock.now())
+        self._record(caller, "maintenance " + ("enter" + (" --force" if force else "") if enter else "exit"
+                                               + (" --restore" if restore else "")), host)
         self._d.run_cycle_now()
-        answer: dict[str, Any] = {"host": host, "changed": changed, "maintenance": sorted(maintenance.read(path))}
+        answer: dict[str, Any] = {"host": host, "changed": changed, "maintenance": sorted(maintenance.read(path)),
+                                  "restore": restoring}
         if not enter and host in self._d.config.fixed_maintenance:
             answer["warning"] = (f"{host} stays in maintenance: the described cluster marks it 'maintenance = true'; "
                                  "change the file to take it out")

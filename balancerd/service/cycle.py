@@ -37,6 +37,7 @@ from balancerd.model import (
     Outcome,
     Plan,
     Resources,
+    RestoreProgress,
 )
 from balancerd.predict import Predictor
 from balancerd.predict.hosts import per_host
@@ -84,6 +85,7 @@ class CycleRunner:
         self.maintenance = MaintenanceWatch(config.paths.maintenance_file, backend.host_names,
                                             config.fixed_maintenance)
         self.cycle = 0
+        self._last_flags: frozenset[str] | None = None
         self._drain_verdicts: dict[str, str] = {}
         self._infeasible: tuple[str, ...] = ()
 
@@ -107,6 +109,7 @@ class CycleRunner:
     def propose(self) -> Proposal:
         """Collect, predict and plan; no side effects on the cluster."""
         flags = self._maintenance()
+        self._track_maintenance(flags)
         collected = self.collector.collect(self.clock.now(), flags, self.executor.in_flight())
         self.predictor.observe(collected.snapshot)
         cooldown = self._cooldown(collected.snapshot.taken_at)
@@ -121,7 +124,29 @@ class CycleRunner:
         """The maintenance file's order and forced hosts; a draining host's migration slots (``[throttle]``)."""
         throttle = self.config.throttle
         return optimize.DrainInputs(order=self.maintenance.order, forced=self.maintenance.forced,
-                                    slots=min(throttle.per_host_out, throttle.cluster_max))
+                                    slots=min(throttle.per_host_out, throttle.cluster_max),
+                                    restores=self.journal.restores())
+
+    def _track_maintenance(self, flags: frozenset[str]) -> None:
+        """Hosts that left maintenance since the last cycle get a restore with ``[maintenance] restore``; a host
+        that entered it again closes its open restore (what was drained off it is kept)."""
+        last, self._last_flags = self._last_flags, flags
+        if last is None:
+            return
+        for host in sorted(flags - last):
+            self.journal.cancel_restore(host)
+        if self.config.maintenance.restore:
+            for host in sorted(last - flags):
+                if self.journal.request_restore(host, self.clock.now()):
+                    log.info("restore requested", host=host, by="[maintenance] restore")
+
+    def _settle_restores(self, progress: tuple[RestoreProgress, ...]) -> None:
+        """Close the restores a plan finds finished (nothing moving back or waiting), saying what came back."""
+        for restore in progress:
+            if restore.finished:
+                self.journal.finish_restore(restore.host)
+                log.info("restore finished", host=restore.host, back=len(restore.back),
+                         not_returned=[f"{vm}: {why}" for vm, why in (*restore.gone, *restore.blocked)][:10])
 
     def check_drain(self, proposal: Proposal, host: str) -> Evacuation:
         """The evacuation ``host`` gets (or would get, entering maintenance now) on ``proposal``'s collection;
@@ -163,6 +188,7 @@ class CycleRunner:
         proposal = self.propose()
         self._log_drains(proposal.plan.drains)
         self._log_infeasible(proposal.plan.infeasible)
+        self._settle_restores(proposal.plan.restores)
         return proposal, self.journal.record_plan(proposal.plan, self.config.mode)
 
     def run(self, stop: threading.Event) -> CycleReport:

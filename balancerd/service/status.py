@@ -13,7 +13,8 @@ their reasons; :func:`balancerd.drainproof.summary`): a refused drain moves noth
 ``paused`` (with ``paused_by``, ``paused_at``) says whether new migrations are held back. ``held`` lists the
 VMs the last plan held because every candidate host failed ``[policy] max_failures`` times (with the reasons;
 ``balancerctl release VM`` frees one); ``infeasible`` what the last plan found no placement fixes (demand
-above capacity, a host no move relieves, with the amounts); ``failures`` is the failure memory (the daemon adds it with
+above capacity, a host no move relieves, with the amounts); ``restores`` where each move-back after maintenance
+stands (:func:`restore_json`); ``failures`` is the failure memory (the daemon adds it with
 :func:`failure_memory`).
 """
 
@@ -31,7 +32,7 @@ import structlog
 from balancerd import drainproof, failmemory
 from balancerd.errors import BalancerdError, StateError
 from balancerd.journal import Journal, JournalEntry
-from balancerd.model import CycleReport, InFlight, Outcome, Vm
+from balancerd.model import CycleReport, InFlight, Outcome, RestoreProgress, Vm
 from balancerd.service.drainbook import DrainStart
 
 _FAILED = frozenset({Outcome.FAILED, Outcome.ABORTED})
@@ -77,9 +78,17 @@ def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metri
         "errors": list(report.errors),
         "held": [{"vm": s.vm, "reasons": list(s.reasons)} for s in report.plan.held],
         "infeasible": list(report.plan.infeasible),
+        "restores": [restore_json(r) for r in report.plan.restores],
         "paused": False,
         **(extra or {}),
     }
+
+
+def restore_json(progress: RestoreProgress) -> dict[str, Any]:
+    """One restore's progress: VMs back, moving back, waiting for budget, not returning (with why)."""
+    return {"host": progress.host, "back": list(progress.back), "moving": list(progress.moving),
+            "pending": list(progress.pending), "finished": progress.finished, "host_problem": progress.host_problem,
+            "not_returning": [{"vm": vm, "reason": why} for vm, why in (*progress.gone, *progress.blocked)]}
 
 
 def drains(report: CycleReport, in_flight: tuple[InFlight, ...], maintenance: frozenset[str],

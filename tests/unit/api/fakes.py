@@ -72,8 +72,9 @@ class FakeControl:
         self._call("drain_check", host)
         return {**DRAIN_CHECK, "host": host, "feasible": host != "host03"}
 
-    def maintenance(self, host: str, enter: bool, caller: Caller, force: bool = False) -> dict[str, Any]:
-        self._call("maintenance", host, enter, caller, force)
+    def maintenance(self, host: str, enter: bool, caller: Caller, force: bool = False,
+                    restore: bool = False) -> dict[str, Any]:
+        self._call("maintenance", host, enter, caller, force, restore)
         return {"host": host, "changed": True, "maintenance": [host] if enter else []}
 
     def pause(self, abort_running: bool, caller: Caller) -> dict[str, Any]:

@@ -27,12 +27,15 @@ def test_every_method_reaches_its_route(tmp_path: Path) -> None:
         assert api.explain("web 1")["vm"] == "web 1"
         assert api.maintenance("host02", enter=True)["maintenance"] == ["host02"]
         assert api.maintenance("host03", enter=True, force=True)["maintenance"] == ["host03"]
+        assert api.maintenance("host03", enter=False, restore=True)["maintenance"] == []
         assert api.drain_check("host02")["feasible"] is True
         assert api.pause(abort_running=True)["aborted"][0]["vm"] == "web1"
         assert api.resume() == {"paused": False, "reason": None}
         assert api.approve(12)["plan_id"] == 12
     assert control.calls == [("status", ()), ("plan", ()), ("explain", ("web 1",)),
-                             ("maintenance", ("host02", True, ME, False)), ("maintenance", ("host03", True, ME, True)),
+                             ("maintenance", ("host02", True, ME, False, False)),
+                             ("maintenance", ("host03", True, ME, True, False)),
+                             ("maintenance", ("host03", False, ME, False, True)),
                              ("drain_check", ("host02",)), ("pause", (True, ME)), ("resume", (ME,)),
                              ("approve", (12, ME))]
 

@@ -112,8 +112,14 @@ def test_maintenance_goes_through_the_api_when_the_daemon_answers(tmp_path: Path
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert run(tmp_path, "maintenance", "enter", "host02") == 0
     assert run(tmp_path, "maintenance", "exit", "host02") == 0
-    assert daemon.calls == [("maintenance", ("host02", True, ME, False)), ("maintenance", ("host02", False, ME, False))]
-    assert capsys.readouterr().out.splitlines() == ["host02 enters maintenance", "host02 leaves maintenance"]
+    assert run(tmp_path, "maintenance", "exit", "host02", "--restore") == 0
+    assert daemon.calls == [("maintenance", ("host02", True, ME, False, False)),
+                            ("maintenance", ("host02", False, ME, False, False)),
+                            ("maintenance", ("host02", False, ME, False, True))]
+    out = capsys.readouterr()
+    assert out.out.splitlines() == ["host02 enters maintenance", "host02 leaves maintenance",
+                                    "host02 leaves maintenance"]
+    assert "nothing recorded as drained off it" in out.err  # the fake answers without "restore"
     assert not (tmp_path / "m").exists()
 
 
@@ -121,14 +127,14 @@ def test_drain_goes_through_the_api(tmp_path: Path, daemon: FakeControl, capsys:
     assert run(tmp_path, "drain", "host02", "--json") == 0
     assert json.loads(capsys.readouterr().out) == {"event": "maintenance", "host": "host02", "changed": True,
                                                    "forced": False}
-    assert daemon.calls == [("maintenance", ("host02", True, ME, False))]
+    assert daemon.calls == [("maintenance", ("host02", True, ME, False, False))]
 
 
 def test_drain_force_asks_the_daemon_to_force(tmp_path: Path, daemon: FakeControl,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert run(tmp_path, "drain", "host02", "--force") == 0
     assert capsys.readouterr().out == "host02 enters maintenance (forced: what fits leaves, the rest stays)\n"
-    assert daemon.calls == [("maintenance", ("host02", True, ME, True))]
+    assert daemon.calls == [("maintenance", ("host02", True, ME, True, False))]
 
 
 def test_drain_check_asks_the_daemon_and_changes_nothing(tmp_path: Path, daemon: FakeControl,

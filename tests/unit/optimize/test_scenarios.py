@@ -17,7 +17,7 @@ apart; its rules appended to ``policy.rules``, its maintenance hosts in maintena
               skip_reasons: {vm: substring}, max_moves, hosts_empty: [h], untouched: [h], strategy,
               reasons: {vm: substring}, unmoved: [vm], power_off: [h], violations: [substring],
               explain: {vm: substring}, held: [vm], drains: {host: {feasible, blockers: [vm]?}},
-              restores: {host: {back?, moving?, pending?, gone?: [vm]}}
+              restores: {host: {back?, moving?, pending?, gone?, blocked?: [vm]}}
               (any other expect key fails the scenario, naming the key and the allowed ones)
 
 Host usage defaults to the usage of the VMs on it (plus in-flight ones). Every scenario is also checked for
@@ -243,12 +243,13 @@ def _check_drains(result: Plan, expect: dict[str, Any]) -> None:
 
 
 def _check_restores(result: Plan, expect: dict[str, Any]) -> None:
-    """``restores: {host: {back: [vm], moving: [vm], pending: [vm], gone: [vm]}}`` (the keys given) against the
-    plan's restore progress."""
+    """``restores: {host: {back, moving, pending, gone, blocked: [vm]}}`` (the keys given) against the plan's
+    restore progress."""
     progress = {r.host: r for r in result.restores}
     for host, want in expect.get("restores", {}).items():
         got = progress[host]
-        found = {"back": got.back, "moving": got.moving, "pending": got.pending, "gone": [vm for vm, _ in got.gone]}
+        found = {"back": got.back, "moving": got.moving, "pending": got.pending, "gone": [vm for vm, _ in got.gone],
+                 "blocked": [vm for vm, _ in got.blocked]}
         for key, vms in want.items():
             assert sorted(found[key]) == sorted(vms), (key, got)
 
