@@ -2,16 +2,21 @@
 
 A LibvirtCluster over a running lab (its generated config plus the p2p URIs from `lab status`), reading a
 guest's serial console (path from the domain XML's <serial><source path=.../>), and waiting for a
-migration to end. Real time: these run against real daemons.
+migration to end; `balancerd run` as a subprocess (:func:`running_daemon`) and `balancerctl` (:func:`ctl`).
+Real time: these run against real daemons.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +147,31 @@ def status_cycle(status_file: Path) -> int:
         return int(json.loads(status_file.read_text())["cycle"])
     except (OSError, ValueError, KeyError):
         return 0
+
+
+BIN = Path(sys.executable).parent
+"""Where the venv's ``balancerd`` and ``balancerctl`` are."""
+
+
+def ctl(config_path: Path, *argv: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """``balancerctl --config CONFIG ARGV...``, its output captured, no standard input."""
+    return subprocess.run([str(BIN / "balancerctl"), "--config", str(config_path), *argv], capture_output=True,
+                          text=True, timeout=timeout_s, stdin=subprocess.DEVNULL, check=False)
+
+
+@contextmanager
+def running_daemon(config_path: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``balancerd run`` until the block ends, after its first cycle (its status file); then SIGTERM, and the
+    daemon must stop cleanly (exit 0; the log is in the failure message otherwise)."""
+    status_file = config.load(config_path).paths.status_file
+    with log_path.open("w") as log:
+        daemon = subprocess.Popen([str(BIN / "balancerd"), "run", "--config", str(config_path)], stdout=log,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: status_file.exists() or daemon.poll() is not None, 60, "the first cycle", 1.0)
+            assert daemon.poll() is None, log_path.read_text()
+            yield daemon
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            code = daemon.wait(timeout=120)
+    assert code == 0, log_path.read_text()
