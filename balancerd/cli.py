@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from balancerd import config as config_mod
-from balancerd import drainproof, optimize
+from balancerd import drainproof
 from balancerd.errors import BalancerdError, ConfigError
 from balancerd.model import Evacuation, Plan
 from balancerd.observability import logging as logsetup
@@ -119,10 +119,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from balancerd.service.oneshot import explain_once, propose_once
 
     if args.explain:
-        proposal, forecast, checked = explain_once(config, args.explain)
-        reasons = optimize.explain(proposal.collected.snapshot, forecast, config.policy, args.explain,
-                                   proposal.cooldown, migration_mib_s=config.migration.speed_mib_s(),
-                                   failures=proposal.failures)
+        _proposal, reasons, checked = explain_once(config, args.explain)
         _print_explain(args.explain, reasons, args.json, checked)
         return 0
     proposal, _forecast = propose_once(config)

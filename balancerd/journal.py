@@ -9,7 +9,8 @@ did what (:meth:`Journal.record_action`) and approves a recorded plan (:meth:`Jo
 Each move's end also settles the failure memory (:mod:`balancerd.failmemory`, the ``failures`` table) in the
 same transaction; the cycle reads it (:meth:`Journal.failures`) and ``balancerctl release`` clears a VM's rows
 (:meth:`Journal.release_failures`). The move-back record (:mod:`balancerd.restorebook`: what drains took off each
-host, the open restores) is settled in the same transaction too.
+host, the open restores) is settled in the same transaction too. External moves (VMs another tool or a person
+moved, :mod:`balancerd.externalbook`) are recorded by the cycle and read for the cooldown and the back-off.
 
 One connection (``check_same_thread=False``) guarded by a lock, WAL mode, ``synchronous=FULL`` so that a
 row written before a migration starts survives a power cut. Every sqlite or file-system failure becomes a
@@ -27,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from balancerd import failmemory, restorebook
+from balancerd import externalbook, failmemory, restorebook
 from balancerd.backends.base import Check
 from balancerd.errors import StateError
-from balancerd.model import FailureRecord, Move, MoveKind, MoveResult, Outcome, Plan, Restore
+from balancerd.model import ExternalMove, FailureRecord, Move, MoveKind, MoveResult, Outcome, Plan, Purpose, Restore
 
 SCHEMA_VERSION = 1
 RECOVER_HINT = ("; if the file is damaged, stop balancerd and run `balancerd journal recover --config CONFIG` "
@@ -251,6 +252,16 @@ class Journal:
         with self._write() as conn:
             restorebook.cancel(conn, host)
 
+    def record_external(self, moves: tuple[ExternalMove, ...]) -> None:
+        """Record VMs that changed host without a balancerd move."""
+        with self._write() as conn:
+            externalbook.record(conn, moves)
+
+    def external_moves(self, since: float) -> tuple[ExternalMove, ...]:
+        """External moves seen at or after ``since``, oldest first."""
+        with self._locked() as conn:
+            return externalbook.since(conn, since)
+
     def integrity_problem(self) -> str | None:
         """What SQLite's integrity check finds wrong with the file, or None."""
         with self._locked() as conn:
@@ -332,7 +343,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     """Switch to WAL, create the schema if missing, and refuse a journal of another schema version."""
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.executescript(_SCHEMA + failmemory.SCHEMA + restorebook.SCHEMA)
+    conn.executescript(_SCHEMA + failmemory.SCHEMA + restorebook.SCHEMA + externalbook.SCHEMA)
     conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version != str(SCHEMA_VERSION):
@@ -341,12 +352,12 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
 
 def _move_json(move: Move) -> dict[str, object]:
     return {"vm": move.vm, "source": move.source, "dest": move.dest, "kind": move.kind.value,
-            "reason": move.reason, "gain": move.gain, "memory_mib": move.memory_mib}
+            "reason": move.reason, "gain": move.gain, "memory_mib": move.memory_mib, "purpose": move.purpose.value}
 
 
 def _move(item: dict[str, Any]) -> Move:
     return Move(item["vm"], item["source"], item["dest"], MoveKind(item["kind"]), item["reason"],
-                float(item["gain"]), int(item["memory_mib"]))
+                float(item["gain"]), int(item["memory_mib"]), Purpose(item.get("purpose", Purpose.BALANCE.value)))
 
 
 def _entry(row: tuple[Any, ...]) -> JournalEntry:

@@ -6,6 +6,7 @@ Called by :func:`balancerd.config.loading.from_table` once the config is built. 
 
 from __future__ import annotations
 
+from balancerd import blackout
 from balancerd.cold_windows import parse_window
 from balancerd.config.addresses import check_address, check_uri_host
 from balancerd.config.schema import Config, HostConfig, PolicyConfig, RuleConfig
@@ -71,6 +72,12 @@ def _check_rules(policy: PolicyConfig) -> None:
     for i, domain in enumerate(policy.domains):
         if not domain.name:
             raise ConfigError(f"policy.domains[{i}].name", domain.name, "every domain needs a non-empty name")
+    for i, window in enumerate(policy.blackout):
+        try:
+            blackout.parse(window.days, window.start, window.end, window.tz, window.allow)
+        except ValueError as exc:
+            where = f"{window.days} {window.start}-{window.end} {window.tz}"
+            raise ConfigError(f"policy.blackout[{i}]", where, str(exc)) from exc
 
 
 def _check_hosts(config: Config) -> None:

@@ -168,6 +168,23 @@ class DomainConfig:
     hosts: tuple[str, ...] = _opt(())
 
 
+BLACKOUT_ALLOW = ("nothing", "drains", "drains+restores")
+"""What may start inside a blackout window (:data:`balancerd.blackout.ALLOW_LEVELS`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlackoutConfig:
+    """A blackout window (``[[policy.blackout]]``): no balancing from ``start`` to ``end`` (HH:MM wall-clock time in
+    ``tz``) on ``days`` (Mon..Sun, ranges such as Mon-Fri, or *); ``allow`` says what still starts inside it. An
+    ``end`` not after ``start`` crosses midnight (the window belongs to the day it starts on)."""
+
+    days: tuple[str, ...] = _opt(("*",))
+    start: str = _opt("", required=True)
+    end: str = _opt("", required=True)
+    tz: str = _opt("UTC")
+    allow: str = _opt("drains", choices=BLACKOUT_ALLOW)
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
     """What the optimizer aims for and how far it may go in one cycle."""
@@ -186,8 +203,17 @@ class PolicyConfig:
     """Failures of one VM towards one host after which that pair stays blocked until ``balancerctl release``."""
     failure_backoff_s: float = _opt(300.0, lo=0.0, hi=86_400.0)
     """Back-off after a VM's first failure towards a host; it doubles with every further failure there."""
+    max_moves_per_vm_per_day: int = _opt(0, lo=0, hi=10_000)
+    """Moves balancing may make of one VM in any 24 hours (0 = no cap); drains, restores and repairs are exempt but
+    count."""
+    external_moves_backoff: int = _opt(5, lo=0, hi=100_000)
+    """More external moves (VMs moved by another tool or a person) than this in an hour make balancing back off
+    (0 = never)."""
+    external_backoff_s: float = _opt(3600.0, lo=0.0, hi=7 * 86_400.0)
+    """How long balancing backs off after too many external moves."""
     rules: tuple[RuleConfig, ...] = _opt(())
     domains: tuple[DomainConfig, ...] = _opt(())
+    blackout: tuple[BlackoutConfig, ...] = _opt(())
 
 
 @dataclass(frozen=True, slots=True)

@@ -363,6 +363,7 @@ def status_text(doc: dict[str, Any]) -> str:
     lines += views.held_lines(doc)
     lines += [f"INFEASIBLE: {finding}" for finding in doc.get("infeasible", [])]
     lines += views.restore_lines(doc)
+    lines += views.limit_lines(doc)
     for host, drain in sorted(doc.get("drains", {}).items()):
         lines += [f"blocked on {host}: {b['vm']}: {'; '.join(b['reasons'])}" for b in drain.get("blocked", [])]
         lines += [f"failed from {host}: {f['vm']} -> {f['dest']} {f['outcome']}: {f['detail']}"

@@ -154,3 +154,16 @@ def restore_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"restore to {r['host']}: {state}")
         lines += [f"  not returning: {n['vm']}: {n['reason']}" for n in r["not_returning"][:10]]
     return lines
+
+
+def limit_lines(doc: dict[str, Any]) -> list[str]:
+    """Why moves wait (blackout window, back-off), the VMs at their daily cap, external moves of the last cycle."""
+    limits = doc.get("limits", {})
+    lines = [f"WAITING: {why}" for why in limits.get("waiting", [])]
+    capped = limits.get("capped", [])
+    if capped:
+        names = ", ".join(f"{c['vm']} ({c['moves_24h']})" for c in capped[:10])
+        lines.append(f"at the daily cap (moves in 24 h): {names}{' ...' if len(capped) > 10 else ''}")
+    lines += [f"external move: {m['vm']} {m['source']} -> {m['dest']} (cooldown given)"
+              for m in limits.get("external_moves", [])[:10]]
+    return lines

@@ -82,6 +82,8 @@ class Metrics:
                                         registry=self.registry)
         self.cycles = self._counter("balancerd_cycles", "Cycles run", "mode")
         self.cycle_errors = self._counter("balancerd_collection_errors", "Per-host collection errors")
+        self.external = self._counter("balancerd_external_moves", "VMs that changed host without a balancerd move "
+                                      "(another tool, a person); each gets the cooldown")
         self.maintenance_errors = self._counter("balancerd_maintenance_file_errors", "Cycles whose maintenance file "
                                                 "could not be read or named unknown hosts (the last good set held)")
 
@@ -157,6 +159,7 @@ class Metrics:
         self.cycle_duration.observe(report.duration_s)
         self.cycles.labels(report.mode).inc()
         self.cycle_errors.inc(len(report.errors))
+        self.external.inc(len(report.external_moves))
         self.last_cycle.set(report.started_at)
         self.observe_forecast(report.forecast_errors)
         for series, value in (("actual", report.usage_total), ("forecast", report.forecast_point),

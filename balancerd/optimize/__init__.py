@@ -5,11 +5,12 @@ only ``balancerd.model`` and ``balancerd.config``, and no module that touches fi
 Modules: ``scoring`` (formulas), ``arrays`` and ``state`` (incremental working state), ``rules`` and
 ``constraints`` (placement rules, eligibility with reasons), ``drain``, ``balance`` and ``consolidate`` (the
 strategies), ``steps`` (what they share: Move records, swaps), ``planner`` (safe ordering, parking), ``evacuation``
-(the drain proof), ``bounds`` and ``relaxation`` (lower bounds), ``optimizer`` (``plan``, ``score``,
-``check_drain``), ``explain``.
+(the drain proof), ``limits`` (what the service lets a plan start), ``bounds`` and ``relaxation`` (lower bounds),
+``optimizer`` (``plan``, ``score``, ``check_drain``), ``explain``.
 """
 
 from balancerd.optimize.explain import explain
+from balancerd.optimize.limits import Limits
 from balancerd.optimize.optimizer import DrainInputs, check_drain, plan, score
 
-__all__ = ["DrainInputs", "check_drain", "explain", "plan", "score"]
+__all__ = ["DrainInputs", "Limits", "check_drain", "explain", "plan", "score"]

@@ -42,7 +42,8 @@ _GAIN_DECIMALS = 9
 def movable_vms(state: ClusterState) -> list[str]:
     """VMs a balance move may touch: running, live-migratable, on an eligible host, no VM rule against them."""
     rules = state.rules
-    blocked = state.cooldown | state.in_flight.keys() | state.moved | rules.excluded.keys() | rules.pinned.keys()
+    blocked = (state.cooldown | state.capped.keys() | state.in_flight.keys() | state.moved | rules.excluded.keys()
+               | rules.pinned.keys())
     return [name for name, vm in state.vms.items()
             if name not in blocked and kind_of(vm) is MoveKind.LIVE and state.hosts[state.location[name]].eligible]
 

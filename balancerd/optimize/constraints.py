@@ -38,6 +38,14 @@ def not_in_cooldown(vm: Vm, host: Host, state: ClusterState) -> str | None:
     return None
 
 
+def under_daily_cap(vm: Vm, host: Host, state: ClusterState) -> str | None:
+    moves = state.capped.get(vm.name)
+    if moves is not None:
+        return (f"moved {moves} time(s) in the last 24 h on {state.location[vm.name]}, the cap "
+                f"(max_moves_per_vm_per_day = {state.policy.max_moves_per_vm_per_day})")
+    return None
+
+
 def not_moved_yet(vm: Vm, host: Host, state: ClusterState) -> str | None:
     if vm.name in state.moved:
         return f"already moved in this plan (to {state.location[vm.name]})"
@@ -218,12 +226,12 @@ def _departure(vm: str, group: Group, here: str, state: ClusterState) -> str | N
     return f"{vm} is the last VM {left[0]} depends on in failure domain {here}"
 
 
-VM_RULES: tuple[Constraint, ...] = (source_reachable, not_in_flight, not_in_cooldown, not_moved_yet, not_excluded,
-                                    not_pinned)
+VM_RULES: tuple[Constraint, ...] = (source_reachable, not_in_flight, not_in_cooldown, under_daily_cap, not_moved_yet,
+                                    not_excluded, not_pinned)
 """Rules about the VM alone (checked once per VM; ``host`` is ignored)."""
 
 DRAIN_VM_RULES: tuple[Constraint, ...] = (source_reachable, not_in_flight, not_moved_yet, not_excluded, not_pinned)
-"""VM rules for drains: a drain overrides the cooldown."""
+"""VM rules for drains (and restores, repairs): they override the cooldown and the per-VM daily cap."""
 
 HOST_RULES: tuple[Constraint, ...] = (not_same_host, dest_reachable, dest_not_in_maintenance)
 PLACEMENT_RULES: tuple[Constraint, ...] = (host_rules_allow, anti_affinity, affinity, spread, dependency,

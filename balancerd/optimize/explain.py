@@ -12,15 +12,18 @@ from __future__ import annotations
 from balancerd.config import DEFAULT_LINK_MIB_S, PolicyConfig
 from balancerd.model import ClusterSnapshot, FailureRecord, Forecast, Plan
 from balancerd.optimize.constraints import reasons
-from balancerd.optimize.optimizer import needs_balance, plan
+from balancerd.optimize.limits import Limits
+from balancerd.optimize.optimizer import DrainInputs, needs_balance, plan
 from balancerd.optimize.state import ClusterState
 
 
 def explain(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig, vm: str,
             cooldown: frozenset[str] = frozenset(), *, migration_mib_s: int = DEFAULT_LINK_MIB_S,
-            failures: tuple[FailureRecord, ...] = ()) -> tuple[str, ...]:
+            failures: tuple[FailureRecord, ...] = (), drains: DrainInputs = DrainInputs(),
+            limits: Limits = Limits()) -> tuple[str, ...]:
     """Lines of text saying why ``vm`` moves, was skipped, or stays where it is (``plan``'s arguments)."""
-    result = plan(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures)
+    result = plan(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures,
+                  drains=drains, limits=limits)
     moved = [m for m in result.moves if m.vm == vm]
     if moved:
         return tuple(f"moves {m.source} -> {m.dest} ({m.kind}): {m.reason}; objective {-m.gain:+.6f}"
@@ -28,7 +31,8 @@ def explain(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     skipped = [reason for skip in result.skipped if skip.vm == vm for reason in skip.reasons]
     if skipped:
         return tuple(f"skipped: {reason}" for reason in skipped)
-    state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures)
+    state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures,
+                         capped=limits.capped)
     held = [reason for skip in result.held if skip.vm == vm for reason in skip.reasons]
     if held:
         return (f"held by the failure memory (balancerctl release {vm} clears it):", *held)

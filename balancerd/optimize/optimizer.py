@@ -31,6 +31,7 @@ from balancerd.model import (
     Forecast,
     Move,
     Plan,
+    Purpose,
     Restore,
     RestoreProgress,
     Skip,
@@ -39,6 +40,7 @@ from balancerd.optimize import bounds, drain, evacuation, feasibility, memory, p
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import balance, movable_vms
 from balancerd.optimize.consolidate import consolidate, idle_hosts
+from balancerd.optimize.limits import Limits
 from balancerd.optimize.state import ClusterState
 
 
@@ -62,7 +64,8 @@ def score(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig) -
 
 def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
          cooldown: frozenset[str] = frozenset(), *, migration_mib_s: int = DEFAULT_LINK_MIB_S,
-         failures: tuple[FailureRecord, ...] = (), drains: DrainInputs = DrainInputs()) -> Plan:
+         failures: tuple[FailureRecord, ...] = (), drains: DrainInputs = DrainInputs(),
+         limits: Limits = Limits()) -> Plan:
     """The moves this cycle proposes, safely ordered, with reasons, gains, Skips and a lower bound.
 
     ``migration_mib_s`` is the speed a migration gets (``MigrationConfig.speed_mib_s()``): a move costs its
@@ -70,22 +73,29 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     host) pair in back-off (``retry_at`` after ``snapshot.taken_at``) or at ``policy.max_failures`` is no
     destination for that VM. ``drains``: the order hosts entered maintenance, the forced ones, the migration
     slots of a draining host; a host whose whole evacuation does not fit is not drained unless forced
-    (:mod:`balancerd.optimize.evacuation`; every proof is in ``Plan.drains``).
+    (:mod:`balancerd.optimize.evacuation`; every proof is in ``Plan.drains``). ``limits``: what may start now
+    (blackout windows, back-off after external moves) and the VMs at their daily cap; every move carries its
+    :class:`~balancerd.model.Purpose`.
     """
-    state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures)
+    state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures,
+                         capped=limits.capped)
     replay, curve = state.copy(), state.copy()
     before = state.score()
     budget = policy.max_moves_per_cycle
     movable = set(movable_vms(state))
-    bound = bounds.lower_bound(state, movable | _drainable(state) | _repairable(state), budget)
+    bound = bounds.lower_bound(state, _touchable(state, movable, drains, limits), budget)
     proofs = evacuation.prove(state, drains.order, drains.forced, drains.slots)
-    moves, skips = drain.drain(state, budget, [e.host for e in proofs if e.drains])
+    notes: list[str] = list(limits.held)
+    draining = [e.host for e in proofs if e.drains] if limits.allows(Purpose.DRAIN) else []
+    moves, skips = drain.drain(state, budget, draining)
     skips.extend(_refused(state, proofs))
-    notes: list[str] = []
-    back, unreturned, restores = restore.restore(state, budget - len(moves), drains.restores)
+    back, unreturned, restores = restore.restore(state, budget - len(moves), drains.restores,
+                                                 limits.waiting(Purpose.RESTORE))
     skips.extend(unreturned)
-    fixes, chosen = _after_drains(state, budget - len(moves) - len(back), movable, proofs, skips, notes, restores)
-    ordered, dropped = planner.order([*fixes, *moves, *back, *chosen], replay, budget)
+    fixes, chosen = _after_drains(state, budget - len(moves) - len(back), movable, proofs, skips, notes, restores,
+                                  limits)
+    ordered, dropped = planner.order([*_tagged(fixes, Purpose.REPAIR), *_tagged(moves, Purpose.DRAIN),
+                                      *_tagged(back, Purpose.RESTORE), *chosen], replay, budget)
     infeasible = feasibility.findings(replay, len(ordered))
     notes.extend(f"infeasible: {finding}" for finding in infeasible)
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,
@@ -100,22 +110,43 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
                                   for m in ordered))
 
 
+def _tagged(moves: list[Move], purpose: Purpose) -> list[Move]:
+    return [dataclasses.replace(move, purpose=purpose) for move in moves]
+
+
+def _touchable(state: ClusterState, movable: set[str], drains: DrainInputs, limits: Limits) -> set[str]:
+    """The VMs some plan within the limits may move: the bound must allow for them (a larger set only lowers it)."""
+    found = set(movable) if limits.allows(Purpose.BALANCE) else set()
+    if limits.allows(Purpose.DRAIN):
+        found |= _drainable(state)
+    if limits.allows(Purpose.REPAIR):
+        found |= _repairable(state)
+    if limits.allows(Purpose.RESTORE):
+        found |= {vm for request in drains.restores for vm, _ in request.vms if vm in state.location}
+    return found
+
+
 def _after_drains(state: ClusterState, room: int, movable: set[str], proofs: tuple[Evacuation, ...],
-                  skips: list[Skip], notes: list[str], restores: tuple[RestoreProgress, ...] = ()
-                  ) -> tuple[list[Move], list[Move]]:
+                  skips: list[Skip], notes: list[str], restores: tuple[RestoreProgress, ...],
+                  limits: Limits) -> tuple[list[Move], list[Move]]:
     """Repairs, then the strategy's moves, once no accepted drain is left unfinished by this cycle: while one
     is, they wait, so that they take none of the room its proof counted on (the proof holds cycle after
     cycle). A forced drain is finished when only its blockers are left. While a restore is unfinished,
-    balancing waits too (it would fill the host with other VMs); repairs go on."""
+    balancing waits too (it would fill the host with other VMs); repairs go on. Each waits, too, while
+    ``limits`` does not allow its purpose (the limit's note says why)."""
     unfinished = [proof.host for proof in proofs if proof.drains and _left(state, proof)]
     if unfinished:
         notes.append(f"drain of {', '.join(unfinished)} in progress: repairs and balancing wait until it ends")
         return [], []
-    fixes, unfixed = repair.repair(state, room)
-    skips.extend(unfixed)
+    fixes: list[Move] = []
+    if limits.allows(Purpose.REPAIR):
+        fixes, unfixed = repair.repair(state, room)
+        skips.extend(unfixed)
     restoring = [r.host for r in restores if r.busy]
     if restoring:
         notes.append(f"restore to {', '.join(restoring)} in progress: balancing waits until it ends")
+        return fixes, []
+    if not limits.allows(Purpose.BALANCE):
         return fixes, []
     return fixes, _strategy_moves(state, room - len(fixes), movable - state.moved, notes)
 

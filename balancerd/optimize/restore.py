@@ -23,21 +23,23 @@ from balancerd.optimize.steps import make_move
 _DEST_RULES = HOST_RULES + PLACEMENT_RULES + FIT_RULES
 
 
-def restore(state: ClusterState, budget: int, requests: tuple[Restore, ...]
+def restore(state: ClusterState, budget: int, requests: tuple[Restore, ...], wait: str = ""
             ) -> tuple[list[Move], list[Skip], tuple[RestoreProgress, ...]]:
-    """Moves back to each requested host (applied to ``state``), at most ``budget``, Skips and progress."""
+    """Moves back to each requested host (applied to ``state``), at most ``budget``, Skips and progress. With
+    ``wait`` (why restores may not start now, e.g. a blackout window) nothing moves: every VM not back yet
+    is pending with that reason."""
     moves: list[Move] = []
     skips: list[Skip] = []
     progress = []
     for request in requests:
-        more, skipped, done = _restore_host(state, request, budget - len(moves))
+        more, skipped, done = _restore_host(state, request, budget - len(moves), wait)
         moves.extend(more)
         skips.extend(skipped)
         progress.append(done)
     return moves, skips, tuple(progress)
 
 
-def _restore_host(state: ClusterState, request: Restore, budget: int
+def _restore_host(state: ClusterState, request: Restore, budget: int, wait: str
                   ) -> tuple[list[Move], list[Skip], RestoreProgress]:
     host = request.host
     load = state.hosts.get(host)
@@ -54,9 +56,10 @@ def _restore_host(state: ClusterState, request: Restore, budget: int
             back.append(vm)
         elif where is None or where != placed:
             gone.append((vm, "no longer in the cluster" if where is None else f"moved to {where} since the drain"))
-        elif len(moves) >= budget:
+        elif wait or len(moves) >= budget:
             pending.append(vm)
-            skips.append(Skip(vm, (f"restore to {host} deferred: the move budget of this cycle is used up",)))
+            why = wait or "the move budget of this cycle is used up"
+            skips.append(Skip(vm, (f"restore to {host} deferred: {why}",)))
         else:
             blocked = _blocked(state, state.vms[vm], host)
             if blocked:

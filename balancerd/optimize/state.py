@@ -135,7 +135,7 @@ class ClusterState:
 
     def __init__(self, snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
                  cooldown: frozenset[str], *, migration_mib_s: int = DEFAULT_LINK_MIB_S,
-                 failures: tuple[FailureRecord, ...] = ()) -> None:
+                 failures: tuple[FailureRecord, ...] = (), capped: tuple[tuple[str, int], ...] = ()) -> None:
         self.policy = policy
         self.now = snapshot.taken_at
         self.failures = {(f.vm, f.dest): f for f in failures}
@@ -143,6 +143,8 @@ class ClusterState:
         self.migration_mib_s = migration_mib_s
         """The speed a migration gets (``MigrationConfig.speed_mib_s``): what a move's cost is figured at."""
         self.cooldown = cooldown
+        self.capped = dict(capped)
+        """VMs at ``policy.max_moves_per_vm_per_day``, with their moves in the last 24 hours (balancing skips them)."""
         self.hosts = {h.name: HostLoad(h, sc.usable_capacity(h.capacity, policy.headroom_pct))
                       for h in snapshot.hosts}
         self.vms = {vm.name: vm for vm in snapshot.vms}

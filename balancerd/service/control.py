@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from balancerd import drainproof, failmemory, maintenance, optimize
+from balancerd import drainproof, failmemory, maintenance
 from balancerd.api.protocol import Caller, ConflictError, ControlError, NotFoundError
 from balancerd.errors import BackendError, StateError, UnknownHostError
 from balancerd.execute.runner import ABORT_GRACE_S
@@ -51,9 +51,7 @@ class DaemonControl:
         snap = proposal.collected.snapshot
         if snap.find_vm(vm) is None:
             raise NotFoundError(f"VM {vm!r} is not in the daemon's last snapshot (seq {snap.seq})")
-        config = self._d.config
-        lines = optimize.explain(snap, proposal.forecast, config.policy, vm, proposal.cooldown,
-                                 migration_mib_s=config.migration.speed_mib_s(), failures=proposal.failures)
+        lines = self._d.runner.explain(proposal, vm)
         moves = [m for m in proposal.plan.moves if m.vm == vm]
         checks = [_preflight_json(self._d, m) for m in moves]
         failed = [failmemory.as_json(r) for r in proposal.failures if r.vm == vm]

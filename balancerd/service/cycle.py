@@ -30,6 +30,7 @@ from balancerd.model import (
     ClusterSnapshot,
     CycleReport,
     Evacuation,
+    ExternalMove,
     FailureRecord,
     Forecast,
     Move,
@@ -42,6 +43,7 @@ from balancerd.model import (
 from balancerd.predict import Predictor
 from balancerd.predict.hosts import per_host
 from balancerd.service import report as figures
+from balancerd.service.limits import MoveLimits
 from balancerd.service.maintwatch import MaintenanceWatch
 from balancerd.service.wiring import capacity_overrides
 
@@ -62,6 +64,10 @@ class Proposal:
     maintenance_problem: str | None = None
     failures: tuple[FailureRecord, ...] = ()
     """The failure memory the plan was made with (the journal's, when the cycle read it)."""
+    limits: optimize.Limits = optimize.Limits()
+    """What the plan was allowed to start (blackout windows, back-off) and the VMs at their daily cap."""
+    external: tuple[ExternalMove, ...] = ()
+    """VMs that changed host since the previous cycle without a balancerd move (daemon cycles only)."""
 
 
 class CycleRunner:
@@ -75,6 +81,7 @@ class CycleRunner:
         self.clock = clock
         self.journal = journal
         journal.failure_backoff_s = config.policy.failure_backoff_s
+        self.limits = MoveLimits(journal, config.policy)
         self._on_event = on_event
         hosts = len(backend.host_names())
         self.collector = Collector(backend, capacity_overrides(config), config.collect.node_overhead,
@@ -98,6 +105,7 @@ class CycleRunner:
             self.executor.reconfigure(Settings.of(config))
         self.config = config
         self.journal.failure_backoff_s = config.policy.failure_backoff_s
+        self.limits.reconfigure(config.policy)
         self.collector.reconfigure(config.collect.worker_count(len(self.backend.host_names())),
                                    config.collect.host_timeout_s, config.network_map)
         self.predictor.reconfigure(config.predict, step_s=config.interval_s)
@@ -106,19 +114,30 @@ class CycleRunner:
         """Take a first sample so that the first cycle has counter deltas."""
         self.collector.collect(self.clock.now(), self._maintenance())
 
-    def propose(self) -> Proposal:
-        """Collect, predict and plan; no side effects on the cluster."""
+    def propose(self, observe: bool = False) -> Proposal:
+        """Collect, predict and plan; no side effects on the cluster. With ``observe`` (the daemon's cycles) it
+        also looks for external moves since the last such cycle and records them."""
         flags = self._maintenance()
         self._track_maintenance(flags)
         collected = self.collector.collect(self.clock.now(), flags, self.executor.in_flight())
-        self.predictor.observe(collected.snapshot)
-        cooldown = self._cooldown(collected.snapshot.taken_at)
+        snap = collected.snapshot
+        self.predictor.observe(snap)
+        external = self.limits.observe(snap, {f.vm for f in snap.in_flight}) if observe else ()
+        cooldown = self.limits.cooldown(snap.taken_at)
+        limits = self.limits.for_plan(snap.taken_at)
         failures = self.journal.failures()
         forecast = self.predictor.forecast()
-        plan = optimize.plan(collected.snapshot, forecast, self.config.policy, cooldown,
+        plan = optimize.plan(snap, forecast, self.config.policy, cooldown,
                              migration_mib_s=self.config.migration.speed_mib_s(), failures=failures,
-                             drains=self.drain_inputs())
-        return Proposal(collected, plan, flags, forecast, cooldown, self.maintenance.problem, failures)
+                             drains=self.drain_inputs(), limits=limits)
+        return Proposal(collected, plan, flags, forecast, cooldown, self.maintenance.problem, failures, limits,
+                        external)
+
+    def explain(self, proposal: Proposal, vm: str) -> tuple[str, ...]:
+        """Why ``vm`` moves, was skipped or stays, on ``proposal``'s collection with the inputs its plan had."""
+        return optimize.explain(proposal.collected.snapshot, proposal.forecast, self.config.policy, vm,
+                                proposal.cooldown, migration_mib_s=self.config.migration.speed_mib_s(),
+                                failures=proposal.failures, drains=self.drain_inputs(), limits=proposal.limits)
 
     def drain_inputs(self) -> optimize.DrainInputs:
         """The maintenance file's order and forced hosts; a draining host's migration slots (``[throttle]``)."""
@@ -185,7 +204,7 @@ class CycleRunner:
     def step(self) -> tuple[Proposal, int]:
         """Count a cycle, propose and record the plan; its journal id."""
         self.cycle += 1
-        proposal = self.propose()
+        proposal = self.propose(observe=True)
         self._log_drains(proposal.plan.drains)
         self._log_infeasible(proposal.plan.infeasible)
         self._settle_restores(proposal.plan.restores)
@@ -208,6 +227,7 @@ class CycleRunner:
             snapshot=snap, plan=proposal.plan, results=results, utilisation=figures.utilisation(snap),
             imbalance=figures.imbalance(snap), drain_remaining=figures.drain_remaining(snap),
             errors=proposal.collected.errors, forecast_errors=self.predictor.errors(),
+            external_moves=proposal.external, waiting=proposal.limits.held, capped=proposal.limits.capped,
             **_totals(snap, proposal.forecast),
         )
         outcomes = [r.outcome.value for r in results]
@@ -220,10 +240,6 @@ class CycleRunner:
     def _maintenance(self) -> frozenset[str]:
         return self.maintenance.read()
 
-    def _cooldown(self, now: float) -> frozenset[str]:
-        since = now - self.config.policy.cooldown_s
-        return frozenset(e.vm for e in self.journal.recent_moves(since) if e.outcome == Outcome.SUCCEEDED.value)
-
     def guard(self, plan: Plan) -> Callable[[Move], str | None]:
         """Re-validation right before each move (ARCHITECTURE.md rule 8): skip, not fail, on drift."""
 
@@ -231,8 +247,12 @@ class CycleRunner:
             held = self._hold() if self._hold is not None else None
             if held:
                 return held
-            if self.clock.now() - plan.created_at > self.config.policy.plan_ttl_s:
+            now = self.clock.now()
+            if now - plan.created_at > self.config.policy.plan_ttl_s:
                 return f"plan older than plan_ttl_s ({self.config.policy.plan_ttl_s:g} s)"
+            limited = self.limits.refuses(move, now)
+            if limited:
+                return limited
             if move.dest in self.maintenance.read(report=False):
                 return f"destination {move.dest} entered maintenance"
             try:

@@ -54,13 +54,14 @@ def propose_once(config: Config) -> tuple[Proposal, Forecast]:
         return _propose(runner)
 
 
-def explain_once(config: Config, vm: str) -> tuple[Proposal, Forecast, tuple[Preflight, ...]]:
-    """Like :func:`propose_once`, plus the pre-flight of every move of ``vm`` in the plan."""
+def explain_once(config: Config, vm: str) -> tuple[Proposal, tuple[str, ...], tuple[Preflight, ...]]:
+    """Like :func:`propose_once`, plus why ``vm`` moves or stays (the daemon's ``explain`` on this proposal) and
+    the pre-flight of every move of ``vm`` in the plan."""
     with _runner(config) as runner:
-        proposal, forecast = _propose(runner)
+        proposal, _forecast = _propose(runner)
         now = runner.clock.now()
         checked = tuple(check_move(runner.backend, config, move, now) for move in proposal.plan.moves if move.vm == vm)
-        return proposal, forecast, checked
+        return proposal, runner.explain(proposal, vm), checked
 
 
 def drain_check_once(config: Config, host: str) -> tuple[Evacuation, ClusterSnapshot]:

@@ -79,6 +79,10 @@ def render(report: CycleReport, in_flight: tuple[InFlight, ...], pid: int, metri
         "held": [{"vm": s.vm, "reasons": list(s.reasons)} for s in report.plan.held],
         "infeasible": list(report.plan.infeasible),
         "restores": [restore_json(r) for r in report.plan.restores],
+        "limits": {"waiting": list(report.waiting),
+                   "capped": [{"vm": vm, "moves_24h": moves} for vm, moves in report.capped],
+                   "external_moves": [{"vm": m.vm, "source": m.source, "dest": m.dest, "seen_at": m.seen_at}
+                                      for m in report.external_moves]},
         "paused": False,
         **(extra or {}),
     }

@@ -4,7 +4,7 @@ import calendar
 
 import pytest
 
-from balancerd.cold_windows import in_any_window, parse_window
+from balancerd.cold_windows import in_any_window, parse_days, parse_window
 
 
 def at(text: str) -> float:
@@ -38,3 +38,11 @@ def test_invalid_windows_are_refused(text: str) -> None:
 def test_in_any_window() -> None:
     assert in_any_window(["Mon 01:00-02:00", "12:00-13:00"], at("2026-11-26 12:30"))
     assert not in_any_window([], at("2026-11-26 12:30"))
+
+
+def test_days_take_names_ranges_and_wrapping_ranges() -> None:
+    assert parse_days(["Mon-Fri"]) == frozenset(range(5))
+    assert parse_days(["fri-mon"]) == frozenset({4, 5, 6, 0})
+    assert parse_days(["Sat", "sunday"]) == frozenset({5, 6})
+    assert parse_days(["*"]) == frozenset(range(7))
+    assert parse_window("Mon-Fri 01:00-05:00").days == frozenset(range(5))

@@ -52,7 +52,7 @@ def test_record_plan_stores_moves_as_json(journal: Journal) -> None:
     assert mode == "enforce"
     assert [m["vm"] for m in json.loads(moves)] == ["web1", "db1"]
     assert json.loads(moves)[0] == {"vm": "web1", "source": "h1", "dest": "h2", "kind": "live",
-                                    "reason": "balance", "gain": 0.5, "memory_mib": 2048}
+                                    "reason": "balance", "gain": 0.5, "memory_mib": 2048, "purpose": "balance"}
     assert json.loads(skipped) == [{"vm": "big", "reasons": ["too large"]}]
 
 

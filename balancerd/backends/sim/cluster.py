@@ -280,6 +280,12 @@ class SimCluster:
         if gate is not None:
             gate.wait()
 
+    def relocate(self, vm: str, dest: str) -> None:
+        """Move ``vm`` to ``dest`` at once, as another tool or a person would (tests of external moves)."""
+        with self._lock:
+            self._host(dest)
+            self._move(self._vm(vm), dest, self._clock.now())
+
     def fail_next_migration(self, vm: str, error: str = "injected failure", transient: bool = False) -> None:
         """The next migration of ``vm`` fails: transient ones at start (TransientBackendError), others as a
         FAILED job after half its duration with ``error``; the VM stays on its source."""

@@ -9,6 +9,7 @@ from balancerd.model import (
     ClusterSnapshot,
     CycleReport,
     Evacuation,
+    ExternalMove,
     ForecastError,
     Host,
     Move,
@@ -141,3 +142,14 @@ def test_plan_infeasible_is_one_while_the_plan_reports_findings() -> None:
     assert metrics.registry.get_sample_value("balancerd_plan_infeasible") == 1
     metrics.observe_cycle(CycleReport(2, "enforce", 6.0, 0.2, snap, Plan(2, 6.0, (), 0.0, 0.0), (), (), 0.0))
     assert metrics.registry.get_sample_value("balancerd_plan_infeasible") == 0
+
+
+
+def test_external_moves_are_counted() -> None:
+    metrics = Metrics()
+    snap = ClusterSnapshot(1, 5.0, (Host("a", Resources(2000, 1024)), Host("b", Resources(2000, 1024))), ())
+    seen = (ExternalMove("v", "a", "b", 5.0), ExternalMove("w", "a", "b", 5.0))
+    for cycle in (1, 2):
+        metrics.observe_cycle(CycleReport(cycle, "enforce", 5.0, 0.2, snap, Plan(cycle, 5.0, (), 0.0, 0.0), (),
+                                          (), 0.0, external_moves=seen))
+    assert metrics.registry.get_sample_value("balancerd_external_moves_total") == 4

@@ -12,12 +12,18 @@ apart; its rules appended to ``policy.rules``, its maintenance hosts in maintena
     failures: [{vm, dest, count, retry_in: s, error?}]?   (the snapshot is taken at time 0)
     maintenance_order: [host]? (the order hosts entered maintenance)   forced: [host]? (drain --force)
     restores: [{host, vms: [{vm, placed}]}]? (move-back requests: each VM and where its drain put it)
+    at: ISO 8601 time with its offset? (when the snapshot is taken; default the epoch: blackout windows,
+        ``policy.blackout``, are judged at it)
+    journal: {moves: [{vm, source, dest, ago_s}], external: [{vm, source, dest, ago_s}]}? (balancerd's
+        succeeded moves and external moves that long before ``at``; with it or ``policy.blackout`` the daemon's
+        own limits, service.limits.MoveLimits over a real journal, give the cooldown, the capped VMs, what may start)
     (policy.rules / policy.domains: lists of RuleConfig / DomainConfig fields, as in [[policy.rules]])
     expect:   empty, moves: [{vm, dest, source?, kind?}] (exact order), moves_include, skipped: [vm],
               skip_reasons: {vm: substring}, max_moves, hosts_empty: [h], untouched: [h], strategy,
               reasons: {vm: substring}, unmoved: [vm], power_off: [h], violations: [substring],
               explain: {vm: substring}, held: [vm], drains: {host: {feasible, blockers: [vm]?}},
-              restores: {host: {back?, moving?, pending?, gone?, blocked?: [vm]}}
+              restores: {host: {back?, moving?, pending?, gone?, blocked?: [vm]}},
+              notes: [substring], purposes: {vm: balance | drain | restore | repair}
               (any other expect key fails the scenario, naming the key and the allowed ones)
 
 Host usage defaults to the usage of the VMs on it (plus in-flight ones). Every scenario is also checked for
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +47,27 @@ from balancerd.backends.sim.described import cluster_specs
 from balancerd.clock import FakeClock
 from balancerd.collect import Collector
 from balancerd.config import PolicyConfig, RuleConfig, cluster
+from balancerd.journal import Journal
 from balancerd.model import (
     POOL_PREFIX,
     ClusterSnapshot,
+    ExternalMove,
     Extra,
     FailureRecord,
     Forecast,
     Host,
     InFlight,
+    Move,
+    MoveKind,
+    MoveResult,
+    Outcome,
     Plan,
     Resources,
     Restore,
     Vm,
 )
-from balancerd.optimize import DrainInputs, explain, plan
+from balancerd.optimize import DrainInputs, Limits, explain, plan
+from balancerd.service.limits import MoveLimits
 from tests import builders
 
 ROOT = Path(__file__).resolve().parents[2] / "scenarios"
@@ -101,7 +115,7 @@ def _host(spec: dict[str, Any], vms: list[Vm], flights: list[InFlight]) -> Host:
 
 EXPECT_KEYS = frozenset({"empty", "moves", "moves_include", "skipped", "skip_reasons", "max_moves", "hosts_empty",
                          "untouched", "strategy", "reasons", "unmoved", "power_off", "violations", "explain",
-                         "infeasible", "held", "drains", "restores"})
+                         "infeasible", "held", "drains", "restores", "notes", "purposes"})
 """Every key ``expect`` may hold; any other (a typo) fails the scenario instead of being ignored."""
 
 
@@ -120,13 +134,47 @@ def checked_expect(path: Path, expect: object) -> dict[str, Any]:
     return expect
 
 
-Loaded = tuple[ClusterSnapshot, PolicyConfig, frozenset[str], dict[str, Any], tuple[FailureRecord, ...],
-               DrainInputs]
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    snap: ClusterSnapshot
+    policy: PolicyConfig
+    cooldown: frozenset[str]
+    expect: dict[str, Any]
+    failures: tuple[FailureRecord, ...]
+    drains: DrainInputs
+    limits: Limits
 
 
-def _failures(doc: dict[str, Any]) -> tuple[FailureRecord, ...]:
-    return tuple(FailureRecord(f["vm"], f["dest"], f["count"], float(f.get("retry_in", 0)), f.get("error", ""))
+def _failures(doc: dict[str, Any], at: float) -> tuple[FailureRecord, ...]:
+    return tuple(FailureRecord(f["vm"], f["dest"], f["count"], at + float(f.get("retry_in", 0)), f.get("error", ""))
                  for f in doc.get("failures", []))
+
+
+def _at(doc: dict[str, Any]) -> float:
+    when = doc.get("at")
+    if when is None:
+        return 0.0
+    moment = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _limits(doc: dict[str, Any], policy: PolicyConfig, at: float) -> tuple[frozenset[str], Limits]:
+    """The cooldown and limits the daemon's MoveLimits gives at ``at`` over a journal holding ``doc['journal']``."""
+    written = doc.get("journal", {})
+    journal = Journal(Path(":memory:"))
+    try:
+        plan_id = journal.record_plan(Plan(0, at, (), 0.0, 0.0, "balance"), "enforce")
+        for row in written.get("moves", []):
+            then = at - float(row["ago_s"])
+            move = Move(row["vm"], row["source"], row["dest"], MoveKind.LIVE, "balance", 0.0, 0)
+            record = journal.migration_started(plan_id, move, then - 5.0)
+            journal.migration_ended(record, MoveResult(move, Outcome.SUCCEEDED, then - 5.0, then))
+        journal.record_external(tuple(ExternalMove(r["vm"], r["source"], r["dest"], at - float(r["ago_s"]))
+                                      for r in written.get("external", [])))
+        limits = MoveLimits(journal, policy)
+        return limits.cooldown(at), limits.for_plan(at)
+    finally:
+        journal.close()
 
 
 def load(path: Path) -> Loaded:
@@ -141,11 +189,17 @@ def load(path: Path) -> Loaded:
         flights = [InFlight(f["vm"], f["source"], f["dest"]) for f in doc.get("in_flight", [])]
         hosts = tuple(_host(h, vms, flights) for h in doc["hosts"])
         snap = builders.snapshot(hosts, vms, flights)
+    at = _at(doc)
+    snap = dataclasses.replace(snap, taken_at=at)
     restores = tuple(Restore(r["host"], tuple((v["vm"], v["placed"]) for v in r["vms"]))
                      for r in doc.get("restores", ()))
     drains = DrainInputs(order=tuple(doc.get("maintenance_order", ())), forced=frozenset(doc.get("forced", ())),
                          restores=restores)
-    return snap, policy, frozenset(doc.get("cooldown", [])), expect, _failures(doc), drains
+    cooldown, limits = frozenset(doc.get("cooldown", [])), Limits()
+    if "journal" in doc or policy.blackout:
+        recent, limits = _limits(doc, policy, at)
+        cooldown |= recent
+    return Loaded(snap, policy, cooldown, expect, _failures(doc, at), drains, limits)
 
 
 def _described(path: Path) -> tuple[ClusterSnapshot, tuple[RuleConfig, ...]]:
@@ -242,6 +296,13 @@ def _check_drains(result: Plan, expect: dict[str, Any]) -> None:
             assert sorted(b.vm for b in proof.blockers) == sorted(want["blockers"]), proof.blockers
 
 
+def _check_limits(result: Plan, expect: dict[str, Any]) -> None:
+    for text in expect.get("notes", []):
+        assert any(text in note for note in result.notes), result.notes
+    for vm, purpose in expect.get("purposes", {}).items():
+        assert [str(m.purpose) for m in result.moves if m.vm == vm] == [purpose], result.moves
+
+
 def _check_restores(result: Plan, expect: dict[str, Any]) -> None:
     """``restores: {host: {back, moving, pending, gone, blocked: [vm]}}`` (the keys given) against the plan's
     restore progress."""
@@ -285,16 +346,20 @@ def unplaced_reasons(snap: ClusterSnapshot, result: Plan) -> list[str]:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_scenario(path: Path) -> None:
-    snap, policy, cooldown, expect, failures, drains = load(path)
-    result = plan(snap, Forecast(300), policy, cooldown, failures=failures, drains=drains)
+    case = load(path)
+    snap, expect = case.snap, case.expect
+    inputs: dict[str, Any] = {"failures": case.failures, "drains": case.drains, "limits": case.limits}
+    result = plan(snap, Forecast(300), case.policy, case.cooldown, **inputs)
     assert over_capacity(snap, result) == []
     _check_moves(result, expect)
     _check_skips(result, expect)
     _check_hosts(snap, result, expect)
     _check_drains(result, expect)
     _check_restores(result, expect)
+    _check_limits(result, expect)
     assert result.objective >= result.lower_bound - 1e-9
     assert unplaced_reasons(snap, result) == []
+    assert all(m.purpose in case.limits.allowed for m in result.moves), result.moves
     for vm, text in expect.get("explain", {}).items():
-        lines = explain(snap, Forecast(300), policy, vm, cooldown, failures=failures)
+        lines = explain(snap, Forecast(300), case.policy, vm, case.cooldown, **inputs)
         assert any(text in line for line in lines), lines

@@ -50,7 +50,7 @@ def test_the_status_shows_the_failure_memory_and_the_held_vms(rig: Rig) -> None:
     assert doc["held"] == []  # the optimizer holds nobody until it honours the memory (Plan.held)
 
 
-def test_explain_hands_the_proposals_failures_to_the_optimizer(rig: Rig,
+def test_explain_hands_the_proposals_inputs_to_the_optimizer(rig: Rig,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     rig.daemon.journal.record_failure("a", "h2", START, "boom")
     rig.cycle()
@@ -61,12 +61,12 @@ def test_explain_hands_the_proposals_failures_to_the_optimizer(rig: Rig,
     real = optimize.explain
 
     def explain(*args: Any, **kwargs: Any) -> tuple[str, ...]:
-        seen.append(kwargs.get("failures"))
+        seen.append((kwargs.get("failures"), kwargs.get("limits")))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("balancerd.service.control.optimize.explain", explain)
+    monkeypatch.setattr("balancerd.service.cycle.optimize.explain", explain)
     answer = rig.control.explain("a")
-    assert seen == [proposal.failures]
+    assert seen == [(proposal.failures, proposal.limits)]
     assert answer["failures"] == [{"vm": "a", "dest": "h2", "count": 1, "retry_at": START + 300.0,
                                    "last_error": "boom"}]
     assert rig.control.explain("b")["failures"] == []
