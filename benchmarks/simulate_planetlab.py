@@ -2,15 +2,17 @@
 with CloudSim's LR-MMT-1.2 on each day (issue 8's acceptance).
 
 Run: ``.venv/bin/python benchmarks/simulate_planetlab.py --path /work/shared/data/planetlab
-[--config config/simulate-planetlab.toml] [--days 20110303,20110306,20110309] [--out DIR]``.
-Prints one JSON object per day: the report's figures, LR-MMT-1.2's energy and migrations for that day
-(data README) with our ratios to them, and whether each acceptance target holds. With ``--out`` each day's
-report.json / report.html go to ``DIR/<day>/``.
+[--config config/simulate-planetlab.toml] [--days 20110303,20110306,20110309] [--caps 1,2,4,0] [--out DIR]``.
+Prints one JSON object per day (and per cap): the report's figures, LR-MMT-1.2's energy and migrations for that
+day (data README) with our ratios to them, and whether each acceptance target holds. ``--caps`` replays each day
+once per ``[policy] max_moves_per_vm_per_day`` value (0 = no cap; issue 21) and adds ``cap_held`` (no VM moved
+more than the cap on one day). With ``--out`` each day's report.json / report.html go to ``DIR/<day>[-cap<N>]/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -25,8 +27,10 @@ from balancerd.simulate.preset import CLOUDSIM_PLANETLAB
 DAYS = ("20110303", "20110306", "20110309")
 
 
-def run_day(config_path: Path, folder: Path, out: Path) -> dict[str, object]:
+def run_day(config_path: Path, folder: Path, out: Path, cap: int | None = None) -> dict[str, object]:
     config = config_mod.load(config_path)
+    if cap is not None:
+        config = dataclasses.replace(config, policy=dataclasses.replace(config.policy, max_moves_per_vm_per_day=cap))
     result, meta = simulate(config, CLOUDSIM_PLANETLAB, f"planetlab:{folder}", out, strategy="consolidate")
     doc = report.document(result, meta)
     report.write(out, doc)
@@ -37,6 +41,9 @@ def run_day(config_path: Path, folder: Path, out: Path) -> dict[str, object]:
     row["energy_ratio"] = doc["energy_kwh"] / ref["energy_kwh"]
     row["migrations_ratio"] = doc["migrations"] / ref["migrations"]
     row["acceptance"] = doc["acceptance"]
+    if cap is not None:
+        row["cap"] = cap
+        row["cap_held"] = cap == 0 or int(doc["max_moves_per_vm_day"]) <= cap
     return row
 
 
@@ -45,13 +52,17 @@ def main() -> int:
     parser.add_argument("--path", type=Path, required=True, help="folder holding the PlanetLab day folders")
     parser.add_argument("--config", type=Path, default=Path(__file__).parent.parent / "config/simulate-planetlab.toml")
     parser.add_argument("--days", default=",".join(DAYS))
+    parser.add_argument("--caps", help="comma-separated max_moves_per_vm_per_day values to replay (0 = none)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    logsetup.configure("warning", "console")
+    logsetup.configure("warning", "console", stream=sys.stderr)  # stdout carries only the JSON rows
+    caps: list[int | None] = [int(c) for c in args.caps.split(",")] if args.caps else [None]
     with tempfile.TemporaryDirectory() as scratch:
         base = args.out or Path(scratch)
         for day in args.days.split(","):
-            print(json.dumps(run_day(args.config, args.path / day, base / day)), flush=True)
+            for cap in caps:
+                folder = base / (day if cap is None else f"{day}-cap{cap}")
+                print(json.dumps(run_day(args.config, args.path / day, folder, cap)), flush=True)
     return 0
 
 

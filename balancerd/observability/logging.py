@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
@@ -28,9 +29,9 @@ class _ForeignHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The root handler this module installs (a class of its own so a second ``configure`` replaces it)."""
 
 
-def _route_stdlib(renderer: structlog.typing.Processor, level: str) -> None:
-    """Render standard-library log records (other libraries') with ``renderer`` on stdout."""
-    handler = _ForeignHandler(sys.stdout)
+def _route_stdlib(renderer: structlog.typing.Processor, level: str, stream: TextIO) -> None:
+    """Render standard-library log records (other libraries') with ``renderer`` on ``stream``."""
+    handler = _ForeignHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.stdlib.add_logger_name,
@@ -46,13 +47,15 @@ def _route_stdlib(renderer: structlog.typing.Processor, level: str) -> None:
     root.setLevel(logging.DEBUG if level == "debug" else max(_LEVELS[level], logging.WARNING))
 
 
-def configure(level: str = "info", fmt: str = "auto") -> None:
-    """Route structlog to stdout as JSON (``json``), for people (``console``) or by TTY (``auto``)."""
-    console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
+def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Route structlog to stdout (or ``stream``: the benchmarks keep stdout for their JSON) as JSON (``json``),
+    for people (``console``) or by TTY (``auto``)."""
+    out = stream or sys.stdout
+    console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
     )
-    _route_stdlib(renderer, level)
+    _route_stdlib(renderer, level, out)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -63,6 +66,6 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )

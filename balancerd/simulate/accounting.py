@@ -15,6 +15,7 @@ each migration transferred.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -60,6 +61,8 @@ class Totals:
     failed_migrations: int
     ping_pong_moves: int
     moves_per_vm_per_day: float
+    max_moves_per_vm_day: int
+    """The most moves any one VM made on one day of the replay (days counted from the trace's start)."""
     gib_moved: float
     vms: int
     hosts: int
@@ -176,8 +179,13 @@ class Accountant:
         return Totals(energy_kwh=energy, slatah=slatah, pdm=pdm, slav=slatah * pdm, esv=energy * slatah * pdm,
                       migrations=len(self.migrations), failed_migrations=self.failed, ping_pong_moves=self.ping_pong,
                       moves_per_vm_per_day=len(self.migrations) / vms / days if vms else 0.0,
+                      max_moves_per_vm_day=self._max_per_vm_day(),
                       gib_moved=sum(m.gib for m in self.migrations), vms=vms, hosts=len(self._c.hosts),
                       simulated_seconds=seconds, mean_active_hosts=active / seconds if seconds else 0.0)
+
+    def _max_per_vm_day(self) -> int:
+        days = Counter((m.vm, int((m.finished_at - self._c.origin) // 86_400)) for m in self.migrations)
+        return max(days.values(), default=0)
 
     def series(self) -> Mapping[str, list[float]]:
         """Per-step figures for the report's plots."""

@@ -26,7 +26,8 @@ from balancerd.simulate.runner import START, Replay, ReplayResult, replay_config
 from balancerd.traces import Workload, load_workload
 
 SUMMARY_KEYS = ("energy_kwh", "slatah", "pdm", "slav", "esv", "migrations", "ping_pong_moves",
-                "moves_per_vm_per_day", "gib_moved", "vms", "hosts", "simulated_seconds", "wall_seconds")
+                "moves_per_vm_per_day", "max_moves_per_vm_day", "gib_moved", "vms", "hosts", "simulated_seconds",
+                "wall_seconds")
 
 
 def register(subparsers: Any) -> None:

@@ -46,7 +46,8 @@ def document(result: ReplayResult, meta: Mapping[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "energy_kwh": t.energy_kwh, "slatah": t.slatah, "pdm": t.pdm, "slav": t.slav, "esv": t.esv,
         "migrations": t.migrations, "ping_pong_moves": t.ping_pong_moves,
-        "moves_per_vm_per_day": t.moves_per_vm_per_day, "gib_moved": t.gib_moved, "vms": t.vms, "hosts": t.hosts,
+        "moves_per_vm_per_day": t.moves_per_vm_per_day, "max_moves_per_vm_day": t.max_moves_per_vm_day,
+        "gib_moved": t.gib_moved, "vms": t.vms, "hosts": t.hosts,
         "simulated_seconds": t.simulated_seconds, "wall_seconds": result.wall_seconds,
         "failed_migrations": t.failed_migrations, "mean_active_hosts": t.mean_active_hosts,
         "late_cycles": result.late_cycles, "trainings": result.trainings, **meta,
@@ -196,7 +197,8 @@ def _sla(ax: Any, hours: list[float], data: Mapping[str, Sequence[float | None]]
 
 
 _SUMMARY = ("energy_kwh", "slatah", "pdm", "slav", "esv", "migrations", "ping_pong_moves", "moves_per_vm_per_day",
-            "gib_moved", "vms", "hosts", "mean_active_hosts", "simulated_seconds", "wall_seconds")
+            "max_moves_per_vm_day", "gib_moved", "vms", "hosts", "mean_active_hosts", "simulated_seconds",
+            "wall_seconds")
 
 
 def page(doc: Mapping[str, Any]) -> str:

@@ -87,6 +87,26 @@ def test_returning_within_an_hour_is_a_ping_pong_move_and_later_is_not() -> None
     clock.advance(2 * HOUR)
     _migrate(acc, clock, back, 10.0)
     assert acc.totals().ping_pong_moves == 1
+    assert acc.totals().max_moves_per_vm_day == 4  # one VM, four moves, all on the first day
+
+
+def test_the_most_moves_of_one_vm_on_one_day_counts_days_from_the_trace_start() -> None:
+    c = _cluster([[10.0] * 600, [10.0] * 600])
+    clock = FakeClock(0.0)
+    acc = Accountant(c, clock)
+    assert acc.totals().max_moves_per_vm_day == 0
+    there = _move(c, 0, "host02")
+    back = Move(there.vm, "host02", "host01", MoveKind.LIVE, "test", 0.0, there.memory_mib)
+    other = _move(c, 1, "host01")
+    clock.advance(86_000.0)
+    _migrate(acc, clock, there, 10.0)   # day 0
+    clock.advance(1_000.0)
+    _migrate(acc, clock, back, 10.0)    # day 1
+    _migrate(acc, clock, other, 10.0)   # day 1, another VM
+    assert acc.totals().max_moves_per_vm_day == 1
+    clock.advance(100.0)
+    _migrate(acc, clock, there, 10.0)   # day 1 again
+    assert acc.totals().max_moves_per_vm_day == 2
 
 
 def test_failed_migrations_leave_the_vm_where_it_was() -> None:

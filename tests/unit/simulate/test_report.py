@@ -15,7 +15,7 @@ from balancerd.simulate.runner import START, Replay, ReplayResult, replay_config
 from .conftest import tiny_preset, workload
 
 REQUIRED = ("energy_kwh", "slatah", "pdm", "slav", "esv", "migrations", "ping_pong_moves", "moves_per_vm_per_day",
-            "gib_moved", "vms", "hosts", "simulated_seconds", "wall_seconds")
+            "max_moves_per_vm_day", "gib_moved", "vms", "hosts", "simulated_seconds", "wall_seconds")
 
 
 @pytest.fixture(scope="module")
