@@ -189,6 +189,13 @@ class Journal:
         return self._entries("WHERE finished_at >= ? AND outcome != ? ORDER BY finished_at, id",
                              (since, Outcome.SKIPPED.value))
 
+    def moves_of(self, vm: str, since: float) -> int:
+        """How many moves of ``vm`` succeeded at or after ``since`` (the guard's per-VM daily cap)."""
+        with self._locked() as conn:
+            row = conn.execute("SELECT COUNT(*) FROM migrations WHERE vm = ? AND finished_at >= ? AND outcome = ?",
+                               (vm, since, Outcome.SUCCEEDED.value)).fetchone()
+        return int(row[0])
+
     def migrations(self, limit: int = 100) -> tuple[JournalEntry, ...]:
         """The last ``limit`` journalled moves, newest first."""
         return self._entries("ORDER BY id DESC LIMIT ?", (limit,))

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from balancerd.blackout import ALLOW_LEVELS
+
 DEFAULT_CONFIG_PATH = Path("/etc/balancerd/balancerd.toml")
 DEFAULT_LINK_MIB_S = 1000
 """``[migration] link_mib_s`` when not set (roughly what a 10 Gbit/s link carries)."""
@@ -168,10 +170,6 @@ class DomainConfig:
     hosts: tuple[str, ...] = _opt(())
 
 
-BLACKOUT_ALLOW = ("nothing", "drains", "drains+restores")
-"""What may start inside a blackout window (:data:`balancerd.blackout.ALLOW_LEVELS`)."""
-
-
 @dataclass(frozen=True, slots=True)
 class BlackoutConfig:
     """A blackout window (``[[policy.blackout]]``): no balancing from ``start`` to ``end`` (HH:MM wall-clock time in
@@ -182,7 +180,7 @@ class BlackoutConfig:
     start: str = _opt("", required=True)
     end: str = _opt("", required=True)
     tz: str = _opt("UTC")
-    allow: str = _opt("drains", choices=BLACKOUT_ALLOW)
+    allow: str = _opt("drains", choices=tuple(ALLOW_LEVELS))
 
 
 @dataclass(frozen=True, slots=True)

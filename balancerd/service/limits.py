@@ -77,6 +77,7 @@ class MoveLimits:
             allowed &= window.allowed
             held.append(window.describe())
         backoff = self._backoff(now)
+        self._log_backoff(bool(backoff), now)
         if backoff:
             allowed.discard(Purpose.BALANCE)
             held.append(backoff)
@@ -93,39 +94,40 @@ class MoveLimits:
         if backoff:
             return backoff
         cap = self._policy.max_moves_per_vm_per_day
-        moves = self._counts(now).get(move.vm, 0)
+        moves = self._journal.moves_of(move.vm, now - DAY_S) if cap else 0
         if cap and moves >= cap:
             return f"{move.vm} moved {moves} time(s) in the last 24 h, the cap (max_moves_per_vm_per_day = {cap})"
         return None
-
-    def _counts(self, now: float) -> Counter[str]:
-        return Counter(e.vm for e in self._journal.recent_moves(now - DAY_S) if e.outcome is Outcome.SUCCEEDED)
 
     def _capped(self, now: float) -> tuple[tuple[str, int], ...]:
         cap = self._policy.max_moves_per_vm_per_day
         if not cap:
             return ()
-        return tuple(sorted((vm, moves) for vm, moves in self._counts(now).items() if moves >= cap))
+        counts = Counter(e.vm for e in self._journal.recent_moves(now - DAY_S) if e.outcome is Outcome.SUCCEEDED)
+        return tuple(sorted((vm, moves) for vm, moves in counts.items() if moves >= cap))
 
     def _backoff(self, now: float) -> str:
-        """Why balancing backs off at ``now`` after external moves ("" when it does not); logged when it begins
-        and when it ends."""
+        """Why balancing backs off at ``now`` after external moves ("" when it does not)."""
         policy = self._policy
+        if not policy.external_moves_backoff:
+            return ""
         seen = self._journal.external_moves(now - external.WINDOW_S - policy.external_backoff_s)
         until = external.backoff_until([m.seen_at for m in seen], policy.external_moves_backoff,
                                        policy.external_backoff_s)
-        backing_off = until is not None and until > now
+        if until is None or until <= now:
+            return ""
+        return (f"balancing backs off until {_when(until)}: more than {policy.external_moves_backoff} "
+                f"VMs were moved by something else than balancerd within an hour (external_moves_backoff)")
+
+    def _log_backoff(self, backing_off: bool, now: float) -> None:
+        """Log when a back-off begins and ends (the cycle's thread only: the guard does not log)."""
         if backing_off != self._backing_off:
             if backing_off:
-                log.warning("balancing backs off", reason="external moves", until=_when(until or now),
-                            limit=policy.external_moves_backoff, vms=sorted({m.vm for m in seen})[:10])
+                log.warning("balancing backs off", reason="external moves", limit=self._policy.external_moves_backoff,
+                            vms=sorted({m.vm for m in self._journal.external_moves(now - external.WINDOW_S)})[:10])
             else:
                 log.info("balancing resumes after external moves")
         self._backing_off = backing_off
-        if not backing_off:
-            return ""
-        return (f"balancing backs off until {_when(until or now)}: more than {policy.external_moves_backoff} "
-                f"VMs were moved by something else than balancerd within an hour (external_moves_backoff)")
 
 
 def _when(epoch_s: float) -> str:
