@@ -1,4 +1,4 @@
-"""`balancerd` command line: run | plan | journal recover | lab | bench | simulate.
+"""`balancerd` command line: run | plan | journal recover | lab | bench | simulate | import.
 
 Installed as the `balancerd` console script. Each sub-command sets ``func`` on its parser; :func:`main`
 parses, calls it and turns a :class:`~balancerd.errors.ConfigError` into exit code 78 and any other
@@ -34,6 +34,7 @@ _PLUGINS = {
     "lab": ("balancerd.lab.cli", "a real multi-host libvirt + QEMU lab on this machine"),
     "bench": ("balancerd.bench.cli", "run a benchmark, print JSON"),
     "simulate": ("balancerd.simulate.cli", "replay recorded traces through the real pipeline"),
+    "import": ("balancerd.importing.cli", "import a guest exported from VMware (VMX, OVA, OVF) or Hyper-V (VHD/X)"),
 }
 
 

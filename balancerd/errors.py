@@ -9,6 +9,7 @@ they enter (``raise ... from exc``). Retry meaning lives in the type::
     ├── TraceError               a recorded trace that cannot be read: names the file, the line and the fix
     ├── UnknownHostError         a host name that is not in the cluster
     ├── PlanRefusedError         a plan too old or built on an older snapshot
+    ├── ImportSourceError        a guest export (VMX, OVF / OVA, VHD / VHDX + spec) that cannot be imported
     └── BackendError             anything a hypervisor backend reports
         ├── TransientBackendError    may succeed when retried later (timeouts, lost connections)
         └── PermanentBackendError    will not succeed by retrying (no such domain, incompatible CPU)
@@ -61,6 +62,19 @@ class UnknownHostError(BalancerdError):
 
 class PlanRefusedError(BalancerdError):
     """A plan may not be executed any more (too old, or a newer snapshot exists)."""
+
+
+class ImportSourceError(BalancerdError):
+    """A guest export that cannot be read or imported: names the file (and line or element), what is wrong and
+    how to fix it."""
+
+    def __init__(self, path: object, problem: str, fix: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        self.fix = fix
+        where = self.path if line is None else f"{self.path} line {line}"
+        super().__init__(f"{where}: {problem}; {fix}")
 
 
 class BackendError(BalancerdError):

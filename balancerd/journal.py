@@ -11,6 +11,7 @@ same transaction; the cycle reads it (:meth:`Journal.failures`) and ``balancerct
 (:meth:`Journal.release_failures`). The move-back record (:mod:`balancerd.restorebook`: what drains took off each
 host, the open restores) is settled in the same transaction too. External moves (VMs another tool or a person
 moved, :mod:`balancerd.externalbook`) are recorded by the cycle and read for the cooldown and the back-off.
+``balancerd import`` records each import, what it created and how it ended (:mod:`balancerd.importbook`).
 
 One connection (``check_same_thread=False``) guarded by a lock, WAL mode, ``synchronous=FULL`` so that a
 row written before a migration starts survives a power cut. Every sqlite or file-system failure becomes a
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from balancerd import externalbook, failmemory, restorebook
+from balancerd import externalbook, failmemory, importbook, restorebook
 from balancerd.backends.base import Check
 from balancerd.errors import StateError
 from balancerd.model import ExternalMove, FailureRecord, Move, MoveKind, MoveResult, Outcome, Plan, Purpose, Restore
@@ -269,6 +270,25 @@ class Journal:
         with self._locked() as conn:
             return externalbook.since(conn, since)
 
+    def import_started(self, name: str, source: str, host: str, at: float, checks: tuple[Check, ...]) -> int:
+        """Record an import before it changes anything (:mod:`balancerd.importbook`); its row id."""
+        with self._write() as conn:
+            return importbook.start(conn, name, source, host, at, checks)
+
+    def import_created(self, record_id: int, what: str) -> None:
+        """Add what an import just created ("volume POOL/NAME", "domain NAME")."""
+        with self._write() as conn:
+            importbook.created(conn, record_id, what)
+
+    def import_ended(self, record_id: int, outcome: str, detail: str, at: float) -> None:
+        with self._write() as conn:
+            importbook.end(conn, record_id, outcome, detail, at)
+
+    def imports(self, limit: int = 20) -> tuple[importbook.ImportRecord, ...]:
+        """The latest imports, newest first."""
+        with self._locked() as conn:
+            return importbook.recent(conn, limit)
+
     def integrity_problem(self) -> str | None:
         """What SQLite's integrity check finds wrong with the file, or None."""
         with self._locked() as conn:
@@ -350,7 +370,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     """Switch to WAL, create the schema if missing, and refuse a journal of another schema version."""
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.executescript(_SCHEMA + failmemory.SCHEMA + restorebook.SCHEMA + externalbook.SCHEMA)
+    conn.executescript(_SCHEMA + failmemory.SCHEMA + restorebook.SCHEMA + externalbook.SCHEMA + importbook.SCHEMA)
     conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version != str(SCHEMA_VERSION):

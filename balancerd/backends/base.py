@@ -17,7 +17,9 @@ daemon's reconciliation uses :meth:`Hypervisor.inspect`, :meth:`Hypervisor.resum
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from balancerd.model import Extra, MoveKind
@@ -277,6 +279,25 @@ class Hypervisor(Protocol):
 
     def storage_pools(self, host: str) -> tuple[PoolInfo, ...]:
         """Storage pools of ``host`` with capacity and use (a resource the optimizer may see)."""
+        ...
+
+    def upload_volume(self, host: str, pool: str, name: str, source: Path, fmt: str, capacity: int,
+                      progress: Callable[[int], None] | None = None) -> str:
+        """A new volume ``name`` (format ``fmt``, ``capacity`` bytes) in ``pool`` on ``host`` holding the local
+        file ``source``, streamed through the hypervisor (the host may be remote; ``progress`` gets each chunk's
+        bytes); its path there. Refused when the pool has a volume of that name (``balancerd import``)."""
+        ...
+
+    def delete_volume(self, host: str, pool: str, name: str) -> None:
+        """Remove volume ``name`` of ``pool`` on ``host``; nothing to do when there is none."""
+        ...
+
+    def define_domain(self, host: str, xml: str) -> str:
+        """Define a new persistent domain on ``host``; its name. Refused when the name exists there."""
+        ...
+
+    def start_domain(self, vm: str, host: str) -> None:
+        """Start the defined, inactive domain ``vm`` on ``host``."""
         ...
 
     def inspect(self, vm: str) -> tuple[Placement, ...]:

@@ -282,26 +282,49 @@ class MigrationConfig:
         return migration_speed(self.link_mib_s, vm_cap_mib_s or self.bandwidth_mib_s)
 
 
+SOURCE_KINDS = ("libvirt", "vmware", "hyperv", "foreign")
+"""What a ``[[network_map]]`` row's ``source`` names: a libvirt network or bridge of another host (migration
+across networks), a VMware port group or OVF network, a Hyper-V virtual switch (``balancerd import``), or
+either foreign kind."""
+
+
 @dataclass(frozen=True, slots=True)
 class NetworkMapConfig:
-    """One ``[[network_map]]`` row: guests on ``source`` (network or bridge) use ``dest`` on ``hosts``."""
+    """One ``[[network_map]]`` row: guests on ``source`` (network or bridge) use ``dest`` on ``hosts``.
+    ``source_kind`` says what ``source`` names (:data:`SOURCE_KINDS`); a foreign row's source may be a shell
+    pattern ("VM Network*")."""
 
     source: str = _opt("")
     dest: str = _opt("")
     hosts: tuple[str, ...] = _opt(("*",))
+    source_kind: str = _opt("libvirt", choices=SOURCE_KINDS)
 
 
 def network_pairs(rows: tuple[NetworkMapConfig, ...], dest: str) -> tuple[tuple[str, str], ...]:
-    """The (source, dest) network pairs of the map that apply to host ``dest`` (first matching row wins).
+    """The (source, dest) network pairs of the map's libvirt rows that apply to host ``dest`` (first matching
+    row wins).
 
     The one reading of ``[[network_map]]``: the executor's pre-flight maps a moving VM's NICs with it, the
-    collector the networks a host offers to the planner.
+    collector the networks a host offers to the planner; :func:`foreign_network` reads the foreign rows.
     """
     pairs: dict[str, str] = {}
     for row in rows:
+        if row.source_kind != "libvirt":
+            continue
         if row.source not in pairs and any(fnmatch.fnmatchcase(dest, pattern) for pattern in row.hosts):
             pairs[row.source] = row.dest
     return tuple(pairs.items())
+
+
+def foreign_network(rows: tuple[NetworkMapConfig, ...], dest: str, kind: str, name: str) -> str | None:
+    """The libvirt network or bridge that a foreign NIC on ``name`` (a ``kind`` = "vmware" or "hyperv" network)
+    uses on host ``dest``: the first row of that kind (or "foreign") whose source matches, else None."""
+    for row in rows:
+        if row.source_kind not in (kind, "foreign"):
+            continue
+        if fnmatch.fnmatchcase(name, row.source) and any(fnmatch.fnmatchcase(dest, p) for p in row.hosts):
+            return row.dest
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +403,21 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportsConfig:
+    """``balancerd import``: where converted disks go and how imported guests are defined (``[imports]``)."""
+
+    pool: str = _opt("")
+    """The storage pool disks are uploaded into; "" = the destination's active pool with the most free space."""
+    disk_format: str = _opt("qcow2", choices=("qcow2", "raw"))
+    domain_type: str = _opt("kvm", choices=("kvm", "qemu"))
+    """libvirt domain type of imported guests: "kvm", or "qemu" (TCG) where there is no usable KVM."""
+    work_dir: Path = _opt(Path("/var/tmp/balancerd-import"), path=True)
+    """Scratch space on this machine: an OVA unpacked, each disk converted before its upload."""
+    serial_log_dir: Path | None = _opt(None, path=True)
+    """Imported guests write their serial console to ``DIR/NAME.log`` (a path every host sees); None = a pty."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration of one daemon."""
 
@@ -392,6 +430,7 @@ class Config:
     throttle: ThrottleConfig = _opt(ThrottleConfig())
     migration: MigrationConfig = _opt(MigrationConfig())
     network_map: tuple[NetworkMapConfig, ...] = _opt(())
+    imports: ImportsConfig = _opt(ImportsConfig())
     predict: PredictConfig = _opt(PredictConfig())
     collect: CollectConfig = _opt(CollectConfig())
     paths: PathsConfig = _opt(PathsConfig())

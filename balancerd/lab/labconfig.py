@@ -49,6 +49,11 @@ def balancerd_toml(layout: paths.LabLayout, hosts: int) -> str:
         "[metrics]",
         "enabled = false",
         "port = 0",
+        "",
+        "[imports]",
+        'domain_type = "qemu"  # lab guests run under TCG (lab notes: KVM here is kvm_pvm)',
+        f"work_dir = {_s(str(state / 'imports'))}",
+        f"serial_log_dir = {_s(str(layout.consoles))}",
     ]
     for index in range(1, hosts + 1):
         lines += _host(layout.host(index))

@@ -15,10 +15,12 @@ from balancerd.model.cluster import ClusterSnapshot, FailureRecord, Host, InFlig
 from balancerd.model.forecast import Forecast, ForecastError, VmForecast
 from balancerd.model.moves import (
     Blocker,
+    Candidate,
     Evacuation,
     EvacuationStep,
     Move,
     MoveKind,
+    Placement,
     Plan,
     Purpose,
     Restore,
@@ -29,8 +31,8 @@ from balancerd.model.resources import POOL_PREFIX, ZERO, Extra, Resources
 from balancerd.model.results import CycleReport, ExternalMove, HostUtilisation, MoveResult, Outcome
 
 __all__ = [
-    "POOL_PREFIX", "ZERO", "Blocker", "ClusterSnapshot", "CycleReport", "Evacuation", "EvacuationStep",
+    "POOL_PREFIX", "ZERO", "Blocker", "Candidate", "ClusterSnapshot", "CycleReport", "Evacuation", "EvacuationStep",
     "ExternalMove", "Extra", "FailureRecord", "Forecast", "ForecastError", "Host", "HostUtilisation",
-    "InFlight", "Move", "MoveKind", "MoveResult", "Outcome", "Plan", "Purpose", "Resources", "Restore",
+    "InFlight", "Move", "MoveKind", "MoveResult", "Outcome", "Placement", "Plan", "Purpose", "Resources", "Restore",
     "RestoreProgress", "Skip", "Vm", "VmForecast",
 ]

@@ -181,3 +181,22 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.moves
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One host weighed for a new VM: the score change if it went there (None when it may not), or why not."""
+
+    host: str
+    gain: float | None
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a new VM should start (``host`` None: nowhere), why, and every host weighed, best first."""
+
+    vm: str
+    host: str | None
+    reason: str
+    candidates: tuple[Candidate, ...] = ()

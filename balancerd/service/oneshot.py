@@ -12,7 +12,8 @@ either way. It reads the configured journal for cooldowns and the failure memory
 otherwise) and writes nothing. For ``balancerctl drain --check HOST`` with no daemon running,
 :func:`drain_check_once` computes the drain proof the same way on such a fresh collection. For ``balancerd plan
 --explain VM`` it also runs the executor's pre-flight of the VM's planned move
-(:func:`balancerd.execute.preflight.decide`) against the backend, without starting anything.
+(:func:`balancerd.execute.preflight.decide`) against the backend, without starting anything. ``balancerd import``
+places on such a collection (:func:`collected_once`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ def drain_check_once(config: Config, host: str) -> tuple[Evacuation, ClusterSnap
     with _runner(config) as runner:
         proposal, _forecast = _propose(runner)
         return runner.check_drain(proposal, host), proposal.collected.snapshot
+
+
+@contextlib.contextmanager
+def collected_once(config: Config) -> Iterator[tuple[CycleRunner, Proposal]]:
+    """A fresh collection, forecast and plan as :func:`propose_once` makes them, with the runner (its backend and
+    journal) still open: ``balancerd import`` places a new VM on it and uploads through ``runner.backend``."""
+    with _runner(config) as runner:
+        proposal, _forecast = _propose(runner)
+        yield runner, proposal
 
 
 def check_move(backend: Hypervisor, config: Config, move: Move, now: float) -> Preflight:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import libvirt
@@ -33,7 +34,7 @@ from balancerd.backends.base import (
     Placement,
     PoolInfo,
 )
-from balancerd.backends.libvirt import errors, moves, parse, storage
+from balancerd.backends.libvirt import errors, moves, parse, provision, storage
 from balancerd.backends.libvirt.events import EventLoop
 from balancerd.backends.libvirt.inventory import Inventory
 from balancerd.backends.libvirt.jobs import JobTable, MigrationJob, call_with_timeout
@@ -335,6 +336,22 @@ class LibvirtCluster:
 
     def storage_pools(self, host: str) -> tuple[PoolInfo, ...]:
         return storage.pool_infos(self._call, self._known(host), self._conn(host))
+
+    # ------------------------------------------------------------------ new guests (balancerd import)
+
+    def upload_volume(self, host: str, pool: str, name: str, source: Path, fmt: str, capacity: int,
+                      progress: Callable[[int], None] | None = None) -> str:
+        return provision.upload(self._call, self._known(host), self._conn(host), pool, name, source, fmt,
+                                capacity, progress)
+
+    def delete_volume(self, host: str, pool: str, name: str) -> None:
+        provision.delete(self._call, self._known(host), self._conn(host), pool, name)
+
+    def define_domain(self, host: str, xml: str) -> str:
+        return provision.define(self._call, self._known(host), self._conn(host), xml)
+
+    def start_domain(self, vm: str, host: str) -> None:
+        provision.start(self._call, self._known(host), self._conn(host), vm)
 
     # ------------------------------------------------------------------ reconciliation
 

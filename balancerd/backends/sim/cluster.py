@@ -14,7 +14,8 @@ Test hooks beyond the protocol: :meth:`SimCluster.set_host_down`, :meth:`SimClus
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from balancerd.backends.base import (
     Check,
@@ -43,6 +44,9 @@ NODE_OVERHEAD_CPU_M = 50
 """CPU the host itself uses beyond its VMs, in millicores (counted in node_stats only)."""
 NODE_OVERHEAD_MEM_MIB = 1024
 """Memory the host itself uses beyond its VMs (counted in node_stats only)."""
+
+
+_NO_IMPORT = "the simulated cluster holds no disks or domain definitions: use `balancerd import --dry-run` on it"
 
 
 class SimCluster:
@@ -235,6 +239,19 @@ class SimCluster:
         with self._lock:
             self._settle()
             return _pools(self._reachable_host(host))
+
+    def upload_volume(self, host: str, pool: str, name: str, source: Path, fmt: str, capacity: int,
+                      progress: Callable[[int], None] | None = None) -> str:
+        raise PermanentBackendError(_NO_IMPORT)
+
+    def delete_volume(self, host: str, pool: str, name: str) -> None:
+        """Nothing was ever uploaded here."""
+
+    def define_domain(self, host: str, xml: str) -> str:
+        raise PermanentBackendError(_NO_IMPORT)
+
+    def start_domain(self, vm: str, host: str) -> None:
+        raise PermanentBackendError(_NO_IMPORT)
 
     def inspect(self, vm: str) -> tuple[Placement, ...]:
         """The VM's one running copy (the simulation never leaves duplicates or paused VMs)."""
