@@ -61,6 +61,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             checks = (*export.checks, *chosen.checks)
             failed = not all(c.ok for c in checks)
             if args.dry_run or failed:
+                if failed and not args.dry_run:
+                    _refused(config, export, chosen, request.name, checks, runner.clock.now())
                 _report(export, chosen, checks, as_json=args.json)
                 return 1 if failed else 0
             done = _execute(export, chosen, request.name, config, runner, work, args)
@@ -100,6 +102,18 @@ def _execute(export: reading.Export, chosen: target.Target, name: str, config: C
     try:
         seams = run.Seams(runner.backend, journal, runner.clock, shown)
         return run.execute(export, chosen, name, config.imports, work, seams, start=args.start)
+    finally:
+        journal.close()
+
+
+def _refused(config: Config, export: reading.Export, chosen: target.Target, name: str, checks: tuple[Check, ...],
+             at: float) -> None:
+    """An import a check refused is journalled too (with the checks), so the record says why nothing happened."""
+    journal = Journal(config.paths.journal)
+    try:
+        record = journal.import_started(name, str(export.path), chosen.host or "", at, checks)
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.ok)
+        journal.import_ended(record, "refused", failed, at)
     finally:
         journal.close()
 

@@ -91,6 +91,7 @@ class JsonEvents:
         step, item, total = self._step
         if self._shown < 100:
             self.event("progress", step=step, item=item, done=total, total=total)
+            self._shown = 100
 
     def event(self, name: str, **fields: Any) -> None:
         self._stream.write(json.dumps({"event": name, **fields}) + "\n")

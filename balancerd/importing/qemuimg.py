@@ -30,12 +30,15 @@ _PERCENT = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
 
 @dataclass(frozen=True, slots=True)
 class DiskInfo:
-    """What qemu-img reads from one disk file: its format, virtual size, bytes on disk, backing file."""
+    """What qemu-img reads from one disk file: its format, virtual size, bytes on disk, backing file, and every
+    file the disk reads (itself, its VMDK extents, its backing chain), so a caller can refuse one outside the
+    export."""
 
     format: str
     virtual_size_bytes: int
     actual_size_bytes: int
     backing: str | None = None
+    files: tuple[str, ...] = ()
 
 
 def binary() -> str:
@@ -47,15 +50,29 @@ def binary() -> str:
 
 
 def info(path: Path) -> DiskInfo:
-    """qemu-img's reading of ``path`` (its format probed; a chain is followed to its base)."""
-    out = _run([binary(), "info", "--output=json", "-U", str(path)], path, "cannot read the disk")
+    """qemu-img's reading of ``path`` (its format probed; the backing chain followed to its base)."""
+    out = _run([binary(), "info", "--backing-chain", "--output=json", "-U", str(path)], path, "cannot read the disk")
     try:
-        doc = json.loads(out)
-        return DiskInfo(str(doc["format"]), int(doc["virtual-size"]), int(doc.get("actual-size", 0)),
-                        doc.get("full-backing-filename") or doc.get("backing-filename"))
-    except (ValueError, KeyError, TypeError) as exc:
+        chain = json.loads(out)
+        top = chain[0]
+        return DiskInfo(str(top["format"]), int(top["virtual-size"]), int(top.get("actual-size", 0)),
+                        top.get("full-backing-filename") or top.get("backing-filename"), _files(chain))
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise ImportSourceError(path, f"qemu-img info printed no readable JSON ({exc})",
                                 "check the qemu-utils installation") from exc
+
+
+def _files(chain: list[dict[str, object]]) -> tuple[str, ...]:
+    """Every file of a backing chain: each image and each VMDK extent (relative ones beside their image)."""
+    found: list[str] = []
+    for image in chain:
+        name = Path(str(image["filename"]))
+        found.append(str(name))
+        specific = image.get("format-specific")
+        data = specific.get("data", {}) if isinstance(specific, dict) else {}
+        for extent in data.get("extents", []) if isinstance(data, dict) else []:
+            found.append(str(name.parent / str(extent.get("filename", ""))))
+    return tuple(dict.fromkeys(found))
 
 
 def check(path: Path, fmt: str) -> str:

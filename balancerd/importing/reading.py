@@ -41,7 +41,7 @@ def read(path: Path, work: Path, spec: Path | None = None) -> Export:
     VHD / VHDX (default: ``<disk stem>.toml`` beside it)."""
     kind = _kind(path)
     guest, folder, verified = _describe(path, kind, work, spec)
-    measured = [_measure(disk, _disk_file(folder, disk, work)) for disk in guest.disks]
+    measured = [_measure(disk, _disk_file(folder, disk, work), (folder, work)) for disk in guest.disks]
     disks = tuple(m[0] for m in measured)
     files = tuple(m[1] for m in measured)
     formats = tuple(m[2] for m in measured)
@@ -51,7 +51,7 @@ def read(path: Path, work: Path, spec: Path | None = None) -> Export:
 
 def _kind(path: Path) -> str:
     suffix = path.suffix.lower()
-    if suffix in (".vmcx", ".vmrs"):
+    if suffix in (".vmcx", ".vmrs", ".vmgs"):
         raise hyperv.refuse_vmcx(str(path))
     if suffix not in SUFFIXES:
         raise ImportSourceError(path, f"unknown export type {suffix or '(no suffix)'!r}",
@@ -101,7 +101,8 @@ def _disk_file(folder: Path, disk: SourceDisk, work: Path) -> Path | None:
         return None
 
 
-def _measure(disk: SourceDisk, file: Path | None) -> tuple[SourceDisk, Path | None, str, str]:
+def _measure(disk: SourceDisk, file: Path | None, folders: tuple[Path, ...]) -> tuple[SourceDisk, Path | None,
+                                                                                    str, str]:
     """(the disk with qemu-img's format and virtual size, its file, qemu-img's format, what is wrong or "")."""
     if file is None:
         return disk, None, "", f"{disk.file}: the file is missing"
@@ -109,10 +110,29 @@ def _measure(disk: SourceDisk, file: Path | None) -> tuple[SourceDisk, Path | No
         info = qemuimg.info(file)
     except ImportSourceError as exc:
         return disk, file, "", f"{disk.file}: {exc.problem}"
-    problem = qemuimg.check(file, info.format)
     shown = _QEMU_TO_EXPORT.get(info.format, info.format)
     measured = dataclasses.replace(disk, format=shown, virtual_size_bytes=info.virtual_size_bytes)
+    problem = _outside(info, folders) or _contradiction(disk, shown, info) or qemuimg.check(file, info.format)
     return measured, file, info.format, f"{disk.file}: {problem}" if problem else ""
+
+
+def _outside(info: qemuimg.DiskInfo, folders: tuple[Path, ...]) -> str:
+    """Why the disk reads a file outside the export ("" when it does not): an extent or backing file elsewhere
+    would copy that host file into the guest."""
+    roots = [f.resolve() for f in folders]
+    for name in info.files:
+        where = Path(name).resolve()
+        if not any(where.is_relative_to(root) for root in roots):
+            return f"it reads {name}, outside the export (an extent or backing file): refused"
+    return ""
+
+
+def _contradiction(disk: SourceDisk, shown: str, info: qemuimg.DiskInfo) -> str:
+    if info.virtual_size_bytes <= 0:
+        return "the disk is empty (virtual size 0): copy the export again"
+    if disk.format in ("vmdk", "vhdx", "vhd") and shown != disk.format:
+        return f"the export says {disk.format}, but qemu-img reads {shown}: the file is not what it should be"
+    return ""
 
 
 def _completeness(disks: tuple[SourceDisk, ...], measured: list[tuple[SourceDisk, Path | None, str, str]]) -> tuple[

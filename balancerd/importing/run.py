@@ -87,12 +87,13 @@ def _disk(export: Export, target: Target, index: int, disk: TargetDisk, work: Pa
     assert source is not None  # the checks passed: every file was read
     size = export.guest.disks[index].virtual_size_bytes
     converted = work / disk.volume
-    seams.progress.begin("convert", disk.source_file, size)
-    qemuimg.convert(source, fmt, converted, target.disk_format, lambda f: seams.progress.advance(int(f * size)))
-    seams.progress.end()
     try:
+        seams.progress.begin("convert", disk.source_file, size)
+        qemuimg.convert(source, fmt, converted, target.disk_format, lambda f: seams.progress.advance(int(f * size)))
+        seams.progress.end()
         path = _upload(target, disk, converted, size, seams)
     finally:
+        seams.progress.end()
         converted.unlink(missing_ok=True)
     made.append(disk.volume)
     seams.journal.import_created(record, f"volume {target.pool}/{disk.volume}")

@@ -63,12 +63,14 @@ def decide(export: Export, request: Request, config: Config, snapshot: ClusterSn
     placed = place(snapshot, forecast, config.policy, newcomer, hosts=only, failures=failures)
     host = placed.host
     networks = _networks(config, host or request.host, kind, export)
-    pool = _pool(request.pool or config.imports.pool, pools.get(host or "", ()))
+    wanted = request.pool or config.imports.pool
+    pool = _pool(wanted, pools.get(host or "", ()))
     devices = dev.choose(guest, request.name, dict(networks), compat=request.compat,
                          volume_ext=config.imports.disk_format)
     checks = (_name_free(request.name, snapshot), _capacity(placed, host, request),
               _mapped(config, snapshot, host or request.host, kind, export), _present(snapshot, host, networks),
-              _space(export, pool, pools.get(host or "", ()), config), _cpu(export, snapshot, host))
+              _space(export, pool, wanted, pools.get(host or "", ()), config),
+              _cpu(export, snapshot, host or (request.host if request.host != AUTO else None)))
     return Target(host, pool.name if pool else "", networks, config.imports.disk_format, devices, placed, checks)
 
 
@@ -136,13 +138,13 @@ def _present(snapshot: ClusterSnapshot, host: str | None, networks: tuple[tuple[
     return Check("networks present", True, f"{host} has {', '.join(sorted({t for _, t in networks})) or 'no NIC'}")
 
 
-def _space(export: Export, pool: PoolInfo | None, pools: tuple[PoolInfo, ...], config: Config) -> Check:
+def _space(export: Export, pool: PoolInfo | None, wanted: str, pools: tuple[PoolInfo, ...], config: Config) -> Check:
     need = sum(d.virtual_size_bytes for d in export.guest.disks)
     if pool is None:
         if not pools and config.backend == "sim":
             return Check("pool free space", True, "the simulated cluster models no storage pools: not checked")
         names = ", ".join(p.name for p in pools) or "none"
-        return Check("pool free space", False, f"no pool {config.imports.pool or '(active)'} on the host; "
+        return Check("pool free space", False, f"no pool {wanted or '(active)'} on the host; "
                                                f"its pools: {names} (set --pool or [imports] pool)")
     free = pool.available_mib * MIB
     ok = pool.active and free >= need

@@ -207,8 +207,6 @@ def test_a_configured_pool_missing_on_the_host_names_its_pools() -> None:
         "no pool ssd on the host; its pools: default, big-but-off, fast (set --pool or [imports] pool)")
 
 
-@pytest.mark.xfail(strict=True, reason="target._space names config.imports.pool, not the pool --pool asked for: "
-                   "'no pool (active) on the host' when --pool ssd is missing")
 def test_a_pool_named_by_request_and_missing_is_named() -> None:
     found = decide(cfg=config(backend="libvirt"), pools=POOLS, pool="ssd")
     assert found.pool == ""
