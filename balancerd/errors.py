@@ -6,10 +6,11 @@ they enter (``raise ... from exc``). Retry meaning lives in the type::
     BalancerdError
     ├── ConfigError              invalid configuration: names key, value and what is allowed (exit 78)
     ├── StateError               state files (pid file, maintenance file, journal) unusable
-    ├── TraceError               a recorded trace that cannot be read: names the file, the line and the fix
+    ├── FileProblemError         a file that cannot be read as its format says: names it, the line, the fix
+    │   ├── TraceError               a recorded trace
+    │   └── ImportSourceError        a guest export (VMX, OVF / OVA, VHD / VHDX + spec) that cannot be imported
     ├── UnknownHostError         a host name that is not in the cluster
     ├── PlanRefusedError         a plan too old or built on an older snapshot
-    ├── ImportSourceError        a guest export (VMX, OVF / OVA, VHD / VHDX + spec) that cannot be imported
     └── BackendError             anything a hypervisor backend reports
         ├── TransientBackendError    may succeed when retried later (timeouts, lost connections)
         └── PermanentBackendError    will not succeed by retrying (no such domain, incompatible CPU)
@@ -39,8 +40,8 @@ class StateError(BalancerdError):
     """A state file cannot be read or written."""
 
 
-class TraceError(BalancerdError):
-    """A recorded trace (file or folder) that cannot be read as its format says."""
+class FileProblemError(BalancerdError):
+    """A file that cannot be read as its format says: names the file (and line), the problem and the fix."""
 
     def __init__(self, path: object, problem: str, fix: str, line: int | None = None) -> None:
         self.path = str(path)
@@ -49,6 +50,10 @@ class TraceError(BalancerdError):
         self.fix = fix
         where = self.path if line is None else f"{self.path} line {line}"
         super().__init__(f"{where}: {problem}; {fix}")
+
+
+class TraceError(FileProblemError):
+    """A recorded trace (file or folder) that cannot be read as its format says."""
 
 
 class UnknownHostError(BalancerdError):
@@ -64,17 +69,8 @@ class PlanRefusedError(BalancerdError):
     """A plan may not be executed any more (too old, or a newer snapshot exists)."""
 
 
-class ImportSourceError(BalancerdError):
-    """A guest export that cannot be read or imported: names the file (and line or element), what is wrong and
-    how to fix it."""
-
-    def __init__(self, path: object, problem: str, fix: str, line: int | None = None) -> None:
-        self.path = str(path)
-        self.line = line
-        self.problem = problem
-        self.fix = fix
-        where = self.path if line is None else f"{self.path} line {line}"
-        super().__init__(f"{where}: {problem}; {fix}")
+class ImportSourceError(FileProblemError):
+    """A guest export that cannot be read or imported (VMX, OVF / OVA, VHD / VHDX and its spec, a disk file)."""
 
 
 class BackendError(BalancerdError):
