@@ -10,10 +10,14 @@ runs the :class:`~balancerd.simulate.runner.Replay` with a progress bar on a TTY
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
+
+from tqdm import tqdm
 
 from balancerd import config as config_mod
 from balancerd.config import Config
@@ -76,10 +80,8 @@ def simulate(config: Config, chosen: Preset | None, trace: str, out: Path, days:
     journal = out / "journal.sqlite" if keep_journal else None
     if journal is not None:
         journal.unlink(missing_ok=True)
-    bar = _bar(progress_to) if progress_to is not None and progress_to.isatty() else None
-    result = Replay(cluster, run_config, journal, progress=bar).run()
-    if progress_to is not None and bar is not None:
-        progress_to.write("\n")
+    with _bar(progress_to) as bar:
+        result = Replay(cluster, run_config, journal, progress=bar).run()
     meta = {"trace": trace, "preset": chosen.name if chosen else f"described:{config.sim.cluster}",
             "strategy": run_config.policy.strategy, "predict_method": run_config.predict.method,
             "step_s": cluster.step_s, "memory_overcommit": chosen.memory_overcommit if chosen else 1}
@@ -94,11 +96,15 @@ def _cluster(workload: Workload, config: Config, chosen: Preset | None) -> clust
     return cluster_mod.from_described(workload, config.sim.described, START, config.migration.link_mib_s)
 
 
-def _bar(stream: TextIO) -> Any:
-    def show(done: int, total: int) -> None:
-        width = 40
-        filled = width * done // max(1, total)
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} steps")
-        stream.flush()
+@contextlib.contextmanager
+def _bar(stream: TextIO | None) -> Iterator[Callable[[int, int], None] | None]:
+    """A tqdm bar of replayed steps on ``stream`` when it is a TTY (else no progress shown)."""
+    if stream is None or not stream.isatty():
+        yield None
+        return
+    with tqdm(unit="step", file=stream) as bar:
+        def show(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
 
-    return show
+        yield show
