@@ -17,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from balancerd import config as config_mod
 from balancerd.backends.base import Check, Hypervisor, PoolInfo
@@ -26,6 +26,9 @@ from balancerd.errors import BalancerdError, ImportSourceError
 from balancerd.importing import progress, reading, run, source, target
 from balancerd.journal import Journal
 from balancerd.observability import logging as logsetup
+
+if TYPE_CHECKING:
+    from balancerd.service.cycle import CycleRunner
 
 
 def register(subparsers: Any) -> None:
@@ -94,8 +97,8 @@ def _pools(backend: Hypervisor, hosts: tuple[str, ...]) -> dict[str, tuple[PoolI
     return found
 
 
-def _execute(export: reading.Export, chosen: target.Target, name: str, config: Config, runner: Any, work: Path,
-             args: argparse.Namespace) -> run.Imported:
+def _execute(export: reading.Export, chosen: target.Target, name: str, config: Config, runner: CycleRunner,
+             work: Path, args: argparse.Namespace) -> run.Imported:
     shown = progress.JsonEvents(sys.stdout) if args.json else (
         progress.Bars(sys.stderr) if sys.stderr.isatty() else progress.Quiet())
     journal = Journal(config.paths.journal)

@@ -60,7 +60,7 @@ def choose(guest: SourceGuest, name: str, networks: dict[str, str], *, compat: b
     cd_buses = ["sata" if q35 or c.bus == "sata" else "ide" for c in guest.cdroms]
     devs = _names([*buses, *cd_buses])
     disks = tuple(TargetDisk(d.file, bus, dev, f"{name}-disk{i}.{volume_ext}")
-                  for i, (d, bus, dev) in enumerate(zip(guest.disks, buses, devs, strict=False)))
+                  for i, (d, bus, dev) in enumerate(zip(guest.disks, buses, devs[:len(buses)], strict=True)))
     nics = tuple(TargetNic(n.network, networks.get(n.network, ""), n.mac, _nic_model(n.model, compat=compat))
                  for n in guest.nics)
     cdroms = tuple(zip(cd_buses, devs[len(buses):], strict=True))

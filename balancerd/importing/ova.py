@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from balancerd.errors import ImportSourceError
 from balancerd.importing import manifest, ovf
+from balancerd.importing.ovfpackage import Reference
 from balancerd.importing.source import SourceDisk
 
 _BLOCK = 1 << 20
@@ -205,7 +206,7 @@ def _read_text(path: Path) -> str:
         raise ImportSourceError(path, f"cannot read the file as UTF-8 text ({exc})", "check the path") from exc
 
 
-def _referenced(folder: Path, references: tuple[ovf.Reference, ...]) -> tuple[str, ...]:
+def _referenced(folder: Path, references: tuple[Reference, ...]) -> tuple[str, ...]:
     names: list[str] = []
     for reference in references:
         chunks = chunk_names(folder, reference.href) if reference.chunk_size else ()

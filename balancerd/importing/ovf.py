@@ -31,19 +31,26 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath
 
-from balancerd.errors import ImportSourceError
+from balancerd.importing.ovfpackage import (
+    REEXPORT,
+    Disk,
+    Envelope,
+    Reference,
+    disks,
+    envelope,
+    files,
+    integer,
+    unit_bytes,
+)
 from balancerd.importing.source import Firmware, SourceCdrom, SourceDisk, SourceGuest, SourceNic
 
-OVF1 = "http://schemas.dmtf.org/ovf/envelope/1"
-OVF2 = "http://schemas.dmtf.org/ovf/envelope/2"
 RASD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
 VSSD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
 VMW = "http://www.vmware.com/schema/ovf"
 VBOX = "http://www.virtualbox.org/ovf/machine"
 
-_ENVELOPES = (OVF1, OVF2)
 _ITEM_TAGS = ("Item", "StorageItem", "EthernetPortItem")
 _CPU, _MEMORY, _IDE, _SCSI, _ETHERNET, _CD, _DVD, _DISK, _OTHER_STORAGE = 3, 4, 5, 6, 10, 15, 16, 17, 20
 _CONTROLLERS = {
@@ -52,46 +59,10 @@ _CONTROLLERS = {
     "ahci": ("sata", "ahci"), "vmware.nvme.controller": ("nvme", "nvme"), "nvme": ("nvme", "nvme"),
 }
 _NIC_MODELS = {"pcnet32": "vlance"}
-_NAMED_UNITS = {
-    "byte": 1, "bytes": 1, "kilobytes": 2**10, "kb": 2**10, "kib": 2**10, "megabytes": 2**20, "mb": 2**20,
-    "mib": 2**20, "gigabytes": 2**30, "gb": 2**30, "gib": 2**30, "terabytes": 2**40, "tb": 2**40, "tib": 2**40,
-}
-_PROGRAMMATIC_UNIT = re.compile(r"bytes?\*(2|10)\^(\d{1,2})")
 _FORMAT_WORDS = (("vmdk", "vmdk"), ("vhdx", "vhdx"), ("vhd", "vhd"), ("qcow", "qcow2"), ("vdi", "vdi"), ("raw", "raw"))
 _FORMAT_SUFFIXES = {".vmdk": "vmdk", ".vhdx": "vhdx", ".vhd": "vhd", ".qcow2": "qcow2", ".vdi": "vdi",
                     ".raw": "raw", ".img": "raw"}
 _HOST_RESOURCE = re.compile(r"(?:ovf:)?/(disk|file)/(.+)")
-_REEXPORT = "re-export the VM with VMware ovftool or vCenter (File > Export OVF Template)"
-
-
-@dataclass(frozen=True, slots=True)
-class Reference:
-    """One ``File`` of the descriptor's ``References``: ``href`` relative to the descriptor's folder, ``size`` in
-    bytes (0 when not given), ``compression`` ("gzip" or "") and ``chunk_size`` (0 = one file; else the file is
-    stored as ``href.000000000``, ``href.000000001``, ...)."""
-
-    file_id: str
-    href: str
-    size: int = 0
-    compression: str = ""
-    chunk_size: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Envelope:
-    path: str
-    ns: str
-    root: ET.Element
-
-    def tag(self, name: str) -> str:
-        return f"{{{self.ns}}}{name}"
-
-    def attr(self, element: ET.Element, name: str) -> str:
-        value = element.get(self.tag(name))
-        return (element.get(name, "") if value is None else value).strip()
-
-    def error(self, problem: str, fix: str, line: int | None = None) -> ImportSourceError:
-        return ImportSourceError(self.path, problem, fix, line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,32 +79,23 @@ class _Item:
 
 
 @dataclass(frozen=True, slots=True)
-class _Disk:
-    disk_id: str
-    file_ref: str
-    capacity_bytes: int
-    format_uri: str
-    parent_ref: str
-
-
-@dataclass(frozen=True, slots=True)
 class _Hardware:
-    env: _Envelope
+    env: Envelope
     items: tuple[_Item, ...]
     controllers: dict[str, tuple[str, str] | None]
-    disks: dict[str, _Disk]
+    disks: dict[str, Disk]
     files: dict[str, Reference]
 
 
 def parse(text: str, path: str = "<ovf>") -> SourceGuest:
     """The guest an OVF descriptor describes; :class:`ImportSourceError` naming ``path`` when it cannot."""
-    env = _envelope(text, path)
+    env = envelope(text, path)
     system = _virtual_system(env)
     section = system.find(env.tag("VirtualHardwareSection"))
     if section is None:
-        raise env.error(f"the VirtualSystem {_name(env, system)!r} has no VirtualHardwareSection", _REEXPORT)
+        raise env.error(f"the VirtualSystem {_name(env, system)!r} has no VirtualHardwareSection", REEXPORT)
     items = _items(env, section, _configuration(env))
-    hardware = _Hardware(env, items, _controllers(items), _disks(env), _files(env))
+    hardware = _Hardware(env, items, _controllers(items), disks(env), files(env))
     vcpus, sockets, cores = _cpu(env, items)
     return SourceGuest(
         format="ovf", name=_name(env, system), memory_bytes=_memory(env, items), vcpus=vcpus,
@@ -143,31 +105,13 @@ def parse(text: str, path: str = "<ovf>") -> SourceGuest:
 
 def references(text: str, path: str = "<ovf>") -> tuple[Reference, ...]:
     """Every ``File`` of the descriptor's ``References``, in document order (for the manifest check)."""
-    return tuple(_files(_envelope(text, path)).values())
+    return tuple(files(envelope(text, path)).values())
 
 
 # --- the envelope -----------------------------------------------------------------------------------------------
 
 
-def _envelope(text: str, path: str) -> _Envelope:
-    doctype = text.find("<!DOCTYPE")
-    if doctype >= 0:
-        raise ImportSourceError(path, "the descriptor declares a DOCTYPE, which OVF never needs (entities could "
-                                "expand without bound)", "remove the <!DOCTYPE ...> declaration",
-                                text.count("\n", 0, doctype) + 1)
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise ImportSourceError(path, f"not well-formed XML ({exc})", "check that the file was copied completely "
-                                "and is the .ovf descriptor", exc.position[0]) from exc
-    namespace = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else ""
-    if namespace not in _ENVELOPES or not root.tag.endswith("}Envelope"):
-        raise ImportSourceError(path, f"the root element is {root.tag!r}, not an OVF 1.x or 2.x Envelope "
-                                f"({OVF1} or {OVF2})", _REEXPORT + " as OVF 1.0 or 2.0")
-    return _Envelope(path, namespace, root)
-
-
-def _virtual_system(env: _Envelope) -> ET.Element:
+def _virtual_system(env: Envelope) -> ET.Element:
     systems = list(env.root.iter(env.tag("VirtualSystem")))
     if not systems:
         raise env.error("the envelope holds no VirtualSystem", "import an OVF that describes a virtual machine")
@@ -178,21 +122,21 @@ def _virtual_system(env: _Envelope) -> ET.Element:
     return systems[0]
 
 
-def _name(env: _Envelope, system: ET.Element, default: str | None = None) -> str:
+def _name(env: Envelope, system: ET.Element, default: str | None = None) -> str:
     name = env.attr(system, "id") or (system.findtext(env.tag("Name")) or "").strip()
     if name or default is not None:
         return name or str(default)
     raise env.error("the VirtualSystem has neither an ovf:id nor a Name", "give the VirtualSystem an ovf:id")
 
 
-def _guest_os(env: _Envelope, system: ET.Element) -> str:
+def _guest_os(env: Envelope, system: ET.Element) -> str:
     section = system.find(env.tag("OperatingSystemSection"))
     if section is None:
         return ""
     return (section.get(f"{{{VMW}}}osType") or section.findtext(env.tag("Description")) or "").strip()
 
 
-def _configuration(env: _Envelope) -> str:
+def _configuration(env: Envelope) -> str:
     section = next(env.root.iter(env.tag("DeploymentOptionSection")), None)
     configurations = [] if section is None else section.findall(env.tag("Configuration"))
     chosen = [c for c in configurations if env.attr(c, "default") == "true"] or configurations
@@ -206,18 +150,18 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def _items(env: _Envelope, section: ET.Element, configuration: str) -> tuple[_Item, ...]:
+def _items(env: Envelope, section: ET.Element, configuration: str) -> tuple[_Item, ...]:
     tags = {env.tag(name) for name in _ITEM_TAGS}
     return tuple(_item(env, e) for e in section if e.tag in tags and _applies(env, e, configuration))
 
 
-def _applies(env: _Envelope, element: ET.Element, configuration: str) -> bool:
+def _applies(env: Envelope, element: ET.Element, configuration: str) -> bool:
     configurations = env.attr(element, "configuration").split()
     in_configuration = not configurations or configuration in configurations
     return in_configuration and env.attr(element, "bound") in ("", "normal")
 
 
-def _item(env: _Envelope, element: ET.Element) -> _Item:
+def _item(env: Envelope, element: ET.Element) -> _Item:
     fields = {_local(child.tag): (child.text or "").strip() for child in reversed(element)}
     item = _Item(0, fields)
     try:
@@ -231,51 +175,36 @@ def _of_kind(items: tuple[_Item, ...], *kinds: int) -> list[_Item]:
     return [item for item in items if item.kind in kinds]
 
 
-def _integer(env: _Envelope, text: str, what: str, fix: str) -> int:
-    try:
-        return int(text)
-    except ValueError as exc:
-        raise env.error(f"{what} {text!r} is not a number", fix) from exc
-
-
-def _unit_bytes(units: str) -> int | None:
-    compact = "".join(units.lower().split())
-    if compact in _NAMED_UNITS:
-        return _NAMED_UNITS[compact]
-    match = _PROGRAMMATIC_UNIT.fullmatch(compact)
-    return int(match[1]) ** int(match[2]) if match else None
-
-
-def _cpu(env: _Envelope, items: tuple[_Item, ...]) -> tuple[int, int, int]:
+def _cpu(env: Envelope, items: tuple[_Item, ...]) -> tuple[int, int, int]:
     cpus = _of_kind(items, _CPU)
     fix = "give the CPU Item (rasd:ResourceType 3) a positive rasd:VirtualQuantity"
     if not cpus:
         raise env.error("the VirtualHardwareSection has no CPU Item (rasd:ResourceType 3)",
                         "add one with the vCPU count as rasd:VirtualQuantity")
-    vcpus = _integer(env, cpus[0].get("VirtualQuantity"), "the CPU quantity", fix)
-    cores = _integer(env, cpus[0].get("CoresPerSocket") or "0", "vmw:CoresPerSocket", "use a whole number")
+    vcpus = integer(env, cpus[0].get("VirtualQuantity"), "the CPU quantity", fix)
+    cores = integer(env, cpus[0].get("CoresPerSocket") or "0", "vmw:CoresPerSocket", "use a whole number")
     if vcpus < 1 or cores < 0 or (cores and vcpus % cores):
         raise env.error(f"{vcpus} vCPUs with {cores} cores per socket is not a CPU topology",
                         "use a positive vCPU count that is a multiple of vmw:CoresPerSocket")
     return vcpus, (vcpus // cores if cores else 0), cores
 
 
-def _memory(env: _Envelope, items: tuple[_Item, ...]) -> int:
+def _memory(env: Envelope, items: tuple[_Item, ...]) -> int:
     memories = _of_kind(items, _MEMORY)
     fix = "give the memory Item (rasd:ResourceType 4) a whole-number rasd:VirtualQuantity, e.g. 4096 in byte * 2^20"
     if not memories:
         raise env.error("the VirtualHardwareSection has no memory Item (rasd:ResourceType 4)",
                         "add one, e.g. rasd:VirtualQuantity 4096 with rasd:AllocationUnits byte * 2^20")
-    quantity = _integer(env, memories[0].get("VirtualQuantity"), "the memory quantity", fix)
+    quantity = integer(env, memories[0].get("VirtualQuantity"), "the memory quantity", fix)
     units = memories[0].get("AllocationUnits") or "byte * 2^20"
-    unit = _unit_bytes(units)
+    unit = unit_bytes(units)
     if unit is None:
         raise env.error(f"the memory AllocationUnits {units!r} are not a unit balancerd knows",
                         "use byte * 2^20 (MiB), byte * 2^30 (GiB), MegaBytes or GigaBytes")
     return quantity * unit
 
 
-def _firmware(env: _Envelope, section: ET.Element, system: ET.Element) -> Firmware:
+def _firmware(env: Envelope, section: ET.Element, system: ET.Element) -> Firmware:
     for config in section.findall(f"{{{VMW}}}Config"):
         if _vmw_attr(env, config, "key") == "firmware":
             return _firmware_value(env, _vmw_attr(env, config, "value"))
@@ -286,12 +215,12 @@ def _firmware(env: _Envelope, section: ET.Element, system: ET.Element) -> Firmwa
     return "bios"
 
 
-def _vmw_attr(env: _Envelope, element: ET.Element, name: str) -> str:
+def _vmw_attr(env: Envelope, element: ET.Element, name: str) -> str:
     value = element.get(f"{{{VMW}}}{name}")
     return env.attr(element, name) if value is None else value.strip()
 
 
-def _firmware_value(env: _Envelope, value: str) -> Firmware:
+def _firmware_value(env: Envelope, value: str) -> Firmware:
     if value.lower() in ("efi", "bios"):
         return "uefi" if value.lower() == "efi" else "bios"
     raise env.error(f"the vmw:Config firmware value {value!r} is neither efi nor bios", "set it to efi or bios")
@@ -351,7 +280,7 @@ def _guest_disk(hardware: _Hardware, item: _Item) -> SourceDisk:
     disk = hardware.disks[disk_id]
     if disk.parent_ref:
         raise env.error(f"disk {disk_id!r} is a delta of disk {disk.parent_ref!r} (ovf:parentRef, a snapshot chain)",
-                        "consolidate the snapshots (or " + _REEXPORT + ", which exports the current state)")
+                        "consolidate the snapshots (or " + REEXPORT + ", which exports the current state)")
     if disk.file_ref not in hardware.files:
         raise env.error(f"disk {disk_id!r} has ovf:fileRef {disk.file_ref!r}, which names no File of the References",
                         "export the VM with its disk files (an empty disk without a file is not imported)")
@@ -390,66 +319,3 @@ def _nic(item: _Item) -> SourceNic:
                      model=_NIC_MODELS.get(model, model))
 
 
-# --- DiskSection and References ---------------------------------------------------------------------------------
-
-
-def _disks(env: _Envelope) -> dict[str, _Disk]:
-    disks: dict[str, _Disk] = {}
-    for section in env.root.iter(env.tag("DiskSection")):
-        for element in section.findall(env.tag("Disk")):
-            disk = _disk(env, element)
-            disks.setdefault(disk.disk_id, disk)
-    return disks
-
-
-def _disk(env: _Envelope, element: ET.Element) -> _Disk:
-    disk_id = env.attr(element, "diskId")
-    return _Disk(disk_id=disk_id, file_ref=env.attr(element, "fileRef"), capacity_bytes=_capacity(env, element),
-                 format_uri=env.attr(element, "format"), parent_ref=env.attr(element, "parentRef"))
-
-
-def _capacity(env: _Envelope, element: ET.Element) -> int:
-    capacity = env.attr(element, "capacity")
-    if not capacity or capacity.startswith("${"):
-        return 0  # not given, or an ovf:Property set at deployment: qemu-img measures the file instead
-    what = f"the ovf:capacity of disk {env.attr(element, 'diskId')!r}"
-    amount = _integer(env, capacity, what, "give ovf:capacity as a whole number")
-    units = env.attr(element, "capacityAllocationUnits") or "byte"
-    unit = _unit_bytes(units)
-    if unit is None:
-        raise env.error(f"{what} is in units {units!r}, which balancerd does not know",
-                        "use byte, byte * 2^20 or byte * 2^30")
-    return amount * unit
-
-
-def _files(env: _Envelope) -> dict[str, Reference]:
-    files: dict[str, Reference] = {}
-    for section in env.root.iter(env.tag("References")):
-        for element in section.findall(env.tag("File")):
-            file = _file(env, element)
-            files.setdefault(file.file_id, file)
-    return files
-
-
-def _file(env: _Envelope, element: ET.Element) -> Reference:
-    file_id = env.attr(element, "id")
-    what = f"File {file_id!r}"
-    compression = env.attr(element, "compression")
-    if compression not in ("", "identity", "gzip"):
-        raise env.error(f"{what} has ovf:compression {compression!r}; only gzip is defined by OVF",
-                        "re-export without compression or with gzip")
-    size = _integer(env, env.attr(element, "size") or "0", f"the ovf:size of {what}", "give a number of bytes")
-    chunk = _integer(env, env.attr(element, "chunkSize") or "0", f"the ovf:chunkSize of {what}",
-                     "give a number of bytes")
-    return Reference(file_id=file_id, href=_href(env, what, env.attr(element, "href")), size=size,
-                     compression="gzip" if compression == "gzip" else "", chunk_size=chunk)
-
-
-def _href(env: _Envelope, what: str, href: str) -> str:
-    fix = "keep the package's files beside the descriptor and name them by relative paths"
-    if not href or "://" in href:
-        raise env.error(f"{what} has ovf:href {href!r}; balancerd imports files of the package, not URLs", fix)
-    posix, windows = PurePosixPath(href), PureWindowsPath(href)
-    if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in windows.parts:
-        raise env.error(f"{what} has ovf:href {href!r}, which points outside the package's folder", fix)
-    return href

@@ -137,12 +137,12 @@ def _contradiction(disk: SourceDisk, shown: str, info: qemuimg.DiskInfo) -> str:
 
 def _completeness(disks: tuple[SourceDisk, ...], measured: list[tuple[SourceDisk, Path | None, str, str]]) -> tuple[
         Check, ...]:
+    missing = [f"{d.file}: the file is missing" for d, (_, file, _, _) in zip(disks, measured, strict=True)
+               if file is None]
     problems = [m[3] for m in measured if m[3]]
-    readable = Check("source readable", all(m[1] is not None for m in measured),
-                     "every disk file is there" if all(m[1] for m in measured)
-                     else "; ".join(p for p in problems if "missing" in p))
+    readable = Check("source readable", not missing, "; ".join(missing) or "every disk file is there")
     complete = Check("source complete", not problems,
-                     f"{len(disks)} disk(s) read and checked by qemu-img" if not problems else "; ".join(problems))
+                     "; ".join(problems) or f"{len(disks)} disk(s) read and checked by qemu-img")
     return readable, complete
 
 

@@ -90,7 +90,7 @@ def _disk(export: Export, target: Target, index: int, disk: TargetDisk, work: Pa
     try:
         seams.progress.begin("convert", disk.source_file, size)
         qemuimg.convert(source, fmt, converted, target.disk_format, lambda f: seams.progress.advance(int(f * size)))
-        seams.progress.end()
+        seams.progress.end()  # the convert bar; a failure's bar is ended below
         path = _upload(target, disk, converted, size, seams)
     finally:
         seams.progress.end()

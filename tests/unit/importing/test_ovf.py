@@ -8,6 +8,7 @@ import pytest
 
 from balancerd.errors import ImportSourceError
 from balancerd.importing import ovf
+from balancerd.importing.ovfpackage import OVF1, OVF2, Reference
 from balancerd.importing.source import SourceCdrom, SourceDisk, SourceGuest, SourceNic
 
 DATA = Path(__file__).parent / "data" / "ovf"
@@ -29,7 +30,7 @@ DISKS = f'<DiskSection><Info>disks</Info><Disk ovf:capacity="1073741824" ovf:dis
 
 
 def envelope(items: str = CPU + MEMORY + SCSI + DISK, *, files: str = FILES, disks: str = DISKS,
-             system: str = 'ovf:id="t1"', hardware: str = "", ns: str = ovf.OVF1) -> str:
+             system: str = 'ovf:id="t1"', hardware: str = "", ns: str = OVF1) -> str:
     """A small descriptor: References, DiskSection and one VirtualSystem with the given Items."""
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Envelope xmlns="{ns}" xmlns:ovf="{ns}" {RASD}>\n{files}\n'
             f"{disks}\n<VirtualSystem {system}><Info>vm</Info><VirtualHardwareSection><Info>hw</Info>\n{items}\n"
@@ -86,9 +87,9 @@ def test_gzip_and_chunked_files_of_the_references_reach_the_disks() -> None:
 
 def test_references_lists_every_file_with_size_compression_and_chunks() -> None:
     assert ovf.references(fixture("chunked-gzip-db02.ovf")) == (
-        ovf.Reference("file1", "db02-disk1.vmdk", 5 * GiB, "gzip", 2 * GiB),
-        ovf.Reference("file2", "db02-disk2.vmdk", 2**20, "gzip", 0),
-        ovf.Reference("file3", "data/db02-disk3.vmdk", 4 * GiB, "", GiB))
+        Reference("file1", "db02-disk1.vmdk", 5 * GiB, "gzip", 2 * GiB),
+        Reference("file2", "db02-disk2.vmdk", 2**20, "gzip", 0),
+        Reference("file3", "data/db02-disk3.vmdk", 4 * GiB, "", GiB))
 
 
 def test_a_snapshot_bearing_export_lists_the_current_disks_and_hardware_only() -> None:
@@ -138,7 +139,7 @@ def test_a_parse_error_is_chained_to_the_xml_error() -> None:
 
 
 def test_ovf2_envelope_attributes_are_read_in_the_ovf2_namespace() -> None:
-    guest = ovf.parse(envelope(ns=ovf.OVF2))
+    guest = ovf.parse(envelope(ns=OVF2))
     assert (guest.name, guest.disks[0].file, guest.disks[0].virtual_size_bytes) == ("t1", "t1-disk1.vmdk", GiB)
 
 
