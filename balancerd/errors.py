@@ -11,6 +11,8 @@ they enter (``raise ... from exc``). Retry meaning lives in the type::
     │   └── ImportSourceError        a guest export (VMX, OVF / OVA, VHD / VHDX + spec) that cannot be imported
     ├── UnknownHostError         a host name that is not in the cluster
     ├── PlanRefusedError         a plan too old or built on an older snapshot
+    ├── CoordinationError        etcd (``[ha]``) unreachable on every endpoint, or it refused a request
+    │   └── FencedError              this head no longer holds the lease of the term it planned in: start nothing
     └── BackendError             anything a hypervisor backend reports
         ├── TransientBackendError    may succeed when retried later (timeouts, lost connections)
         └── PermanentBackendError    will not succeed by retrying (no such domain, incompatible CPU)
@@ -67,6 +69,14 @@ class UnknownHostError(BalancerdError):
 
 class PlanRefusedError(BalancerdError):
     """A plan may not be executed any more (too old, or a newer snapshot exists)."""
+
+
+class CoordinationError(BalancerdError):
+    """etcd cannot be reached on any endpoint, or refused what was asked; the message names the endpoints."""
+
+
+class FencedError(CoordinationError):
+    """This head is not (or no longer) the leader of the term it planned in; the move must not start."""
 
 
 class ImportSourceError(FileProblemError):

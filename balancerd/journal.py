@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from balancerd import externalbook, failmemory, importbook, restorebook
+from balancerd import externalbook, failmemory, habook, importbook, restorebook
 from balancerd.backends.base import Check
 from balancerd.errors import StateError
 from balancerd.model import ExternalMove, FailureRecord, Move, MoveKind, MoveResult, Outcome, Plan, Purpose, Restore
@@ -85,7 +85,7 @@ CREATE INDEX IF NOT EXISTS migrations_finished ON migrations (finished_at);
 CREATE INDEX IF NOT EXISTS migrations_open ON migrations (id) WHERE finished_at IS NULL;
 """
 
-_ENTRY_COLUMNS = "id, plan_id, vm, source, dest, kind, started_at, finished_at, outcome, detail"
+_ENTRY_COLUMNS = "id, plan_id, vm, source, dest, kind, started_at, finished_at, outcome, detail, term, head"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +120,10 @@ class JournalEntry:
     finished_at: float | None
     outcome: Outcome | None
     detail: str
+    term: int | None = None
+    """The leader's term the move started in (``[ha]``); None on a single head."""
+    head: str | None = None
+    """The head that started it (``[ha]``); None on a single head."""
 
 
 class Journal:
@@ -139,7 +143,7 @@ class Journal:
     def record_plan(self, plan: Plan, mode: str) -> int:
         """Store ``plan`` (executed or not, per ``mode``) and return its id."""
         row = (plan.created_at, plan.snapshot_seq, plan.strategy, mode, plan.score_before, plan.score_after,
-               json.dumps([_move_json(move) for move in plan.moves]),
+               json.dumps([move_as_json(move) for move in plan.moves]),
                json.dumps([{"vm": skip.vm, "reasons": list(skip.reasons)} for skip in plan.skipped]),
                json.dumps(list(plan.notes)))
         with self._write() as conn:
@@ -148,14 +152,38 @@ class Journal:
                 " moves, skipped, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
         return _row_id(cursor)
 
-    def migration_started(self, plan_id: int, move: Move, at: float) -> int:
-        """Record that ``move`` of plan ``plan_id`` is about to start at ``at``; return the record id."""
-        row = (plan_id, move.vm, move.source, move.dest, move.kind.value, move.reason, at)
+    def migration_started(self, plan_id: int, move: Move, at: float, term: int | None = None,
+                          head: str | None = None) -> int:
+        """Record that ``move`` of plan ``plan_id`` is about to start at ``at``; return the record id. With
+        ``[ha]``: the leader's ``term`` and the ``head`` that started it (another head's moves are copied in)."""
+        row = (plan_id, move.vm, move.source, move.dest, move.kind.value, move.reason, at, term, head)
         with self._write() as conn:
             cursor = conn.execute(
-                "INSERT INTO migrations (plan_id, vm, source, dest, kind, reason, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                "INSERT INTO migrations (plan_id, vm, source, dest, kind, reason, started_at, term, head)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
         return _row_id(cursor)
+
+    def record_skip(self, plan_id: int, move: Move, result: MoveResult, checks: tuple[Check, ...] = ()) -> None:
+        """Record a move that was skipped before it started (its checks, why) and what that means for the failure
+        memory: one transaction."""
+        row = (plan_id, move.vm, move.source, move.dest, move.kind.value, move.reason, result.started_at,
+               result.finished_at, result.outcome.value, result.detail)
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO migrations (plan_id, vm, source, dest, kind, reason, started_at, finished_at, outcome,"
+                " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            conn.executemany("INSERT INTO checks (migration_id, name, ok, detail) VALUES (?, ?, ?, ?)",
+                             [(_row_id(cursor), c.name, int(c.ok), c.detail) for c in checks])
+            _settle(conn, result, self.failure_backoff_s)
+
+    def copied(self) -> dict[str, int]:
+        """The other heads' records already copied in (``[ha]``): their etcd key -> this journal's row id."""
+        with self._locked() as conn:
+            return habook.copied(conn)
+
+    def mark_copied(self, key: str, record_id: int) -> None:
+        with self._write() as conn:
+            habook.mark(conn, key, record_id)
 
     def migration_ended(self, record_id: int, result: MoveResult) -> None:
         """Record how the move of ``record_id`` ended, and what that means for the failure memory."""
@@ -209,7 +237,7 @@ class Journal:
         if row is None:
             return None
         seq, created, moves, before, after, strategy, mode = row
-        parsed = tuple(_move(item) for item in json.loads(moves))
+        parsed = tuple(move_from_json(item) for item in json.loads(moves))
         return RecordedPlan(Plan(seq, created, parsed, before, after, strategy), mode)
 
     def record_action(self, at: float, caller: str, action: str, detail: str) -> None:
@@ -370,29 +398,31 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     """Switch to WAL, create the schema if missing, and refuse a journal of another schema version."""
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.executescript(_SCHEMA + failmemory.SCHEMA + restorebook.SCHEMA + externalbook.SCHEMA + importbook.SCHEMA)
+    conn.executescript(_SCHEMA + failmemory.SCHEMA + restorebook.SCHEMA + externalbook.SCHEMA + importbook.SCHEMA
+                       + habook.SCHEMA)
+    habook.add_columns(conn)
     conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version != str(SCHEMA_VERSION):
         raise StateError(f"journal {path}: schema version {version}, this balancerd reads {SCHEMA_VERSION}")
 
 
-def _move_json(move: Move) -> dict[str, object]:
+def move_as_json(move: Move) -> dict[str, object]:
     return {"vm": move.vm, "source": move.source, "dest": move.dest, "kind": move.kind.value,
             "reason": move.reason, "gain": move.gain, "memory_mib": move.memory_mib, "purpose": move.purpose.value}
 
 
-def _move(item: dict[str, Any]) -> Move:
+def move_from_json(item: dict[str, Any]) -> Move:
     return Move(item["vm"], item["source"], item["dest"], MoveKind(item["kind"]), item["reason"],
                 float(item["gain"]), int(item["memory_mib"]), Purpose(item.get("purpose", Purpose.BALANCE.value)))
 
 
 def _entry(row: tuple[Any, ...]) -> JournalEntry:
-    ident, plan_id, vm, source, dest, kind, started_at, finished_at, outcome, detail = row
+    ident, plan_id, vm, source, dest, kind, started_at, finished_at, outcome, detail, term, head = row
     return JournalEntry(
         id=ident, plan_id=plan_id, vm=vm, source=source, dest=dest, kind=MoveKind(kind),
         started_at=started_at, finished_at=finished_at,
-        outcome=None if outcome is None else Outcome(outcome), detail=detail,
+        outcome=None if outcome is None else Outcome(outcome), detail=detail, term=term, head=head,
     )
 
 

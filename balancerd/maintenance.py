@@ -117,6 +117,11 @@ def enter(path: Path, host: str, force: bool = False) -> bool:
     return True
 
 
+def write_entries(path: Path, listed: tuple[tuple[str, bool], ...], header: str) -> None:
+    """Replace the file with ``listed`` (one host per line, ``force`` marks) under a ``header`` comment."""
+    _write(path, [header, *(f"{host} {FORCE}" if force else host for host, force in listed)])
+
+
 def _comment(line: str) -> str:
     return " #" + line.split("#", 1)[1] if "#" in line else ""
 

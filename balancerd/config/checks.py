@@ -24,6 +24,7 @@ def check(config: Config) -> None:
     _check_hosts(config)
     check_address("metrics.address", config.metrics.address)
     _check_control(config)
+    _check_ha(config)
 
 
 def _check_control(config: Config) -> None:
@@ -35,6 +36,25 @@ def _check_control(config: Config) -> None:
         if not getattr(control, key):
             raise ConfigError(f"control.{key}", "", "a TCP control listener (control.tcp_address) needs TLS "
                               "(tls_cert, tls_key) and a token (token_file); set all three or remove tcp_address")
+
+
+def _check_ha(config: Config) -> None:
+    """Each etcd endpoint a URL with a scheme, host and port; a client certificate comes with its key."""
+    ha = config.ha
+    for i, url in enumerate(ha.etcd_endpoints):
+        scheme, _, rest = url.partition("://")
+        host, _, port = rest.rstrip("/").rpartition(":")
+        if scheme not in ("http", "https") or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"ha.etcd_endpoints[{i}]", url, "an etcd client URL such as http://10.0.0.5:2379 "
+                              "or https://etcd1.example:2379 (scheme http or https, a host, a port)")
+    if bool(ha.cert_file) != bool(ha.key_file):
+        raise ConfigError("ha.cert_file" if not ha.cert_file else "ha.key_file", "",
+                          "a client certificate needs both ha.cert_file and ha.key_file")
+    if (ha.ca_file or ha.cert_file) and not any(u.startswith("https://") for u in ha.etcd_endpoints):
+        raise ConfigError("ha.etcd_endpoints", list(ha.etcd_endpoints),
+                          "ha.ca_file / ha.cert_file are for https:// endpoints; use https:// or remove them")
+    if not ha.prefix.startswith("/") or not ha.prefix.endswith("/"):
+        raise ConfigError("ha.prefix", ha.prefix, "a key prefix that starts and ends with '/', e.g. /balancerd/")
 
 
 def _check_migration(config: Config) -> None:

@@ -418,6 +418,34 @@ class ImportsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HaConfig:
+    """Two or more cluster heads on etcd (``[ha]``): every head collects and plans, the lease holder moves VMs.
+
+    Without ``etcd_endpoints`` the daemon is a single head and needs no etcd (:mod:`balancerd.ha`).
+    """
+
+    etcd_endpoints: tuple[str, ...] = _opt(())
+    """``http://HOST:PORT`` or ``https://HOST:PORT`` of every etcd member; tried in order, the last good one first."""
+    name: str = _opt("")
+    """This head's name in the election and in the journal; "" = the hostname."""
+    lease_ttl_s: int = _opt(10, lo=2, hi=300)
+    """How long a leader that stopped answering stays leader; a takeover takes this plus one cycle."""
+    prefix: str = _opt("/balancerd/")
+    """Where in etcd this cluster's keys live (two clusters on one etcd use two prefixes)."""
+    request_timeout_s: float = _opt(2.0, lo=0.1, hi=60.0)
+    """How long one request to one etcd member may take before the next member is tried."""
+    ca_file: str = _opt("")
+    """CA bundle that signed the etcd members' certificates (https); "" = the system's trust store."""
+    cert_file: str = _opt("")
+    """Client certificate, for etcd members that require one (``--client-cert-auth``); with ``key_file``."""
+    key_file: str = _opt("")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.etcd_endpoints)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration of one daemon."""
 
@@ -438,6 +466,7 @@ class Config:
     control: ControlConfig = _opt(ControlConfig())
     metrics: MetricsConfig = _opt(MetricsConfig())
     logging: LoggingConfig = _opt(LoggingConfig())
+    ha: HaConfig = _opt(HaConfig())
     source: Path = field(default=Path("<defaults>"), metadata={"internal": True})
 
     @property

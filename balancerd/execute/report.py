@@ -38,6 +38,10 @@ class Recorder(Protocol):
         """Record the pre-flight checks of the move of ``record_id``."""
         ...
 
+    def record_skip(self, plan_id: int, move: Move, result: MoveResult, checks: tuple[Check, ...] = ()) -> None:
+        """Record a move that was skipped before it started, with its checks."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ExecutionReport:

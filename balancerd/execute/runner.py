@@ -35,7 +35,7 @@ from dataclasses import replace
 
 from balancerd.backends.base import Check, Hypervisor, JobStats, MigrationRequest
 from balancerd.clock import Clock
-from balancerd.errors import BackendError, BalancerdError, StateError, TransientBackendError
+from balancerd.errors import BackendError, BalancerdError, FencedError, StateError, TransientBackendError
 from balancerd.execute import convergence, preflight
 from balancerd.execute.order import HostOrder
 from balancerd.execute.report import EventSink, ExecutionReport, Guard, Recorder
@@ -252,6 +252,10 @@ class Executor:
         try:
             record_id = self._recorder.migration_started(run.plan_id, move, now)
             self._recorder.record_checks(record_id, decision.checks)
+        except FencedError as exc:  # [ha]: this head does not lead the plan's term any more; start nothing
+            results[index] = self._result(move, End(Outcome.SKIPPED, str(exc)), now)
+            self._emit("skipped", move, results[index])
+            return None
         except StateError as exc:
             results[index] = self._result(move, End(Outcome.FAILED, f"not started: journal failed: {exc}"), now)
             self._emit("failed", move, results[index])
@@ -312,10 +316,7 @@ class Executor:
         now = self._clock.now()
         result = self._result(move, End(Outcome.SKIPPED, reason), now)
         try:
-            record_id = self._recorder.migration_started(plan_id, move, now)
-            if checks:
-                self._recorder.record_checks(record_id, checks)
-            self._recorder.migration_ended(record_id, result)
+            self._recorder.record_skip(plan_id, move, result, checks)
         except StateError as exc:
             self._emit("journal_error", move, replace(result, detail=f"{reason}; journal failed: {exc}"))
         self._emit("skipped", move, result)

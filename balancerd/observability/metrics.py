@@ -65,6 +65,8 @@ class Metrics:
         self.plan_infeasible = g("balancerd_plan_infeasible", "1 when the last plan found what no placement fixes "
                                  "(demand above capacity, a host no move relieves): see the plan's notes")
         self.paused = g("balancerd_paused", "1 while no new migration may start (balancerctl pause or the pause file)")
+        self.ha_leader = g("balancerd_ha_leader", "1 while this head holds the etcd lease and may start moves ([ha])")
+        self.ha_term = g("balancerd_ha_term", "The leader's term this head last saw: the leader key's create revision")
 
     def _migration_metrics(self) -> None:
         c = self._counter
@@ -137,6 +139,10 @@ class Metrics:
 
     def observe_pause(self, paused: bool) -> None:
         self.paused.set(1 if paused else 0)
+
+    def observe_ha(self, leader: bool, term: int) -> None:
+        self.ha_leader.set(1 if leader else 0)
+        self.ha_term.set(term)
 
     def observe_cycle(self, report: CycleReport) -> None:
         """Replace the gauges by what ``report`` says."""

@@ -7,11 +7,12 @@ plans through the daemon's execution worker. Every mutating call is journalled w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from balancerd import drainproof, failmemory, maintenance
 from balancerd.api.protocol import Caller, ConflictError, ControlError, NotFoundError
-from balancerd.errors import BackendError, StateError, UnknownHostError
+from balancerd.errors import BackendError, CoordinationError, StateError, UnknownHostError
 from balancerd.execute.runner import ABORT_GRACE_S
 from balancerd.model import ClusterSnapshot, Move, Plan
 from balancerd.service import pausing
@@ -84,29 +85,42 @@ class DaemonControl:
         except StateError as exc:
             raise ControlError(str(exc)) from exc
         restoring = not enter and restore and self._d.journal.request_restore(host, self._d.clock.now())
+        listed = self._shared_maintenance(path, host, restoring)
         self._record(caller, "maintenance " + ("enter" + (" --force" if force else "") if enter else "exit"
                                                + (" --restore" if restore else "")), host)
         self._d.run_cycle_now()
-        answer: dict[str, Any] = {"host": host, "changed": changed, "maintenance": sorted(maintenance.read(path)),
-                                  "restore": restoring}
+        answer: dict[str, Any] = {"host": host, "changed": changed, "maintenance": listed, "restore": restoring}
         if not enter and host in self._d.config.fixed_maintenance:
             answer["warning"] = (f"{host} stays in maintenance: the described cluster marks it 'maintenance = true'; "
                                  "change the file to take it out")
         return answer
 
+    def _shared_maintenance(self, path: Path, host: str, restoring: bool) -> list[str]:
+        """The maintenance set after an edit: with ``[ha]`` the cluster-wide one, the edit applied to it now."""
+        heads = self._d.heads
+        if heads is None:
+            return sorted(maintenance.read(path))
+        if restoring:
+            heads.restore_requested(host, self._d.clock.now())
+        try:
+            return sorted(h for h, _ in heads.sync_maintenance(path))
+        except CoordinationError as exc:
+            raise ControlError(f"the edit is in this head's maintenance file but not yet in etcd ({exc}); it is "
+                               "applied to the cluster-wide set when etcd answers again") from exc
+
     def pause(self, abort_running: bool, caller: Caller) -> dict[str, Any]:
         pause = pausing.Pause(caller.describe(), self._d.clock.now(), abort_running)
         self._d.runner.executor.pause(pause.reason())
-        self._d.set_pause(pause)
+        warning = self._d.set_pause(pause)
         self._record(caller, "pause", f"abort_running={abort_running}")
         aborted = self._abort_running(pause.reason()) if abort_running else []
-        return {"paused": True, "by": pause.by, "at": pause.at, "aborted": aborted}
+        return {"paused": True, "by": pause.by, "at": pause.at, "aborted": aborted, **_warning(warning)}
 
     def resume(self, caller: Caller) -> dict[str, Any]:
-        self._d.set_pause(None)
+        warning = self._d.set_pause(None)
         self._record(caller, "resume", "")
         held = self._d.paused_reason()
-        return {"paused": held is not None, "reason": held}
+        return {"paused": held is not None, "reason": held, **_warning(warning)}
 
     def approve(self, plan_id: int, caller: Caller) -> dict[str, Any]:
         plan = self._approvable(plan_id)
@@ -124,6 +138,8 @@ class DaemonControl:
         except StateError as exc:
             raise ControlError(f"release not done: {exc}") from exc
         self._record(caller, "release", f"{vm}: {len(cleared)} failure records cleared")
+        if self._d.heads is not None:
+            self._d.heads.released(vm, self._d.clock.now())
         if cleared:
             self._d.run_cycle_now()
         return failmemory.release_answer(vm, cleared, offline=False)
@@ -228,3 +244,7 @@ def _preflight_json(daemon: Daemon, move: Move) -> dict[str, Any]:
     decision = checked.decision
     return {"vm": move.vm, "dest": move.dest, "skip_reason": decision.skip_reason,
             "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in decision.checks]}
+
+
+def _warning(text: str) -> dict[str, str]:
+    return {"warning": text} if text else {}

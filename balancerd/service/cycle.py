@@ -25,6 +25,7 @@ from balancerd.config import Config
 from balancerd.errors import BackendError
 from balancerd.execute import Executor
 from balancerd.execute.preflight import Settings
+from balancerd.execute.report import Recorder
 from balancerd.journal import Journal
 from balancerd.model import (
     ClusterSnapshot,
@@ -74,8 +75,10 @@ class CycleRunner:
     """Holds the long-lived parts of the pipeline and runs cycles with them."""
 
     def __init__(self, config: Config, backend: Hypervisor, clock: Clock, journal: Journal,
-                 on_event: EventHook | None = None, hold: Callable[[], str | None] | None = None) -> None:
+                 on_event: EventHook | None = None, hold: Callable[[], str | None] | None = None,
+                 recorder: Recorder | None = None) -> None:
         self.config = config
+        self._recorder: Recorder = recorder if recorder is not None else journal
         self._hold = hold
         self.backend = backend
         self.clock = clock
@@ -97,7 +100,7 @@ class CycleRunner:
         self._infeasible: tuple[str, ...] = ()
 
     def _executor(self, config: Config) -> Executor:
-        return Executor(self.backend, self.clock, Settings.of(config), self.journal, on_event=self._on_event)
+        return Executor(self.backend, self.clock, Settings.of(config), self._recorder, on_event=self._on_event)
 
     def reconfigure(self, config: Config) -> None:
         """Take a reloaded config: policy, throttle, prediction, mode, interval (running moves go on)."""

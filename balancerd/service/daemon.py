@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -44,14 +44,16 @@ from balancerd.service.control import DaemonControl
 from balancerd.service.cycle import CycleRunner, Proposal
 from balancerd.service.execution import ExecutionWorker
 from balancerd.service.notify import CycleWatch, Notifier, ProgressClock, WatchdogPinger, watchdog_timeout_s
-from balancerd.service.wiring import clock_speed, make_backend, make_clock
+from balancerd.service.wiring import clock_speed, make_backend, make_clock, make_heads
+
+if TYPE_CHECKING:
+    from balancerd.ha.leader import Role
 
 log = structlog.get_logger("balancerd.daemon")
 
 _JOB_ID = "cycle"
 _RETRAIN_ID = "retrain"
-_FAILURE_WINDOW_S = 3600.0
-_RESTART_ONLY = ("backend", "hosts", "sim", "paths", "control", "metrics")
+_RESTART_ONLY = ("backend", "hosts", "sim", "paths", "control", "metrics", "ha")
 """Config tables a reload cannot change: they name what the daemon opened, bound or built at start."""
 
 
@@ -77,16 +79,16 @@ class Daemon:
         self._pinger: WatchdogPinger | None = None
         self._ready = False
         self._moved_off: set[str] = set()
-        self._pause: pausing.Pause | None = None
         self._pid_lock: pidfile.PidLock | None = None
         self._api: ApiServer | None = None
         self._failure: tuple[float, str] | None = None
-        self._pause_error = ""
         self.last_proposal: tuple[Proposal, int] | None = None
         self.drains = drainbook.DrainBook(_previous_drains(config))
+        self.heads = make_heads(config, self.journal, self._on_role)
+        self.kill = pausing.KillSwitch(config.control, self.heads)
         progress_clock = ProgressClock(self.clock, self.watch.progress)
         self.runner = CycleRunner(config, self.backend, progress_clock, self.journal, on_event=self._on_event,
-                                  hold=self.paused_reason)
+                                  hold=self.hold_reason, recorder=self.heads.recorder if self.heads else None)
         self.worker = ExecutionWorker(lambda: self.runner.executor, self.stop_event)
         self.scheduler = BackgroundScheduler(timezone=dt.UTC)
 
@@ -104,6 +106,8 @@ class Daemon:
         for message in reconcile(self.journal, self.backend, self.clock.now(), self.clock):
             log.warning("reconciled", detail=message)
         self._load_pause()
+        if self.heads is not None:
+            self.heads.start()
         if self.config.metrics.enabled:
             self.metrics_port = self.metrics.serve(self.config.metrics.address, self.config.metrics.port)
         self._api = ApiServer(DaemonControl(self), self.config.control)
@@ -234,6 +238,8 @@ class Daemon:
         """Collect, predict, plan, record; in mode enforce hand the plan to the worker (not waiting for it)."""
         wall0 = time.monotonic()
         self._moved_off.clear()
+        if self.heads is not None:
+            self.heads.before_cycle(self.clock.now(), self.config.paths.maintenance_file, self._take_over)
         self._apply_pause()
         proposal, plan_id = self.runner.step()
         if proposal.maintenance_problem is not None:
@@ -241,7 +247,7 @@ class Daemon:
         self.drains.update(proposal.collected.snapshot, proposal.maintenance)
         self.last_proposal = (proposal, plan_id)
         plan = proposal.plan
-        if self.config.mode == "enforce" and plan.moves and self.paused_reason() is None:
+        if self.config.mode == "enforce" and plan.moves and self.hold_reason() is None:
             self.submit(plan, plan_id, "enforce")
         return self.runner.report(proposal, (), time.monotonic() - wall0)
 
@@ -252,36 +258,44 @@ class Daemon:
 
     def submit(self, plan: Plan, plan_id: int, origin: str) -> None:
         """Execute ``plan`` beside the cycles (the cycle's own plan, or one an operator approved)."""
+        if self.heads is not None:
+            self.heads.planned(plan_id)
         self.worker.submit(plan, plan_id, origin, self.runner.guard(plan), self.clock.now())
 
     # -- pause ----------------------------------------------------------------------------------------
 
     def _load_pause(self) -> None:
-        try:
-            self._pause = pausing.load(self.config.control.pause_state)
-        except BalancerdError as exc:  # unreadable: stay paused rather than guess
-            self._pause_error = str(exc)
-            log.error("pause state unreadable, staying paused", error=self._pause_error)
+        error = self.kill.load()
+        if error:  # unreadable: stay paused rather than guess
+            log.error("pause state unreadable, staying paused", error=error)
         self._apply_pause()
 
     def paused_reason(self) -> str | None:
         """Why no new migration may start now (an API pause, the pause file), or None."""
-        if self._pause is not None:
-            return self._pause.reason()
-        if self._pause_error:
-            return f"paused: {self._pause_error}"
-        return pausing.file_reason(self.config.control.pause_file)
+        return self.kill.reason()
 
-    def set_pause(self, pause: pausing.Pause | None) -> None:
-        """Keep (or clear) an API pause across restarts, and apply it now."""
-        path = self.config.control.pause_state
-        if pause is None:
-            pausing.clear(path)
-        else:
-            pausing.save(path, pause)
-        self._pause, self._pause_error = pause, ""
+    def hold_reason(self) -> str | None:
+        """Why this daemon starts no move now: paused, or (``[ha]``) not the leader ready in its term."""
+        return self.paused_reason() or (self.heads.hold() if self.heads is not None else None)
+
+    def set_pause(self, pause: pausing.Pause | None) -> str:
+        """Keep (or clear) an API pause across restarts, and apply it now; a warning if it holds on this head only."""
+        warning = self.kill.set(pause)
         self._apply_pause()
         self._write_status()
+        return warning
+
+    def _take_over(self) -> None:
+        """A new term: settle every open move (the old leader's too) against libvirt before planning."""
+        self.runner.executor.supersede()
+        for message in reconcile(self.journal, self.backend, self.clock.now(), self.clock):
+            log.warning("reconciled at takeover", detail=message)
+
+    def _on_role(self, before: Role, after: Role) -> None:
+        log.warning("ha role", role=after.describe(), was=before.describe(), term=after.term)
+        self.metrics.observe_ha(after.leader, after.term)
+        if after.leader:
+            self.run_cycle_now()
 
     def _apply_pause(self) -> None:
         reason = self.paused_reason()
@@ -338,7 +352,8 @@ class Daemon:
         moved = frozenset(self._moved_off) | {r.move.vm for r in report.results if r.outcome is Outcome.SUCCEEDED}
         starts = {h: s for h in flags if (s := self.drains.start(h)) is not None}
         return status.render(report, self.runner.executor.in_flight(), os.getpid(), self.metrics_port, flags,
-                             moved, self._drain_failures(flags), starts, pause)
+                             moved, status.drain_failures(self.journal, flags, self.clock.now()), starts,
+                             pause)
 
     def _cycle_fields(self) -> dict[str, Any]:
         report = self._last_report
@@ -347,24 +362,8 @@ class Daemon:
                 "last_good_cycle_at": report.started_at if report is not None else None}
 
     def _pause_fields(self) -> dict[str, Any]:
-        reason = self.paused_reason()
-        pause = self._pause
-        return {"maintenance_error": self.runner.maintenance.problem,
-                "paused": reason is not None, "paused_reason": reason,
-                "paused_by": pause.by if pause is not None else None,
-                "paused_at": pause.at if pause is not None else None,
-                "pause_file": str(self.config.control.pause_file)}
-
-    def _drain_failures(self, hosts: frozenset[str]) -> tuple[journal_mod.JournalEntry, ...]:
-        """Failed or aborted migrations away from ``hosts`` in the last hour (clock time)."""
-        if not hosts:
-            return ()
-        try:
-            recent = self.journal.recent_moves(self.clock.now() - _FAILURE_WINDOW_S)
-        except BalancerdError as exc:
-            log.error("journal not readable for the status", error=str(exc))
-            return ()
-        return tuple(e for e in recent if e.source in hosts)
+        ha = {"ha": self.heads.status()} if self.heads is not None else {}
+        return {"maintenance_error": self.runner.maintenance.problem, **self.kill.fields(), **ha}
 
     def _shutdown(self) -> None:
         log.info("stopping")
@@ -374,6 +373,8 @@ class Daemon:
             self.scheduler.shutdown(wait=True)
         if not self.worker.join(self.config.throttle.deadline_s + ABORT_GRACE_S):
             log.error("migrations still running at shutdown; the journal keeps them open for the next start")
+        if self.heads is not None:
+            self.heads.stop()
         if self._pinger is not None:
             self._pinger.stop()
         if self._api is not None:

@@ -36,6 +36,8 @@ from balancerd.model import CycleReport, InFlight, Outcome, RestoreProgress, Vm
 from balancerd.service.drainbook import DrainStart
 
 _FAILED = frozenset({Outcome.FAILED, Outcome.ABORTED})
+FAILURE_WINDOW_S = 3600.0
+"""How far back the status looks for failed moves off hosts in maintenance."""
 log = structlog.get_logger("balancerd.status")
 
 
@@ -165,3 +167,15 @@ def read(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise StateError(f"cannot read status file {path}: {exc}") from exc
     return document
+
+
+def drain_failures(journal: Journal, hosts: frozenset[str], now: float) -> tuple[JournalEntry, ...]:
+    """Failed or aborted migrations away from ``hosts`` in the last hour (clock time): the drains' failures."""
+    if not hosts:
+        return ()
+    try:
+        recent = journal.recent_moves(now - FAILURE_WINDOW_S)
+    except BalancerdError as exc:
+        log.error("journal not readable for the status", error=str(exc))
+        return ()
+    return tuple(e for e in recent if e.source in hosts)

@@ -2,17 +2,24 @@
 a described simulated cluster puts in maintenance.
 
 Called by the daemon at start and by ``balancerd plan``. The libvirt backend is imported lazily so that a
-simulated run does not need libvirt at all.
+simulated run does not need libvirt at all; etcd's client only when ``[ha]`` asks for two heads.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from balancerd.backends.base import Hypervisor
 from balancerd.clock import Clock, ScaledClock, SystemClock
 from balancerd.config import Config
+from balancerd.journal import Journal
 from balancerd.model import Resources
+
+if TYPE_CHECKING:
+    from balancerd.ha.leader import Role
+    from balancerd.service.heads import Heads
 
 
 def make_clock(config: Config) -> Clock:
@@ -47,3 +54,10 @@ def capacity_overrides(config: Config) -> dict[str, Resources]:
     }
 
 
+def make_heads(config: Config, journal: Journal, on_role: Callable[[Role, Role], None]) -> Heads | None:
+    """This head's part in an ``[ha]`` group (etcd's client is loaded only then), or None for a single head."""
+    if not config.ha.enabled:
+        return None
+    from balancerd.service.heads import Heads
+
+    return Heads(config, journal, on_role)

@@ -219,3 +219,10 @@ class ListRecorder:
     def migration_ended(self, record_id: int, result: MoveResult) -> None:
         assert record_id not in self.ended, "ended twice"
         self.ended[record_id] = result
+
+    def record_skip(self, plan_id: int, move: Move, result: MoveResult, checks: tuple[Check, ...] = ()) -> None:
+        self.started.append((plan_id, move, result.started_at))
+        record_id = len(self.started)
+        if checks:
+            self.checks[record_id] = checks
+        self.ended[record_id] = result

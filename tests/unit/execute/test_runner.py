@@ -11,7 +11,7 @@ import pytest
 from balancerd.backends.base import Check
 from balancerd.clock import FakeClock
 from balancerd.config import MigrationConfig, ThrottleConfig
-from balancerd.errors import PermanentBackendError, StateError, TransientBackendError
+from balancerd.errors import FencedError, PermanentBackendError, StateError, TransientBackendError
 from balancerd.execute import ExecutionReport, Executor, Guard
 from balancerd.execute.preflight import Settings
 from balancerd.execute.runner import ABORT_GRACE_S, BUDGET_EXHAUSTED, STOPPING
@@ -300,6 +300,19 @@ def test_move_is_not_started_when_the_journal_cannot_record_it() -> None:
     rig.executor._recorder = BrokenRecorder()
     result = rig.run(move("a", "h1", "h2")).results[0]
     assert result.outcome is Outcome.FAILED and "journal" in result.detail
+    assert rig.backend.start_attempts["a"] == 0
+
+
+class FencedRecorder(ListRecorder):
+    def migration_started(self, plan_id: int, move: Move, at: float) -> int:
+        raise FencedError("not started: this head is follower of b (term 7)")
+
+
+def test_a_fenced_start_is_skipped_not_failed_and_never_reaches_the_backend() -> None:
+    rig = Rig({"a": "h1"})
+    rig.executor._recorder = FencedRecorder()
+    result = rig.run(move("a", "h1", "h2")).results[0]
+    assert result.outcome is Outcome.SKIPPED and "follower of b" in result.detail
     assert rig.backend.start_attempts["a"] == 0
 
 

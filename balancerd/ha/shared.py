@@ -1,0 +1,92 @@
+"""The operator's cluster-wide switches in etcd: the maintenance set and the API pause.
+
+:class:`balancerd.service.heads.Heads` reads and edits them. The maintenance set is one JSON key
+(``<prefix>maintenance``: hosts in the order they entered, each with its ``force`` mark), edited by
+compare-and-swap on its revision so two heads editing at once both land. The pause is one key
+(``<prefix>pause``): present while an operator's ``balancerctl pause`` holds, on whichever head it was made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from balancerd.errors import CoordinationError
+from balancerd.ha import etcd
+from balancerd.ha.etcd import Etcd
+from balancerd.service.pausing import Pause
+
+Entries = tuple[tuple[str, bool], ...]
+"""Hosts in maintenance in the order they entered it, with their ``force`` mark."""
+
+_CAS_TRIES = 10
+
+
+class SharedState:
+    """The keys of one cluster under ``prefix``."""
+
+    def __init__(self, client: Etcd, prefix: str) -> None:
+        self._etcd = client
+        self.maintenance_key = prefix + "maintenance"
+        self.pause_key = prefix + "pause"
+
+    def maintenance(self) -> Entries | None:
+        """The set, or None when no head ever wrote one (the first head's file then seeds it)."""
+        found = self._etcd.value(self.maintenance_key)
+        return _entries(found.value) if found is not None else None
+
+    def edit_maintenance(self, added: Iterable[tuple[str, bool]], removed: Iterable[str]) -> Entries:
+        """Add hosts at the end (or mark them forced in place), remove others; the set after the edit."""
+        added, removed = tuple(added), frozenset(removed)
+        for _ in range(_CAS_TRIES):
+            found = self._etcd.value(self.maintenance_key)
+            current = _entries(found.value) if found is not None else ()
+            wanted = _edited(current, added, removed)
+            if wanted == current:
+                return current
+            revision = found.mod_revision if found is not None else 0
+            result = self._etcd.txn([etcd.compare_modified(self.maintenance_key, revision)],
+                                    [etcd.put(self.maintenance_key, _encoded(wanted))])
+            if result.succeeded:
+                return wanted
+        raise CoordinationError(f"the maintenance set in etcd changed {_CAS_TRIES} times while it was being edited")
+
+    def pause(self) -> Pause | None:
+        found = self._etcd.value(self.pause_key)
+        if found is None:
+            return None
+        try:
+            data = json.loads(found.value)
+            return Pause(str(data["by"]), float(data["at"]), bool(data.get("abort_running", False)))
+        except (ValueError, KeyError, TypeError):
+            return Pause("an unreadable pause key in etcd", 0.0)
+
+    def set_pause(self, pause: Pause | None) -> None:
+        if pause is None:
+            self._etcd.remove(self.pause_key)
+        else:
+            body = {"by": pause.by, "at": pause.at, "abort_running": pause.abort_running}
+            self._etcd.write(self.pause_key, json.dumps(body).encode())
+
+
+def _edited(current: Entries, added: tuple[tuple[str, bool], ...], removed: frozenset[str]) -> Entries:
+    kept = [(host, force) for host, force in current if host not in removed]
+    for host, force in added:
+        where = next((i for i, (name, _) in enumerate(kept) if name == host), None)
+        if where is None:
+            kept.append((host, force))
+        elif force:
+            kept[where] = (host, True)
+    return tuple(kept)
+
+
+def _entries(raw: bytes) -> Entries:
+    try:
+        return tuple((str(item["host"]), bool(item.get("force", False))) for item in json.loads(raw))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CoordinationError(f"the maintenance set in etcd is not readable ({exc}); "
+                                "rewrite it with balancerctl maintenance enter|exit") from exc
+
+
+def _encoded(entries: Entries) -> bytes:
+    return json.dumps([{"host": host, "force": force} for host, force in entries]).encode()
