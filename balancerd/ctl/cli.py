@@ -356,7 +356,7 @@ def status_text(doc: dict[str, Any]) -> str:
     lines = [f"balancerd {state}, mode {doc.get('mode', '?')}, cycle {doc.get('cycle', 0)}, imbalance "
              f"{'-' if imbalance is None else format(imbalance, '.3f')}, last plan {plan.get('moves', 0)} moves"
              f"{paused}",
-             *_failure_lines(doc),
+             *_failure_lines(doc), *views.ha_lines(doc),
              f"{'HOST':<16}{'STATE':<13}{'VMS':>5}{'VM GiB':>8}{'CPU':>6}{'MEM':>6}  DRAIN"]
     lines += [_host_row(h, doc) for h in doc.get("hosts", [])]
     lines += [f"in flight: {f['vm']} {f['source']} -> {f['dest']}" for f in doc.get("in_flight", [])]

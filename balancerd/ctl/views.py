@@ -167,3 +167,15 @@ def limit_lines(doc: dict[str, Any]) -> list[str]:
     lines += [f"external move: {m['vm']} {m['source']} -> {m['dest']} (cooldown given)"
               for m in limits.get("external_moves", [])[:10]]
     return lines
+
+
+def ha_lines(doc: dict[str, Any]) -> list[str]:
+    """With ``[ha]``: this head's role and term, the leader, and etcd's trouble if any."""
+    ha = doc.get("ha")
+    if not ha:
+        return []
+    if ha.get("role") == "leader":
+        line = f"head {ha.get('name')}: leader of term {ha.get('term')}"
+    else:
+        line = f"head {ha.get('name')}: follower (leader: {ha.get('leader') or 'none known'}, term {ha.get('term')})"
+    return [line + (f"; {ha['error']}" if ha.get("error") else "")]

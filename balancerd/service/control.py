@@ -152,6 +152,9 @@ class DaemonControl:
             raise ConflictError("approve is for mode 'recommend'; in mode 'enforce' the daemon executes its plans")
         if self._d.paused_reason() is not None:
             raise ConflictError(f"the daemon is {self._d.paused_reason()}; resume first")
+        held = self._d.heads.hold() if self._d.heads is not None else None
+        if held is not None:
+            raise ConflictError(f"{held}; approve on the leader (plans recorded here are this head's own)")
         recorded = self._d.journal.recorded_plan(plan_id)
         if recorded is None:
             raise NotFoundError(f"no plan {plan_id} in the journal")

@@ -292,7 +292,9 @@ class Daemon:
             log.warning("reconciled at takeover", detail=message)
 
     def _on_role(self, before: Role, after: Role) -> None:
-        log.warning("ha role", role=after.describe(), was=before.describe(), term=after.term)
+        changed = (before.leader, before.term, before.holder) != (after.leader, after.term, after.holder)
+        (log.warning if changed else log.info)("ha role", role=after.describe(), was=before.describe(),
+                                               term=after.term)
         self.metrics.observe_ha(after.leader, after.term)
         if after.leader:
             self.run_cycle_now()
