@@ -11,23 +11,30 @@ from __future__ import annotations
 import sqlite3
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS ha_copied (key TEXT PRIMARY KEY, record_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ha_copied (key TEXT PRIMARY KEY, record_id INTEGER NOT NULL, at REAL NOT NULL);
 """
 
-_COLUMNS = (("term", "INTEGER"), ("head", "TEXT"))
+_COLUMNS = (("migrations", "term", "INTEGER"), ("migrations", "head", "TEXT"),
+            ("ha_copied", "at", "REAL NOT NULL DEFAULT 0"))
 
 
 def add_columns(conn: sqlite3.Connection) -> None:
-    """Add ``term`` and ``head`` to ``migrations`` where an older journal lacks them."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(migrations)")}
-    for name, kind in _COLUMNS:
+    """Add ``term`` and ``head`` to ``migrations`` where an older journal lacks them (and ``at`` to the marks
+    of a journal written before marks had it)."""
+    for table, name, kind in _COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if name not in present:
-            conn.execute(f"ALTER TABLE migrations ADD COLUMN {name} {kind}")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 def copied(conn: sqlite3.Connection) -> dict[str, int]:
     return {key: record_id for key, record_id in conn.execute("SELECT key, record_id FROM ha_copied")}
 
 
-def mark(conn: sqlite3.Connection, key: str, record_id: int) -> None:
-    conn.execute("INSERT OR REPLACE INTO ha_copied (key, record_id) VALUES (?, ?)", (key, record_id))
+def mark(conn: sqlite3.Connection, key: str, record_id: int, at: float) -> None:
+    conn.execute("INSERT OR REPLACE INTO ha_copied (key, record_id, at) VALUES (?, ?, ?)", (key, record_id, at))
+
+
+def forget(conn: sqlite3.Connection, before: float) -> None:
+    """Drop the marks of records older than ``before`` (etcd no longer holds them either)."""
+    conn.execute("DELETE FROM ha_copied WHERE at < ?", (before,))

@@ -181,9 +181,13 @@ class Journal:
         with self._locked() as conn:
             return habook.copied(conn)
 
-    def mark_copied(self, key: str, record_id: int) -> None:
+    def mark_copied(self, key: str, record_id: int, at: float) -> None:
         with self._write() as conn:
-            habook.mark(conn, key, record_id)
+            habook.mark(conn, key, record_id, at)
+
+    def forget_copied(self, before: float) -> None:
+        with self._write() as conn:
+            habook.forget(conn, before)
 
     def migration_ended(self, record_id: int, result: MoveResult) -> None:
         """Record how the move of ``record_id`` ended, and what that means for the failure memory."""

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
+
+from tests import etcdserver
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +26,15 @@ def _reset_structlog() -> Iterator[None]:
     structlog.reset_defaults()
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[etcdserver.EtcdServer]:
+    """A real etcd shared by a module's tests (tests/etcdserver.py); each keeps to its own key prefix."""
+    yield from etcdserver.running_etcd(tmp_path_factory.mktemp("etcd"))
+
+
+@pytest.fixture
+def private_etcd(tmp_path: Path) -> Iterator[etcdserver.EtcdServer]:
+    """An etcd of this test only: for the tests that stop, restart or freeze it."""
+    yield from etcdserver.running_etcd(tmp_path / "etcd")

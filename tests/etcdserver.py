@@ -1,23 +1,30 @@
 """A real etcd (Debian's etcd-server) for the tests: 127.0.0.1, free ports, a temporary data directory.
 
-Started by :func:`start`, stopped by its pid (:meth:`EtcdServer.stop`); :meth:`EtcdServer.freeze` and
-:meth:`EtcdServer.thaw` pause it with SIGSTOP / SIGCONT (a hung etcd), :meth:`EtcdServer.restart` brings a
-stopped one back on the same ports and data. Readiness is waited on by asking ``/health``, with a deadline
-from what the lab measured (first answer 0.5-0.9 s after start on the 2-core machine, ten times that allowed).
+Started by :func:`start` (or the ``etcd_server`` / ``private_etcd`` fixtures of tests/conftest.py, through
+:func:`running_etcd`: without etcd installed they skip, unless ``BALANCERD_E2E_REQUIRED`` is set, then they
+fail, so a CI that must run them cannot pass by skipping), stopped by its pid (:meth:`EtcdServer.stop`);
+:meth:`EtcdServer.freeze` and :meth:`EtcdServer.thaw` pause it with SIGSTOP / SIGCONT (a hung etcd),
+:meth:`EtcdServer.restart` brings a stopped one back on the same ports and data. Readiness is waited on by
+asking ``/health``, with a deadline from what was measured (first answer 0.5-0.9 s after start on the 2-core
+machine; ten times that allowed).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 ETCD = "/usr/bin/etcd"
 READY_S = 10.0
@@ -111,3 +118,22 @@ def start(directory: Path) -> EtcdServer:
     server = EtcdServer(directory / "data", _free_port(), _free_port(), directory / "etcd.log")
     server.launch()
     return server
+
+
+def running_etcd(directory: Path) -> Iterator[EtcdServer]:
+    """A started etcd under ``directory``, stopped afterwards; skip (or fail, see the module) without etcd."""
+    if not available():
+        message = f"etcd is not installed ({ETCD})"
+        if os.environ.get("BALANCERD_E2E_REQUIRED"):
+            pytest.fail(message + " and BALANCERD_E2E_REQUIRED is set")
+        pytest.skip(message)
+    server = start(directory)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def key_prefix(name: str) -> str:
+    """A prefix of its own for the test called ``name`` (a module's tests share one etcd)."""
+    return "/t/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + "/"

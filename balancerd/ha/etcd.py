@@ -137,6 +137,14 @@ class Etcd:
             body["range_end"] = b64(_prefix_end(key))
         return tuple(_kv(item) for item in self.call("kv/range", body).get("kvs", ()))
 
+    def scan(self, prefix: str, min_mod_revision: int = 0) -> tuple[tuple[KeyValue, ...], int]:
+        """Every key under ``prefix`` written at or after ``min_mod_revision``, and the store's revision now."""
+        body: dict[str, Any] = {"key": b64(prefix), "range_end": b64(_prefix_end(prefix))}
+        if min_mod_revision:
+            body["min_mod_revision"] = str(min_mod_revision)
+        answer = self.call("kv/range", body)
+        return tuple(_kv(item) for item in answer.get("kvs", ())), int(answer["header"]["revision"])
+
     def value(self, key: str) -> KeyValue | None:
         found = self.range(key)
         return found[0] if found else None

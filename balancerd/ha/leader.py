@@ -96,12 +96,12 @@ class Leadership:
         with self._lock:
             self._set(Role(error="stopped"))
 
-    def fenced(self, term: int, compare: Sequence[dict[str, Any]], ops: Sequence[dict[str, Any]]) -> None:
-        """Run ``ops`` only while this head leads ``term`` (and ``compare`` holds); FencedError otherwise."""
+    def fenced(self, term: int, ops: Sequence[dict[str, Any]]) -> None:
+        """Run ``ops`` only while this head leads ``term``; FencedError otherwise (nothing written then)."""
         role = self.role()
         if not role.leader or role.term != term:
             raise FencedError(f"not started: this head is {role.describe()}, the move was planned in term {term}")
-        fence = [etcd.compare_created(self.key, term), etcd.compare_lease(self.key, role.lease), *compare]
+        fence = [etcd.compare_created(self.key, term), etcd.compare_lease(self.key, role.lease)]
         try:
             result = self._etcd.txn(fence, ops)
         except CoordinationError as exc:
@@ -138,8 +138,15 @@ class Leadership:
         self._campaign(lease)
 
     def _campaign(self, lease: int) -> None:
-        result = self._etcd.txn([etcd.compare_created(self.key, 0)], [etcd.put(self.key, self.name.encode(), lease)],
-                                [etcd.get(self.key)])
+        try:
+            result = self._etcd.txn([etcd.compare_created(self.key, 0)],
+                                    [etcd.put(self.key, self.name.encode(), lease)], [etcd.get(self.key)])
+        except CoordinationError as exc:
+            if "lease not found" not in str(exc).lower():
+                raise
+            with self._lock:  # revoked or expired under us: a new lease next round
+                self._set(Role(error="lease expired"))
+            return
         with self._lock:
             self._valid_until = self._refreshed_at + self._ttl - MARGIN_S
             if result.succeeded:

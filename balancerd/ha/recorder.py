@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 
 from balancerd.backends.base import Check
-from balancerd.errors import CoordinationError, FencedError
+from balancerd.errors import FencedError
 from balancerd.ha import etcd
 from balancerd.ha.leader import Leadership
 from balancerd.ha.replica import Replica
@@ -45,12 +45,13 @@ class HaRecorder:
         record_id = self._journal.migration_started(plan_id, move, at, term, self._leadership.name)
         key = self._replica.start_key(record_id)
         try:
-            self._leadership.fenced(term, [etcd.compare_created(key, 0)],
-                                    [etcd.put(key, self._replica.start_value(plan_id, move, at, term))])
-        except CoordinationError as exc:
-            detail = str(exc) if isinstance(exc, FencedError) else f"not started: {exc}"
-            self._journal.migration_ended(record_id, MoveResult(move, Outcome.SKIPPED, at, at, detail))
-            raise FencedError(detail) from exc
+            self._leadership.fenced(term, [etcd.put(key, self._replica.start_value(plan_id, move, at, term))])
+        except FencedError as exc:
+            skipped = MoveResult(move, Outcome.SKIPPED, at, at, str(exc))
+            self._journal.migration_ended(record_id, skipped)
+            if exc.__cause__ is not None:  # not known whether etcd took the start: say it ended
+                self._replica.ended(record_id, skipped)
+            raise
         return record_id
 
     def migration_ended(self, record_id: int, result: MoveResult) -> None:

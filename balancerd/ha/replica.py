@@ -8,7 +8,7 @@ the right to start are one write) and when it ends; restores asked for and failu
 operator are written the same way. Every head copies the others' records into its own journal each cycle
 (:meth:`Replica.copy_in`), so a follower's cooldowns, failure memory and drain records are the leader's.
 
-Keys: ``<prefix>events/<head>/<row:012d>`` (a move started), the same with ``.end`` (how it ended), and
+Keys: ``<prefix>events/<head>/<ns>-<row>`` (a move started), the same with ``.end`` (how it ended), and
 ``<prefix>events/<head>/op-<ns>`` (a restore or a release). Records older than :data:`KEEP_S` are pruned by
 the leader.
 """
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import structlog
 
 from balancerd.errors import CoordinationError, StateError
-from balancerd.ha import etcd
 from balancerd.ha.etcd import Etcd, KeyValue
 from balancerd.journal import Journal, move_as_json, move_from_json
 from balancerd.model import Move, MoveResult, Outcome
@@ -31,6 +31,8 @@ log = structlog.get_logger("balancerd.ha")
 
 KEEP_S = 2 * 86_400.0
 """Records are kept two days: longer than the daily cap's rolling day and any failure back-off."""
+PRUNE_EVERY_S = 3600.0
+"""How often the leader reads every record to delete the old ones (other cycles read only new records)."""
 
 
 class Replica:
@@ -43,9 +45,19 @@ class Replica:
         self._journal = journal
         self._outbox: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
+        self._keys: dict[int, str] = {}
+        self._done: dict[str, int] | None = None
+        self._revision = 0
+        self._pruned_at = float("-inf")
 
     def start_key(self, record_id: int) -> str:
-        return f"{self._root}{self._head}/{record_id:012d}"
+        """The key of a move's start (made once per record; its end is the same key with ``.end``). The time
+        in it keeps keys apart when row ids start over (``balancerd journal recover``)."""
+        with self._lock:
+            key = self._keys.get(record_id)
+            if key is None:
+                key = self._keys[record_id] = f"{self._root}{self._head}/{time.time_ns():020d}-{record_id}"
+            return key
 
     @staticmethod
     def start_value(plan_id: int, move: Move, at: float, term: int) -> bytes:
@@ -57,7 +69,10 @@ class Replica:
         body = {"kind": "ended", "at": result.finished_at, "outcome": result.outcome.value,
                 "detail": result.detail, "started_at": result.started_at, "downtime_ms": result.downtime_ms,
                 "bytes": result.bytes_transferred, "move": move_as_json(result.move)}
-        self._send(self.start_key(record_id) + ".end", json.dumps(body).encode())
+        key = self.start_key(record_id) + ".end"
+        with self._lock:
+            self._keys.pop(record_id, None)
+        self._send(key, json.dumps(body).encode())
 
     def operation(self, kind: str, at: float, ns: int, **fields: Any) -> None:
         """Write an operator's ``restore`` (host) or ``release`` (vm) for the other heads."""
@@ -81,38 +96,51 @@ class Replica:
                 self._outbox.pop(0)
 
     def copy_in(self, now: float, prune: bool = False) -> int:
-        """Copy the other heads' new records into the journal (oldest write first); how many. ``prune``
-        (the leader) also deletes records older than :data:`KEEP_S`."""
+        """Copy the other heads' records written since the last call into the journal (oldest write first); how
+        many. ``prune`` (the leader) also deletes records older than :data:`KEEP_S`, once an hour."""
         self.flush()
-        records = sorted(self._etcd.range(self._root, prefix=True), key=lambda kv: kv.mod_revision)
-        done = self._journal.copied()
+        if self._done is None:
+            self._done = self._journal.copied()
+        full = prune and now - self._pruned_at >= PRUNE_EVERY_S
+        found, revision = self._etcd.scan(self._root, 0 if full else self._revision + 1)
+        if revision < self._revision:  # etcd was rebuilt: its revisions started over
+            found, revision = self._etcd.scan(self._root, 0)
+        records = sorted(found, key=lambda kv: kv.mod_revision)
         count = 0
         for kv in records:
-            if kv.key not in done and not kv.key.startswith(f"{self._root}{self._head}/"):
-                count += self._apply(kv, done)
-        if prune:
+            if kv.key not in self._done and not kv.key.startswith(f"{self._root}{self._head}/"):
+                count += self._apply(kv, self._done, now)
+        self._revision = revision
+        if full:
             self._prune(records, now)
         return count
 
-    def _apply(self, kv: KeyValue, done: dict[str, int]) -> int:
+    def _apply(self, kv: KeyValue, done: dict[str, int], now: float) -> int:
+        at = now
         try:
             data = json.loads(kv.value)
+            at = float(data.get("at", now))
             record_id = _copy(self._journal, kv.key, data, done)
-        except (ValueError, KeyError, TypeError, StateError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, StateError) as exc:
             log.warning("shared record not copied", key=kv.key, error=str(exc))
             record_id = 0
-        self._journal.mark_copied(kv.key, record_id)
+        self._journal.mark_copied(kv.key, record_id, at)
         done[kv.key] = record_id
         return 1 if record_id else 0
 
     def _prune(self, records: list[KeyValue], now: float) -> None:
+        """Delete records older than :data:`KEEP_S` from etcd, and their marks from the journal."""
+        self._pruned_at = now
         for kv in records:
             try:
                 old = float(json.loads(kv.value).get("at", now)) < now - KEEP_S
             except (ValueError, TypeError, AttributeError):
                 old = True
             if old:
-                self._etcd.txn([], [etcd.delete(kv.key)])
+                self._etcd.remove(kv.key)
+        self._journal.forget_copied(now - KEEP_S)
+        if self._done is not None:
+            self._done = self._journal.copied()
 
 
 def _copy(journal: Journal, key: str, data: dict[str, Any], done: dict[str, int]) -> int:

@@ -33,14 +33,14 @@ class SharedState:
     def maintenance(self) -> Entries | None:
         """The set, or None when no head ever wrote one (the first head's file then seeds it)."""
         found = self._etcd.value(self.maintenance_key)
-        return _entries(found.value) if found is not None else None
+        return _entries(found.value, self.maintenance_key) if found is not None else None
 
     def edit_maintenance(self, added: Iterable[tuple[str, bool]], removed: Iterable[str]) -> Entries:
         """Add hosts at the end (or mark them forced in place), remove others; the set after the edit."""
         added, removed = tuple(added), frozenset(removed)
         for _ in range(_CAS_TRIES):
             found = self._etcd.value(self.maintenance_key)
-            current = _entries(found.value) if found is not None else ()
+            current = _entries(found.value, self.maintenance_key) if found is not None else ()
             wanted = _edited(current, added, removed)
             if wanted == current:
                 return current
@@ -80,12 +80,12 @@ def _edited(current: Entries, added: tuple[tuple[str, bool], ...], removed: froz
     return tuple(kept)
 
 
-def _entries(raw: bytes) -> Entries:
+def _entries(raw: bytes, key: str) -> Entries:
     try:
         return tuple((str(item["host"]), bool(item.get("force", False))) for item in json.loads(raw))
     except (ValueError, KeyError, TypeError) as exc:
-        raise CoordinationError(f"the maintenance set in etcd is not readable ({exc}); "
-                                "rewrite it with balancerctl maintenance enter|exit") from exc
+        raise CoordinationError(f"the maintenance set in etcd is not readable ({exc}); delete it "
+                                f"(etcdctl del {key}) and the next head's maintenance file seeds it again") from exc
 
 
 def _encoded(entries: Entries) -> bytes:

@@ -7,11 +7,14 @@ new term copies the old leader's records in and settles every open move against 
 (:func:`balancerd.reconcile.reconcile`) before it plans. Each cycle, on every head:
 
 - the other heads' journal records are copied in (:mod:`balancerd.ha.replica`);
+- the API pause in etcd is read, so ``balancerctl pause`` on any head pauses the leader;
 - the maintenance file is synced with the cluster-wide set in etcd (:mod:`balancerd.ha.shared`): lines added to
   or removed from this head's file since it last mirrored the set are applied to the set, then the file is
-  rewritten to mirror it. When no head has written a set yet, the first head's file seeds it. While etcd is
-  unreachable the file keeps working for this head and its edits are applied when etcd answers again;
-- the API pause in etcd is read, so ``balancerctl pause`` on any head pauses the leader.
+  rewritten to mirror it. At start the set wins over the file; where there is no set in etcd (none was ever
+  written, or the key was deleted), this head's file seeds it. While etcd is unreachable the file keeps
+  working for this head and its edits are applied when etcd answers again.
+
+A step that fails (etcd unreachable, a damaged key) holds every move start on this head until it works again.
 """
 
 from __future__ import annotations
@@ -70,29 +73,34 @@ class Heads:
         return self.leadership.role()
 
     def before_cycle(self, now: float, maintenance_file: Path, takeover: Callable[[], None]) -> None:
-        """Copy records in, sync the maintenance set, read the pause; on a new term, ``takeover`` first."""
+        """Read the pause, copy records in, sync the maintenance set; on a new term, ``takeover`` first. Each
+        step is tried on its own (a damaged maintenance key must not hide a pause); a takeover waits until
+        every step worked."""
         role = self.role()
-        try:
-            self.replica.copy_in(now, prune=role.leader)
-            self.sync_maintenance(maintenance_file)
-            self._pause = self.shared.pause()
-            self.error = ""
-        except CoordinationError as exc:
-            if exc.__str__() != self.error:
-                log.error("etcd not usable; this head starts no move until it is", error=str(exc))
-            self.error = str(exc)
-            return
-        if role.leader and role.term != self._ready_term:
+        steps: tuple[Callable[[], object], ...] = (
+            self._read_pause, lambda: self.replica.copy_in(now, prune=role.leader),
+            lambda: self.sync_maintenance(maintenance_file))
+        errors = [error for step in steps if (error := _attempt(step))]
+        error = "; ".join(errors)
+        if error and error != self.error:
+            log.error("etcd not usable; this head starts no move until it is", error=error)
+        self.error = error
+        if not error and role.leader and role.term != self._ready_term:
             log.info("taking over", term=role.term, head=self.name)
             takeover()
             self._ready_term = role.term
             log.info("took over", term=role.term, head=self.name)
+
+    def _read_pause(self) -> None:
+        self._pause = self.shared.pause()
 
     def hold(self) -> str | None:
         """Why this head may start no move now (a follower, a takeover not reconciled yet), or None."""
         role = self.role()
         if not role.leader:
             return f"not the leader: this head ({self.name}) is {role.describe()}"
+        if self.error:
+            return f"etcd not usable: {self.error}"
         if role.term != self._ready_term:
             return f"taking over term {role.term}: reconciling with the hosts first"
         return None
@@ -112,8 +120,10 @@ class Heads:
                 log.error("maintenance file not synced", error=str(exc))
                 listed = self._mirror or ()
             shared = self.shared.maintenance()
-            if shared is None or self._mirror is not None:
-                before = dict(self._mirror or ())
+            if shared is None:  # never written, or deleted: this head's file seeds it
+                shared = self.shared.edit_maintenance(listed, ())
+            elif self._mirror is not None:
+                before = dict(self._mirror)
                 added = [(h, f) for h, f in listed if h not in before or (f and not before[h])]
                 removed = [h for h in before if h not in dict(listed)]
                 shared = self.shared.edit_maintenance(added, removed)
@@ -143,3 +153,12 @@ class Heads:
         return {"name": self.name, "role": "leader" if role.leader else "follower", "term": role.term,
                 "leader": role.holder or None, "error": self.error or role.error or None,
                 "etcd_endpoints": list(self.endpoints), "ready_term": self._ready_term}
+
+
+def _attempt(step: Callable[[], object]) -> str:
+    """Run ``step``; what etcd said if it failed ("" when it worked)."""
+    try:
+        step()
+    except CoordinationError as exc:
+        return str(exc)
+    return ""

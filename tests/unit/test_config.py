@@ -71,3 +71,50 @@ def test_documented_defaults_match_the_code() -> None:
     defaults = config.Config()
     for section in ("policy", "throttle", "migration", "predict", "collect", "metrics", "logging", "sim", "paths"):
         assert getattr(shipped, section) == getattr(defaults, section), section
+
+
+def test_ha_endpoints_are_read() -> None:
+    loaded = config.from_table({"ha": {"etcd_endpoints": ["http://10.0.0.5:2379", "https://[fd00::1]:2379/"],
+                                       "name": "head1", "prefix": "/cluster-a/"}}, Path("."))
+    assert loaded.ha.etcd_endpoints == ("http://10.0.0.5:2379", "https://[fd00::1]:2379/")
+    assert (loaded.ha.name, loaded.ha.prefix, loaded.ha.enabled) == ("head1", "/cluster-a/", True)
+    assert not config.Config().ha.enabled
+
+
+def test_ha_with_https_a_ca_and_a_client_certificate_is_valid() -> None:
+    loaded = config.from_table({"ha": {"etcd_endpoints": ["https://etcd1.example:2379"], "ca_file": "/etc/ca.pem",
+                                       "cert_file": "/etc/c.pem", "key_file": "/etc/c.key"}}, Path("."))
+    assert (loaded.ha.ca_file, loaded.ha.cert_file, loaded.ha.key_file) == ("/etc/ca.pem", "/etc/c.pem", "/etc/c.key")
+
+
+@pytest.mark.parametrize("url", ["10.0.0.5:2379", "ftp://10.0.0.5:2379", "http://10.0.0.5", "http://:2379",
+                                 "http://10.0.0.5:0", "http://10.0.0.5:65536", "http://10.0.0.5:port"])
+def test_ha_bad_endpoint_names_its_key(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config.from_table({"ha": {"etcd_endpoints": [url, "http://10.0.0.6:2379"]}}, Path("."))
+    assert info.value.key == "ha.etcd_endpoints[0]"
+    assert repr(url) in str(info.value) and "http://10.0.0.5:2379" in str(info.value)
+    with pytest.raises(ConfigError) as second:
+        config.from_table({"ha": {"etcd_endpoints": ["http://10.0.0.6:2379", url]}}, Path("."))
+    assert second.value.key == "ha.etcd_endpoints[1]"
+
+
+@pytest.mark.parametrize(("given", "key"), [({"cert_file": "/etc/c.pem"}, "ha.key_file"),
+                                           ({"key_file": "/etc/c.key"}, "ha.cert_file")])
+def test_ha_client_certificate_needs_its_key(given: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=r"both ha\.cert_file and ha\.key_file") as info:
+        config.from_table({"ha": {"etcd_endpoints": ["https://etcd1.example:2379"], **given}}, Path("."))
+    assert info.value.key == key
+
+
+def test_ha_ca_file_with_only_http_endpoints_is_refused() -> None:
+    with pytest.raises(ConfigError, match="for https:// endpoints") as info:
+        config.from_table({"ha": {"etcd_endpoints": ["http://10.0.0.5:2379"], "ca_file": "/etc/ca.pem"}}, Path("."))
+    assert info.value.key == "ha.etcd_endpoints"
+
+
+@pytest.mark.parametrize("prefix", ["/balancerd", "balancerd/", ""])
+def test_ha_prefix_must_start_and_end_with_a_slash(prefix: str) -> None:
+    with pytest.raises(ConfigError, match="starts and ends with '/'") as info:
+        config.from_table({"ha": {"etcd_endpoints": ["http://10.0.0.5:2379"], "prefix": prefix}}, Path("."))
+    assert info.value.key == "ha.prefix"
