@@ -286,9 +286,10 @@ class Daemon:
         return warning
 
     def _take_over(self) -> None:
-        """A new term: settle every open move (the old leader's too) against libvirt before planning."""
+        """A new term: settle every open move (the old leader's too) against libvirt before planning; its waits
+        for running jobs count as the cycle's progress (the watchdog)."""
         self.runner.executor.supersede()
-        for message in reconcile(self.journal, self.backend, self.clock.now(), self.clock):
+        for message in reconcile(self.journal, self.backend, self.clock.now(), self.runner.clock):
             log.warning("reconciled at takeover", detail=message)
 
     def _on_role(self, before: Role, after: Role) -> None:
