@@ -1,8 +1,11 @@
 """Reconciliation after a restart (ARCHITECTURE.md rule 12): the journal's open rows against what the hosts say.
 
 The daemon calls :func:`reconcile` once at start, before its first cycle. For every migration a crash left
-open it asks the backend where the VM is now, waits for a migration job still running, resumes a VM the
-interrupted migration left paused, removes a stale duplicate definition, and closes the row with what it found.
+open it first looks for a later move of the same VM that ended (with ``[ha]``, another head's, copied into the
+journal): where that one found the VM says whether this one moved it. Otherwise it asks the backend where the
+VM is now, waits for a migration job still running, resumes a VM the interrupted migration left paused, removes
+a stale duplicate definition, and closes the row with what it found. A new ``[ha]`` leader calls it too, before
+its first plan of the term.
 """
 
 from __future__ import annotations
@@ -46,7 +49,11 @@ def reconcile(journal: Journal, locate: Callable[[str], tuple[str, ...]] | Inspe
     clock = clock if clock is not None else SystemClock()
     messages: list[str] = []
     for entry in journal.unfinished():
-        if isinstance(inspector, Inspector):
+        later = _later(journal, entry)
+        outcome: Outcome | None
+        if later is not None:
+            outcome, detail = later
+        elif isinstance(inspector, Inspector):
             outcome, detail = _settle(entry, inspector, clock)
         else:
             assert callable(locate)
@@ -57,6 +64,21 @@ def reconcile(journal: Journal, locate: Callable[[str], tuple[str, ...]] | Inspe
         journal.close_unfinished(entry.id, outcome, detail, at)
         messages.append(f"{_describe(entry)}: {outcome.value}: {detail}")
     return tuple(messages)
+
+
+def _later(journal: Journal, entry: JournalEntry) -> tuple[Outcome, str] | None:
+    """The verdict a later, ended move of the same VM gives (another head's, copied in with ``[ha]``): it left
+    from this move's source, so this one never moved it; or from its destination, so this one did. None when
+    there is no such move (then where the VM is now decides)."""
+    after = [e for e in journal.recent_moves(entry.started_at)
+             if e.vm == entry.vm and e.id != entry.id and e.started_at > entry.started_at]
+    for move in sorted(after, key=lambda e: e.started_at)[:1]:
+        who = f"{move.head}'s" if move.head else "a later"
+        if move.source == entry.source:
+            return Outcome.ABORTED, f"not moved: {who} move #{move.id} later found it still on {entry.source}"
+        if move.source == entry.dest:
+            return Outcome.SUCCEEDED, f"{who} move #{move.id} later found it on {entry.dest}"
+    return None
 
 
 def _located(entry: JournalEntry, locate: Callable[[str], tuple[str, ...]]) -> tuple[Outcome | None, str]:

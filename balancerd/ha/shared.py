@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from balancerd.errors import CoordinationError
 from balancerd.ha import etcd
 from balancerd.ha.etcd import Etcd
-from balancerd.service.pausing import Pause
 
 Entries = tuple[tuple[str, bool], ...]
 """Hosts in maintenance in the order they entered it, with their ``force`` mark."""
@@ -51,22 +51,23 @@ class SharedState:
                 return wanted
         raise CoordinationError(f"the maintenance set in etcd changed {_CAS_TRIES} times while it was being edited")
 
-    def pause(self) -> Pause | None:
+    def pause(self) -> dict[str, Any] | None:
+        """The pause as it was written (``by``, ``at``, ``abort_running``), or None; an unreadable key is a
+        pause too (by "an unreadable pause key in etcd"): the safe reading."""
         found = self._etcd.value(self.pause_key)
         if found is None:
             return None
         try:
             data = json.loads(found.value)
-            return Pause(str(data["by"]), float(data["at"]), bool(data.get("abort_running", False)))
+            return {"by": str(data["by"]), "at": float(data["at"]), "abort_running": bool(data.get("abort_running"))}
         except (ValueError, KeyError, TypeError):
-            return Pause("an unreadable pause key in etcd", 0.0)
+            return {"by": f"an unreadable pause key in etcd ({self.pause_key})", "at": 0.0, "abort_running": False}
 
-    def set_pause(self, pause: Pause | None) -> None:
+    def set_pause(self, pause: dict[str, Any] | None) -> None:
         if pause is None:
             self._etcd.remove(self.pause_key)
         else:
-            body = {"by": pause.by, "at": pause.at, "abort_running": pause.abort_running}
-            self._etcd.write(self.pause_key, json.dumps(body).encode())
+            self._etcd.write(self.pause_key, json.dumps(pause).encode())
 
 
 def _edited(current: Entries, added: tuple[tuple[str, bool], ...], removed: frozenset[str]) -> Entries:

@@ -103,6 +103,8 @@ class Daemon:
         return 0
 
     def _start(self) -> None:
+        if self.heads is not None:  # the other heads' moves first: they may explain this head's open rows
+            self.heads.copy_in_at_start(self.clock.now())
         for message in reconcile(self.journal, self.backend, self.clock.now(), self.clock):
             log.warning("reconciled", detail=message)
         self._load_pause()

@@ -19,6 +19,7 @@ A step that fails (etcd unreachable, a damaged key) holds every move start on th
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -91,8 +92,15 @@ class Heads:
             self._ready_term = role.term
             log.info("took over", term=role.term, head=self.name)
 
+    def copy_in_at_start(self, now: float) -> None:
+        """Copy the other heads' records in before the start's reconciliation (a warning if etcd is down)."""
+        error = _attempt(lambda: self.replica.copy_in(now))
+        if error:
+            log.warning("other heads' records not copied before reconciling", error=error)
+
     def _read_pause(self) -> None:
-        self._pause = self.shared.pause()
+        found = self.shared.pause()
+        self._pause = Pause(found["by"], found["at"], found["abort_running"]) if found is not None else None
 
     def hold(self) -> str | None:
         """Why this head may start no move now (a follower, a takeover not reconciled yet), or None."""
@@ -138,7 +146,7 @@ class Heads:
 
     def set_pause(self, pause: Pause | None) -> None:
         """Set or clear the cluster-wide pause; CoordinationError when etcd does not take it."""
-        self.shared.set_pause(pause)
+        self.shared.set_pause(dataclasses.asdict(pause) if pause is not None else None)
         self._pause = pause
 
     def restore_requested(self, host: str, at: float) -> None:

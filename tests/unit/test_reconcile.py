@@ -56,6 +56,21 @@ def test_reconcile_leaves_rows_open_when_the_vm_cannot_be_located(journal: Journ
     assert [e.vm for e in journal.unfinished()] == ["web1"]
 
 
+@pytest.mark.parametrize(("later_source", "outcome", "words"), [
+    ("h1", Outcome.ABORTED, "not moved: head-b's move #2 later found it still on h1"),
+    ("h2", Outcome.SUCCEEDED, "head-b's move #2 later found it on h2"),
+])
+def test_a_later_move_of_another_head_settles_an_open_row_whatever_the_vm_is_now(
+        journal: Journal, later_source: str, outcome: Outcome, words: str) -> None:
+    journal.migration_started(1, mv(), 100.0, term=3, head="head-a")  # killed before or after it started
+    later = mv(source=later_source, dest="h3")
+    journal.migration_ended(journal.migration_started(0, later, 130.0, term=9, head="head-b"),
+                            ended(later, Outcome.SUCCEEDED, 140.0))
+    reconcile(journal, lambda vm: pytest.fail("the later move decides, not where the VM is"), 500.0)
+    entry = next(e for e in journal.migrations() if e.head == "head-a")
+    assert (entry.outcome, entry.detail) == (outcome, words)
+
+
 def test_reconcile_with_nothing_open_says_nothing(journal: Journal) -> None:
     assert reconcile(journal, lambda vm: pytest.fail("must not locate"), 1.0) == ()
 

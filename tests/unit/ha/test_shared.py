@@ -10,7 +10,6 @@ import pytest
 from balancerd.errors import CoordinationError
 from balancerd.ha.etcd import Etcd, KeyValue, TxnResult
 from balancerd.ha.shared import SharedState
-from balancerd.service.pausing import Pause
 from tests import etcdserver
 from tests.unit.ha.conftest import ha_config
 
@@ -99,10 +98,10 @@ def test_an_unreadable_set_is_a_coordination_error_with_the_fix(client: Etcd, pr
 def test_pause_set_read_and_clear(client: Etcd, prefix: str) -> None:
     shared = SharedState(client, prefix)
     assert shared.pause() is None
-    shared.set_pause(Pause("ops via api", 1234.5, abort_running=True))
-    assert SharedState(client, prefix).pause() == Pause("ops via api", 1234.5, True)
-    shared.set_pause(Pause("someone else", 2.0))
-    assert shared.pause() == Pause("someone else", 2.0, False)
+    shared.set_pause({"by": "ops via api", "at": 1234.5, "abort_running": True})
+    assert SharedState(client, prefix).pause() == {"by": "ops via api", "at": 1234.5, "abort_running": True}
+    shared.set_pause({"by": "someone else", "at": 2.0, "abort_running": False})
+    assert shared.pause() == {"by": "someone else", "at": 2.0, "abort_running": False}
     shared.set_pause(None)
     assert shared.pause() is None
     assert client.value(shared.pause_key) is None
@@ -113,4 +112,4 @@ def test_an_unreadable_pause_still_pauses(client: Etcd, prefix: str) -> None:
     shared = SharedState(client, prefix)
     client.write(shared.pause_key, b"{broken")
     pause = shared.pause()
-    assert pause is not None and pause.reason() == "paused by an unreadable pause key in etcd"
+    assert pause is not None and pause["by"] == f"an unreadable pause key in etcd ({shared.pause_key})"
