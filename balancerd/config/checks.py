@@ -6,6 +6,8 @@ Called by :func:`balancerd.config.loading.from_table` once the config is built. 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from balancerd import blackout
 from balancerd.cold_windows import parse_window
 from balancerd.config.addresses import check_address, check_uri_host
@@ -53,6 +55,10 @@ def _check_ha(config: Config) -> None:
     if (ha.ca_file or ha.cert_file) and not any(u.startswith("https://") for u in ha.etcd_endpoints):
         raise ConfigError("ha.etcd_endpoints", list(ha.etcd_endpoints),
                           "ha.ca_file / ha.cert_file are for https:// endpoints; use https:// or remove them")
+    for key in ("ca_file", "cert_file", "key_file"):
+        value = getattr(ha, key)
+        if value and not Path(value).is_file():
+            raise ConfigError(f"ha.{key}", value, "a file that exists (PEM); check the path")
     if not ha.prefix.startswith("/") or not ha.prefix.endswith("/"):
         raise ConfigError("ha.prefix", ha.prefix, "a key prefix that starts and ends with '/', e.g. /balancerd/")
 

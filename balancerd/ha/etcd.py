@@ -102,12 +102,12 @@ class Etcd:
             client = self._clients[index]
             try:
                 answer: dict[str, Any] = client.post(client.get_url(path), json=body)
-            except _UNREACHABLE as exc:
-                failures.append(f"{self._urls[index]}: {type(exc).__name__}")
+            except _UNREACHABLE as exc:  # TLS refusals too: their reason is in the detail
+                failures.append(_unreachable(self._urls[index], exc))
                 continue
             except etcd_errors.Etcd3Exception as exc:
                 raise CoordinationError(f"etcd {self._urls[index]} refused {path}: {_detail(exc)}") from exc
-            except (requests.RequestException, ValueError) as exc:
+            except (requests.RequestException, ValueError, OSError) as exc:  # OSError: a CA / certificate file
                 raise CoordinationError(f"etcd {self._urls[index]}: {path}: {exc}") from exc
             self._first = index
             return answer
@@ -185,6 +185,12 @@ def _prefix_end(prefix: str) -> bytes:
     raw = bytearray(prefix.encode())
     raw[-1] += 1
     return bytes(raw)
+
+
+def _unreachable(url: str, exc: etcd_errors.Etcd3Exception) -> str:
+    """One member's failure in words: its URL, the kind, and the reason (a TLS refusal says which) cut short."""
+    detail = _detail(exc)
+    return f"{url}: {type(exc).__name__}" + (f" ({detail[:300]})" if detail and detail != type(exc).__name__ else "")
 
 
 def _detail(exc: etcd_errors.Etcd3Exception) -> str:

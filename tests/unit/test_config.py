@@ -81,10 +81,23 @@ def test_ha_endpoints_are_read() -> None:
     assert not config.Config().ha.enabled
 
 
-def test_ha_with_https_a_ca_and_a_client_certificate_is_valid() -> None:
-    loaded = config.from_table({"ha": {"etcd_endpoints": ["https://etcd1.example:2379"], "ca_file": "/etc/ca.pem",
-                                       "cert_file": "/etc/c.pem", "key_file": "/etc/c.key"}}, Path("."))
-    assert (loaded.ha.ca_file, loaded.ha.cert_file, loaded.ha.key_file) == ("/etc/ca.pem", "/etc/c.pem", "/etc/c.key")
+def test_ha_with_https_a_ca_and_a_client_certificate_is_valid(tmp_path: Path) -> None:
+    files = {key: str(tmp_path / f"{key}.pem") for key in ("ca_file", "cert_file", "key_file")}
+    for path in files.values():
+        Path(path).write_text("-----BEGIN CERTIFICATE-----\n")
+    loaded = config.from_table({"ha": {"etcd_endpoints": ["https://etcd1.example:2379"], **files}}, Path("."))
+    assert (loaded.ha.ca_file, loaded.ha.cert_file, loaded.ha.key_file) == tuple(files.values())
+
+
+@pytest.mark.parametrize("key", ["ca_file", "cert_file"])
+def test_ha_tls_file_that_does_not_exist_is_refused_by_name(tmp_path: Path, key: str) -> None:
+    present = str(tmp_path / "present.pem")
+    Path(present).write_text("x")
+    table = {"etcd_endpoints": ["https://etcd1.example:2379"], "cert_file": present, "key_file": present,
+             key: str(tmp_path / "missing.pem")}
+    with pytest.raises(ConfigError) as info:
+        config.from_table({"ha": table}, Path("."))
+    assert info.value.key == f"ha.{key}" and "exists" in str(info.value)
 
 
 @pytest.mark.parametrize("url", ["10.0.0.5:2379", "ftp://10.0.0.5:2379", "http://10.0.0.5", "http://:2379",
