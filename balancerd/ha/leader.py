@@ -119,6 +119,9 @@ class Leadership:
                 self.step()
             except CoordinationError as exc:
                 self._failed(str(exc))
+            except Exception as exc:  # the thread must outlive any surprise: it is what keeps the role true
+                log.exception("leadership round crashed")
+                self._failed(f"leadership round crashed: {type(exc).__name__}: {exc}")
             self._stop.wait(self.poll_s)
 
     def step(self) -> None:
