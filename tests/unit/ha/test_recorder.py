@@ -9,29 +9,12 @@ import pytest
 
 from balancerd.errors import FencedError
 from balancerd.ha.etcd import Etcd
-from balancerd.ha.leader import Leadership
-from balancerd.ha.recorder import HaRecorder
-from balancerd.ha.replica import Replica
-from balancerd.journal import Journal
 from balancerd.model import Move, MoveKind, MoveResult, Outcome
-
-
-def key_of(client: Etcd, prefix: str, record: int) -> str:
-    """The etcd key of the start of journal row ``record`` of head a (``<ns>-<row>``)."""
-    (key,) = [kv.key for kv in client.range(prefix + "events/a/", prefix=True) if kv.key.endswith(f"-{record}")]
-    return key
+from tests.unit.ha.test_replica import Head, key_of
 
 
 def mv(vm: str = "web1") -> Move:
     return Move(vm, "h1", "h2", MoveKind.LIVE, "balance", 0.5, 2048)
-
-
-class Head:
-    def __init__(self, client: Etcd, prefix: str, name: str, directory: Path) -> None:
-        self.journal = Journal(directory / f"{name}.sqlite")
-        self.leadership = Leadership(client, name, prefix + "leader", 10)
-        self.replica = Replica(client, prefix, name, self.journal)
-        self.recorder = HaRecorder(self.journal, self.leadership, self.replica)
 
 
 @pytest.fixture
