@@ -25,14 +25,15 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from balancerd import externalbook, failmemory, habook, importbook, restorebook
 from balancerd.backends.base import Check
 from balancerd.errors import StateError
-from balancerd.model import ExternalMove, FailureRecord, Move, MoveKind, MoveResult, Outcome, Plan, Purpose, Restore
+from balancerd.journalrows import ENTRY_COLUMNS, Action, JournalEntry, RecordedPlan, entry, move_as_json, move_from_json
+from balancerd.model import ExternalMove, FailureRecord, Move, MoveResult, Outcome, Plan, Restore
+
+__all__ = ["RECOVER_HINT", "SCHEMA_VERSION", "Action", "Journal", "JournalEntry", "RecordedPlan"]
 
 SCHEMA_VERSION = 1
 RECOVER_HINT = ("; if the file is damaged, stop balancerd and run `balancerd journal recover --config CONFIG` "
@@ -84,47 +85,6 @@ CREATE INDEX IF NOT EXISTS checks_migration ON checks (migration_id);
 CREATE INDEX IF NOT EXISTS migrations_finished ON migrations (finished_at);
 CREATE INDEX IF NOT EXISTS migrations_open ON migrations (id) WHERE finished_at IS NULL;
 """
-
-_ENTRY_COLUMNS = "id, plan_id, vm, source, dest, kind, started_at, finished_at, outcome, detail, term, head"
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One operator action through the control API: when, who, what, with which outcome."""
-
-    at: float
-    caller: str
-    action: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedPlan:
-    """A plan as the journal holds it, with the mode it was recorded in."""
-
-    plan: Plan
-    mode: str
-
-
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """One journalled move; ``finished_at`` and ``outcome`` are None while it has not ended."""
-
-    id: int
-    plan_id: int
-    vm: str
-    source: str
-    dest: str
-    kind: MoveKind
-    started_at: float
-    finished_at: float | None
-    outcome: Outcome | None
-    detail: str
-    term: int | None = None
-    """The leader's term the move started in (``[ha]``); None on a single head."""
-    head: str | None = None
-    """The head that started it (``[ha]``); None on a single head."""
-
 
 class Journal:
     """Plans and migrations in one SQLite file; implements the executor's ``Recorder``."""
@@ -365,8 +325,8 @@ class Journal:
 
     def _entries(self, clause: str, args: tuple[object, ...]) -> tuple[JournalEntry, ...]:
         with self._locked() as conn:
-            rows = conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM migrations {clause}", args).fetchall()
-        return tuple(_entry(row) for row in rows)
+            rows = conn.execute(f"SELECT {ENTRY_COLUMNS} FROM migrations {clause}", args).fetchall()
+        return tuple(entry(row) for row in rows)
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
@@ -409,25 +369,6 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version != str(SCHEMA_VERSION):
         raise StateError(f"journal {path}: schema version {version}, this balancerd reads {SCHEMA_VERSION}")
-
-
-def move_as_json(move: Move) -> dict[str, object]:
-    return {"vm": move.vm, "source": move.source, "dest": move.dest, "kind": move.kind.value,
-            "reason": move.reason, "gain": move.gain, "memory_mib": move.memory_mib, "purpose": move.purpose.value}
-
-
-def move_from_json(item: dict[str, Any]) -> Move:
-    return Move(item["vm"], item["source"], item["dest"], MoveKind(item["kind"]), item["reason"],
-                float(item["gain"]), int(item["memory_mib"]), Purpose(item.get("purpose", Purpose.BALANCE.value)))
-
-
-def _entry(row: tuple[Any, ...]) -> JournalEntry:
-    ident, plan_id, vm, source, dest, kind, started_at, finished_at, outcome, detail, term, head = row
-    return JournalEntry(
-        id=ident, plan_id=plan_id, vm=vm, source=source, dest=dest, kind=MoveKind(kind),
-        started_at=started_at, finished_at=finished_at,
-        outcome=None if outcome is None else Outcome(outcome), detail=detail, term=term, head=head,
-    )
 
 
 def _row_id(cursor: sqlite3.Cursor) -> int:

@@ -24,7 +24,8 @@ import structlog
 
 from balancerd.errors import CoordinationError, StateError
 from balancerd.ha.etcd import Etcd, KeyValue
-from balancerd.journal import Journal, move_as_json, move_from_json
+from balancerd.journal import Journal
+from balancerd.journalrows import move_as_json, move_from_json
 from balancerd.model import Move, MoveResult, Outcome
 
 log = structlog.get_logger("balancerd.ha")
