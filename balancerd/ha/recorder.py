@@ -20,6 +20,9 @@ from balancerd.ha.replica import Replica
 from balancerd.journal import Journal
 from balancerd.model import Move, MoveResult, Outcome
 
+_KEPT_PLANS = 64
+"""Plans whose term is remembered: a cycle submits one, a newer one supersedes the unstarted moves of older ones."""
+
 
 class HaRecorder:
     """Journal + fence + replica; knows which term each submitted plan was made in."""
@@ -32,9 +35,12 @@ class HaRecorder:
         self._lock = threading.Lock()
 
     def planned(self, plan_id: int, term: int) -> None:
-        """Plan ``plan_id`` was made (or approved) while this head led ``term``."""
+        """Plan ``plan_id`` was made (or approved) while this head led ``term``; only the latest plans are kept
+        (older ones were superseded: their moves no longer start)."""
         with self._lock:
             self._terms[plan_id] = term
+            while len(self._terms) > _KEPT_PLANS:
+                del self._terms[next(iter(self._terms))]
 
     def term_of(self, plan_id: int) -> int:
         with self._lock:

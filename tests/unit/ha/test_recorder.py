@@ -97,3 +97,11 @@ def test_record_skip_is_local_only(heads: tuple[Head, Head], client: Etcd, prefi
                                                              None)
     assert [f.vm for f in a.journal.failures()] == ["web1"]  # a refused pre-flight counts as a failure
     assert events(client, prefix) == []
+
+
+def test_only_the_latest_plans_terms_are_kept(heads: tuple[Head, Head]) -> None:
+    a, _ = heads
+    for plan_id in range(1, 201):
+        a.recorder.planned(plan_id, 5)
+    assert a.recorder.term_of(200) == 5 and a.recorder.term_of(137) == 5
+    assert a.recorder.term_of(1) == 0  # forgotten: a start of plan 1 now is fenced on term 0 and refused
