@@ -4,7 +4,8 @@ Called by :mod:`balancerd.bench.cli` (and by ``benchmarks/roadef_a.py`` as a sub
 assignment to ``--out`` at once, then every better solution atomically (at most once a second, and the best
 at the end), so the file always holds a feasible solution no worse than the original; it prints one line of
 JSON: ``{"instance", "objective", "feasible", "seconds"}``. ``--seconds`` counts from the start, parse included;
-``--workers`` searches run side by side (:mod:`balancerd.roadef.portfolio`).
+``--workers`` searches run side by side (:mod:`balancerd.roadef.portfolio`), each the engine's search
+(:func:`balancerd.optimize.engine.search.solve`), the one the daemon's ``plan()`` improves its plans with.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import psutil
 
 from balancerd.roadef.instance import IntArray, RoadefFormatError, load_assignment, load_model, write_solution
 from balancerd.roadef.objective import objective, violations
+from balancerd.roadef.portfolio import solve_parallel
 
 
 def register(subparsers: Any) -> None:
@@ -91,14 +93,6 @@ def run(args: argparse.Namespace, start: float) -> int:
     except (OSError, RoadefFormatError) as exc:
         print(f"balancerd bench roadef: {exc}", file=sys.stderr)
         return 2
-    try:
-        from balancerd.roadef.portfolio import solve_parallel
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] != "ortools":
-            raise
-        print("balancerd bench roadef: the ROADEF solver needs 'ortools' (OR-Tools), an optional dependency; "
-              "install it with: pip install 'balancerd[roadef]'", file=sys.stderr)
-        return 1
     write_solution(args.out, original)
     deadline = start + args.seconds - margin(args.seconds)
     best, _ = solve_parallel(inst, original, deadline, args.workers, seed=args.seed, on_improve=_Writer(args.out),

@@ -215,6 +215,15 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OptimizerConfig:
+    """How long the optimizer may improve a cycle's plan after construction (``[optimizer]``)."""
+
+    time_budget_s: float = _opt(2.0, lo=0.0, hi=600.0)
+    """Seconds the engine's search may improve the balance strategy's target state (0 = construction only);
+    at most a quarter of ``interval_s`` is used, so that planning never takes the cycle."""
+
+
+@dataclass(frozen=True, slots=True)
 class CollectConfig:
     """How host load is derived from what the hypervisors report."""
 
@@ -455,6 +464,7 @@ class Config:
     hosts: tuple[HostConfig, ...] = _opt(())
     sim: SimConfig = _opt(SimConfig())
     policy: PolicyConfig = _opt(PolicyConfig())
+    optimizer: OptimizerConfig = _opt(OptimizerConfig())
     throttle: ThrottleConfig = _opt(ThrottleConfig())
     migration: MigrationConfig = _opt(MigrationConfig())
     network_map: tuple[NetworkMapConfig, ...] = _opt(())

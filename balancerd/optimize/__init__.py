@@ -9,8 +9,9 @@ strategies), ``steps`` (what they share: Move records, swaps), ``planner`` (safe
 ``optimizer`` (``plan``, ``score``, ``check_drain``), ``explain``.
 """
 
+from balancerd.optimize.engine.improve import Search
 from balancerd.optimize.explain import explain
 from balancerd.optimize.limits import Limits
 from balancerd.optimize.optimizer import DrainInputs, check_drain, plan, score
 
-__all__ = ["DrainInputs", "Limits", "check_drain", "explain", "plan", "score"]
+__all__ = ["DrainInputs", "Limits", "Search", "check_drain", "explain", "plan", "score"]

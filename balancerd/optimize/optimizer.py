@@ -40,8 +40,9 @@ from balancerd.optimize import bounds, drain, evacuation, feasibility, memory, p
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import balance, movable_vms
 from balancerd.optimize.consolidate import consolidate, idle_hosts
+from balancerd.optimize.engine.improve import Search, improve
 from balancerd.optimize.limits import Limits
-from balancerd.optimize.state import ClusterState
+from balancerd.optimize.state import ClusterState, kind_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ def score(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig) -
 def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
          cooldown: frozenset[str] = frozenset(), *, migration_mib_s: int = DEFAULT_LINK_MIB_S,
          failures: tuple[FailureRecord, ...] = (), drains: DrainInputs = DrainInputs(),
-         limits: Limits = Limits()) -> Plan:
+         limits: Limits = Limits(), search: Search = Search()) -> Plan:
     """The moves this cycle proposes, safely ordered, with reasons, gains, Skips and a lower bound.
 
     ``migration_mib_s`` is the speed a migration gets (``MigrationConfig.speed_mib_s()``): a move costs its
@@ -75,11 +76,13 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     slots of a draining host; a host whose whole evacuation does not fit is not drained unless forced
     (:mod:`balancerd.optimize.evacuation`; every proof is in ``Plan.drains``). ``limits``: what may start now
     (blackout windows, back-off after external moves) and the VMs at their daily cap; every move carries its
-    :class:`~balancerd.model.Purpose`.
+    :class:`~balancerd.model.Purpose`. ``search``: how long the engine may improve the balance strategy's
+    target state (``[optimizer] time_budget_s``; the default is construction only), see :func:`_improved`.
     """
     state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures,
                          capped=limits.capped)
     replay, curve = state.copy(), state.copy()
+    origin = state.copy() if search.active() else None
     before = state.score()
     budget = policy.max_moves_per_cycle
     movable = set(movable_vms(state))
@@ -92,10 +95,17 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     back, unreturned, restores = restore.restore(state, budget - len(moves), drains.restores,
                                                  limits.waiting(Purpose.RESTORE))
     skips.extend(unreturned)
-    fixes, chosen = _after_drains(state, budget - len(moves) - len(back), movable, proofs, skips, notes, restores,
-                                  limits)
-    ordered, dropped = planner.order([*_tagged(fixes, Purpose.REPAIR), *_tagged(moves, Purpose.DRAIN),
-                                      *_tagged(back, Purpose.RESTORE), *chosen], replay, budget)
+    fixes, chosen, reached = _after_drains(state, budget - len(moves) - len(back), movable, proofs, skips, notes,
+                                           restores, limits)
+    first = [*_tagged(fixes, Purpose.REPAIR), *_tagged(moves, Purpose.DRAIN), *_tagged(back, Purpose.RESTORE)]
+    ordered, dropped = planner.order([*first, *chosen], replay, budget)
+    if origin is not None and reached and policy.strategy == "balance" and (chosen or needs_balance(state)):
+        fixed = {m.vm for m in first}
+        better = _improved(origin, state, first, chosen, movable - fixed, search, notes)
+        if better is not None:
+            plain = ordered
+            replay, ordered, dropped = _safer(origin, replay, (ordered, dropped), [*first, *better], budget, notes)
+            chosen = better if ordered is not plain else chosen
     infeasible = feasibility.findings(replay, len(ordered))
     notes.extend(f"infeasible: {finding}" for finding in infeasible)
     return Plan(snapshot_seq=snapshot.seq, created_at=snapshot.taken_at, moves=ordered,
@@ -128,16 +138,16 @@ def _touchable(state: ClusterState, movable: set[str], drains: DrainInputs, limi
 
 def _after_drains(state: ClusterState, room: int, movable: set[str], proofs: tuple[Evacuation, ...],
                   skips: list[Skip], notes: list[str], restores: tuple[RestoreProgress, ...],
-                  limits: Limits) -> tuple[list[Move], list[Move]]:
+                  limits: Limits) -> tuple[list[Move], list[Move], bool]:
     """Repairs, then the strategy's moves, once no accepted drain is left unfinished by this cycle: while one
     is, they wait, so that they take none of the room its proof counted on (the proof holds cycle after
     cycle). A forced drain is finished when only its blockers are left. While a restore is unfinished,
     balancing waits too (it would fill the host with other VMs); repairs go on. Each waits, too, while
-    ``limits`` does not allow its purpose (the limit's note says why)."""
+    ``limits`` does not allow its purpose (the limit's note says why). The flag: the strategy had its turn."""
     unfinished = [proof.host for proof in proofs if proof.drains and _left(state, proof)]
     if unfinished:
         notes.append(f"drain of {', '.join(unfinished)} in progress: repairs and balancing wait until it ends")
-        return [], []
+        return [], [], False
     fixes: list[Move] = []
     if limits.allows(Purpose.REPAIR):
         fixes, unfixed = repair.repair(state, room)
@@ -145,10 +155,62 @@ def _after_drains(state: ClusterState, room: int, movable: set[str], proofs: tup
     restoring = [r.host for r in restores if r.busy]
     if restoring:
         notes.append(f"restore to {', '.join(restoring)} in progress: balancing waits until it ends")
-        return fixes, []
+        return fixes, [], False
     if not limits.allows(Purpose.BALANCE):
-        return fixes, []
-    return fixes, _strategy_moves(state, room - len(fixes), movable - state.moved, notes)
+        return fixes, [], False
+    return fixes, _strategy_moves(state, room - len(fixes), movable - state.moved, notes), True
+
+
+def _safer(origin: ClusterState, replay: ClusterState, plain: tuple[tuple[Move, ...], tuple[Skip, ...]],
+           moves: list[Move], budget: int, notes: list[str]
+           ) -> tuple[ClusterState, tuple[Move, ...], tuple[Skip, ...]]:
+    """The improved moves in a safe order, if the state that order reaches scores above construction's ordered
+    plan (the planner may drop what it cannot order); else construction's (``replay`` and ``plain``)."""
+    trial = origin.copy()
+    ordered, dropped = planner.order(moves, trial, budget)
+    if trial.score() > replay.score() + 1e-12:
+        return trial, ordered, dropped
+    notes.append(f"improvement: its ordered plan scores {trial.score():.4f}, construction's {replay.score():.4f}; "
+                 "construction's kept")
+    return replay, *plain
+
+
+def _improved(origin: ClusterState, state: ClusterState, others: list[Move], chosen: list[Move], free: set[str],
+              search: Search, notes: list[str]) -> list[Move] | None:
+    """The balance moves after the engine improved construction's target state within ``search``'s budget
+    (:mod:`balancerd.optimize.engine.improve`); None when it found nothing better or when the improved
+    state's cluster score is below construction's (the figure the plan reports never gets worse)."""
+    found = improve(origin, state, free, search)
+    if found is None:
+        return None
+    trial = origin.copy()
+    for move in others:
+        trial.apply(move.vm, move.dest)
+    kept = {m.vm: m for m in chosen}
+    better: list[Move] = []
+    for vm in sorted(free):
+        dest = found.moved.get(vm, state.location[vm])
+        if dest == origin.location[vm]:
+            continue
+        prior = kept.get(vm)
+        move = prior if prior is not None and prior.dest == dest else _engine_move(trial, vm, dest)
+        trial.apply(vm, dest)
+        better.append(move)
+    if trial.score() < state.score() - 1e-12:
+        notes.append(f"improvement: the engine's plan scores {trial.score():.4f}, construction's "
+                     f"{state.score():.4f}; construction's kept")
+        return None
+    notes.append(f"improvement: engine objective {found.before} -> {found.after} "
+                 f"({len(better)} balance moves, construction had {len(chosen)})")
+    return better
+
+
+def _engine_move(state: ClusterState, vm: str, dest: str) -> Move:
+    spec = state.vms[vm]
+    gain, _ = state.move_delta(vm, dest)
+    return Move(vm=vm, source=state.location[vm], dest=dest, kind=kind_of(spec), gain=gain,
+                reason="improvement: a better target than construction's (the engine's search)",
+                memory_mib=spec.size.mem_mib)
 
 
 def _left(state: ClusterState, proof: Evacuation) -> bool:

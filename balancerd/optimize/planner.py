@@ -49,8 +49,14 @@ def _pop(pending: deque[Move], index: int) -> Move:
 
 
 def startable(move: Move, state: ClusterState) -> bool:
-    """True when ``move``'s destination holds the VM on top of its current load, within full capacity."""
-    return state.hosts[move.dest].fits_full(state.demand[move.vm].cap)
+    """True when ``move``'s destination holds the VM on top of its current load, within full capacity (named
+    resources included)."""
+    need = state.demand[move.vm].cap
+    dest = state.hosts[move.dest]
+    if not dest.fits_full(need):
+        return False
+    load = state.extra_load.get(move.dest, {})
+    return all(load.get(name, 0) + amount <= dest.capacity.amount(name) for name, amount in need.extra if amount > 0)
 
 
 def _first_startable(pending: deque[Move], state: ClusterState) -> int | None:

@@ -132,9 +132,18 @@ class CycleRunner:
         forecast = self.predictor.forecast()
         plan = optimize.plan(snap, forecast, self.config.policy, cooldown,
                              migration_mib_s=self.config.migration.speed_mib_s(), failures=failures,
-                             drains=self.drain_inputs(), limits=limits)
+                             drains=self.drain_inputs(), limits=limits, search=self.search(snap.seq))
         return Proposal(collected, plan, flags, forecast, cooldown, self.maintenance.problem, failures, limits,
                         external)
+
+    def search(self, seed: int) -> optimize.Search:
+        """The improvement budget of one plan: ``[optimizer] time_budget_s``, at most a quarter of the interval,
+        on this process's monotonic clock; seeded by the snapshot's number, so a plan is reproducible given the
+        same clock readings."""
+        budget = min(self.config.optimizer.time_budget_s, self.config.interval_s / 4)
+        if budget <= 0:
+            return optimize.Search()
+        return optimize.Search(deadline=time.monotonic() + budget, now=time.monotonic, seed=seed)
 
     def explain(self, proposal: Proposal, vm: str) -> tuple[str, ...]:
         """Why ``vm`` moves, was skipped or stays, on ``proposal``'s collection with the inputs its plan had."""

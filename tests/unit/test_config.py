@@ -69,7 +69,8 @@ def test_shipped_configs_are_valid(name: str) -> None:
 def test_documented_defaults_match_the_code() -> None:
     shipped = config.load(REPO / "config" / "balancerd.toml")
     defaults = config.Config()
-    for section in ("policy", "throttle", "migration", "predict", "collect", "metrics", "logging", "sim", "paths"):
+    for section in ("policy", "optimizer", "throttle", "migration", "predict", "collect", "metrics", "logging", "sim",
+                    "paths"):
         assert getattr(shipped, section) == getattr(defaults, section), section
 
 

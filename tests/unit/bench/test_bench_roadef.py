@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from balancerd import cli
+from balancerd.bench import roadef as bench_roadef
 from balancerd.bench.roadef import _checked, instance_name, margin, register, run
 from balancerd.roadef import portfolio
 from balancerd.roadef.generate import GenSpec, generate, write_instance
@@ -36,7 +36,7 @@ def test_command_writes_feasible_better_solution(tmp_path: Path, capsys: pytest.
         limits.append((args[2], kw["grace"]))  # the deadline and the grace the command asks for
         return real(*args, **kw)
 
-    monkeypatch.setattr(portfolio, "solve_parallel", spy)
+    monkeypatch.setattr(bench_roadef, "solve_parallel", spy)
     called = time.monotonic()
     assert run(parser.parse_args(argv[1:]), called) == 0
     # --seconds counts from the start the command is given, minus the margin kept for the check and write
@@ -86,19 +86,3 @@ def test_margin_and_name() -> None:
     assert margin(1) == 0.25
     assert instance_name(Path("/x/model_a1_4.txt")) == "a1_4"
     assert instance_name(Path("mine.txt")) == "mine"
-
-
-def test_without_ortools_the_command_names_the_extra(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    inst, orig = generate(GenSpec(machines=4, processes=10, services=4, seed=2))
-    model, original, out = tmp_path / "model_g2.txt", tmp_path / "assignment_g2.txt", tmp_path / "sol.txt"
-    write_instance(inst, orig, model, original)
-    for name in [m for m in sys.modules if m == "ortools" or m.startswith(("ortools.", "balancerd.roadef."))]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "ortools", None)
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    args = parser.parse_args(["roadef", "--model", str(model), "--assignment", str(original), "--out", str(out)])
-    assert run(args, time.monotonic()) == 1
-    err = capsys.readouterr().err
-    assert "'ortools'" in err and "pip install 'balancerd[roadef]'" in err

@@ -1,10 +1,10 @@
-"""ROADEF 2012: large-neighbourhood step - CP-SAT re-assigns every process of a few machines among them.
+"""Large-neighbourhood step: CP-SAT re-assigns every movable process of a few machines among them.
 
-Called by :mod:`balancerd.roadef.search`. The sub-model is exact for the chosen machines: capacity,
-transient usage, conflict, spread and dependency (with what lies outside the neighbourhood as constants),
-load and balance cost of the chosen machines, process / machine move costs and the service move cost (a max
-over services). The solution is applied through :func:`try_moves`, which re-checks it against the state.
-"""
+Called by :mod:`balancerd.optimize.engine.search`. The sub-model is exact for the chosen machines: capacity,
+transient usage, conflict, spread and dependency (with what lies outside the neighbourhood as constants), where each
+process may run (masks), the move budget, load (both tiers) and balance cost of the chosen machines, placement
+costs, process / machine move costs and the service move cost (a max over services). The solution is applied through
+:func:`try_moves`, which re-checks it against the state."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from balancerd.roadef.instance import BoolArray, IntArray
-from balancerd.roadef.moves import try_moves
-from balancerd.roadef.state import State
+from balancerd.optimize.engine.model import BoolArray, IntArray
+from balancerd.optimize.engine.moves import try_moves
+from balancerd.optimize.engine.state import State
 
 Term = Any  # an int constant or a CP-SAT boolean / linear expression
 
@@ -37,23 +37,31 @@ class _Sub:
 
 
 def reassign(
-    st: State, machines: IntArray, seconds: float, seed: int, procs: IntArray | None = None
+    st: State, machines: IntArray, seconds: float, seed: int, procs: IntArray | None = None,
+    deterministic: bool = False,
 ) -> tuple[bool, bool]:
     """Re-optimise ``procs`` (default: every process on ``machines``) over ``machines``, the other processes
-    staying where they are; returns (improved, proved optimal)."""
+    staying where they are; returns (improved, proved optimal). With ``deterministic`` the limit is CP-SAT's
+    deterministic time (the same answer however loaded the machine is; the wall-clock limit is then ten times
+    as long)."""
     if procs is None:
         procs = np.flatnonzero(np.isin(st.assign, machines))
+    if st.inst.frozen is not None:
+        procs = procs[~st.inst.frozen[procs]]
     if procs.shape[0] == 0:
         return False, True
     sub = _Sub(st, machines, procs, fixed=_fixed_usage(st, machines, procs))
     _variables(sub)
     sub.usage = [[_weighted(sub, j, r) for r in range(st.inst.n_resources)] for j in range(machines.shape[0])]
     _capacity(sub)
+    _move_budget(sub)
     _conflict(sub)
     _placement_rules(sub)
     _costs(sub)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = seconds
+    solver.parameters.max_time_in_seconds = 10 * seconds if deterministic else seconds
+    if deterministic:
+        solver.parameters.max_deterministic_time = seconds
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
     solver.parameters.linearization_level = 2  # about 1.5 x the neighbourhoods per second on the A set
@@ -81,12 +89,22 @@ def _variables(sub: _Sub) -> None:
         s = int(st.inst.service[p])
         for j, m in enumerate(sub.machines):
             var = sub.model.new_bool_var(f"x{p}_{m}")
-            if (s, j) in blocked:
+            if (s, j) in blocked or (m != st.assign[p] and not st.inst.placeable(int(p), int(m))):
                 sub.model.add(var == 0)
             sub.model.add_hint(var, int(sub.st.assign[p] == m))
             sub.x[int(p), j] = var
             row.append(var)
         sub.model.add_exactly_one(row)
+
+
+def _move_budget(sub: _Sub) -> None:
+    """At most ``max_moves`` processes away from their original machine, counting those outside."""
+    st = sub.st
+    if st.inst.max_moves < 0:
+        return
+    inside = int(np.count_nonzero(st.assign[sub.procs] != st.orig[sub.procs]))
+    away = [sub.x[int(p), j] for p in sub.procs for j, m in enumerate(sub.machines) if m != st.orig[p]]
+    sub.model.add(sum(away) <= st.inst.max_moves - (st.n_moved - inside))
 
 
 def _others_on(sub: _Sub, m: int) -> IntArray:
@@ -227,12 +245,19 @@ def _machine_costs(sub: _Sub) -> None:
         use = [_plus(sub.usage[j][r], int(sub.fixed[j, r])) for r in range(inst.n_resources)]
         for r in range(inst.n_resources):
             top = int(total_req[r] + sub.fixed[j, r])
-            if inst.weight_load[r] and top > inst.safety[m, r]:
-                over = sub.model.new_int_var(0, top, f"over{m}_{r}")
-                sub.model.add(over >= use[r] - int(inst.safety[m, r]))
-                sub.objective.append(int(inst.weight_load[r]) * over)
+            _tier(sub, f"over{m}_{r}", use[r], top, int(inst.safety[m, r]), int(inst.weight_load[r]))
+            if inst.level is not None and inst.weight_level is not None:
+                _tier(sub, f"level{m}_{r}", use[r], top, int(inst.level[m, r]), int(inst.weight_level[r]))
         for b in range(inst.balance_r1.shape[0]):
             _balance_term(sub, int(m), b, use)
+
+
+def _tier(sub: _Sub, name: str, use: Any, top: int, threshold: int, weight: int) -> None:
+    """weight x max(0, use - threshold) in the objective (nothing when ``use`` cannot pass the threshold)."""
+    if weight and top > threshold:
+        over = sub.model.new_int_var(0, top, name)
+        sub.model.add(over >= use - threshold)
+        sub.objective.append(weight * over)
 
 
 def _plus(expr: Any, constant: int) -> Any:
@@ -253,9 +278,11 @@ def _move_costs(sub: _Sub) -> None:
     st, inst = sub.st, sub.st.inst
     for p in sub.procs:
         o = int(st.orig[p])
+        place = inst.place_cost.get(int(p))
         for j, m in enumerate(sub.machines):
-            c = int(inst.machine_move_cost[o, m]) * inst.weight_machine_move
+            c = inst.move_cost(o, int(m)) * inst.weight_machine_move
             c += int(st.pmc_w[p]) if m != o else 0
+            c += int(place[m]) if place is not None else 0
             if c:
                 sub.objective.append(c * sub.x[int(p), j])
 

@@ -1,26 +1,27 @@
-"""ROADEF 2012: the solver - an annealing or big-processes-first start, then CP-SAT neighbourhoods, to a deadline.
+"""The engine's improvement: an annealing or big-processes-first start, then CP-SAT neighbourhoods, to a deadline.
 
-Called by :mod:`balancerd.bench.roadef` and the benchmarks through :func:`solve`. The search never leaves the
-feasible region: it starts from the original assignment (feasible by the rules of the challenge) and only
-keeps feasible moves, so the best assignment seen is always a valid answer; ``on_improve`` receives it each
-time it gets better (the caller writes it out), and :func:`solve` returns it at the deadline.
+Called by :func:`balancerd.optimize.optimizer.plan` (through :mod:`balancerd.optimize.engine.improve`), by
+``balancerd bench roadef`` (:mod:`balancerd.roadef.portfolio`) and the benchmarks, through :func:`solve`. Pure:
+the deadline is a number and ``now`` the clock that is compared with it, both passed in; randomness comes
+from ``seed``. The search never leaves the feasible region: it starts from a feasible assignment (the
+original, or the construction's) and only keeps feasible moves, so the best assignment seen is always a valid
+answer; ``on_improve`` receives it each time it gets better (the caller writes it out), and :func:`solve`
+returns it at the deadline.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from balancerd.roadef.anneal import shift_step
-from balancerd.roadef.bigfirst import SweepParams, sweep
-from balancerd.roadef.instance import Instance, IntArray
-from balancerd.roadef.lns import reassign
-from balancerd.roadef.moves import best_shift, best_swap
-from balancerd.roadef.state import State
+from balancerd.optimize.engine.anneal import shift_step
+from balancerd.optimize.engine.bigfirst import SweepParams, sweep
+from balancerd.optimize.engine.model import IntArray, Model
+from balancerd.optimize.engine.moves import best_shift, best_swap
+from balancerd.optimize.engine.state import State
 
 Improve = Callable[[IntArray, int], None]
 Found = tuple[IntArray, int]  # an assignment and its objective
@@ -58,12 +59,17 @@ class SearchParams:
     start: Literal["anneal", "bigfirst"] = "anneal"  # first phase: annealing, or the big-processes-first sweep
     sweep: SweepParams = field(default_factory=SweepParams)
     share_seconds: float = 10.0  # between two exchanges of the best with other workers (phase 2 only)
+    # neighbourhood steps in a row without a better best after which phase 2 ends before the deadline (0: never);
+    # the daemon's small clusters are solved long before their budget is spent
+    stall_steps: int = 0
+    # CP-SAT's limit in deterministic time, so that equal clock readings give equal answers (the daemon's plans)
+    lns_deterministic: bool = False
 
 
 class _Search:
     def __init__(
         self, st: State, deadline: float, rng: np.random.Generator, params: SearchParams,
-        now: Callable[[], float] = time.monotonic, share: Share | None = None,
+        now: Callable[[], float], share: Share | None = None,
     ) -> None:
         self.st = st
         self.share = share
@@ -148,7 +154,9 @@ class _Search:
     def lns_step(self) -> None:
         seconds = min(self.params.lns_seconds, max(0.0, self.deadline - self.now()))
         seed = int(self.rng.integers(1 << 30))
-        _, optimal = reassign(self.st, self.pick_machines(), seconds, seed)
+        from balancerd.optimize.engine.lns import reassign  # CP-SAT (and pandas) load only when a search runs
+
+        _, optimal = reassign(self.st, self.pick_machines(), seconds, seed, deterministic=self.params.lns_deterministic)
         if optimal:
             self.sub_size = min(self.params.lns_max_procs, self.sub_size + 1)
         else:
@@ -192,21 +200,22 @@ class _Search:
         return True
 
 
-def start_factor(inst: Instance, params: SearchParams) -> float:
+def start_factor(inst: Model, params: SearchParams) -> float:
     """Start temperature of the annealing, in units of the cost per process: hotter on instances with many
     resources (A set: a2_3, a2_5 gain about 5 % at 60 s, while the a1 instances lose with the hotter start)."""
     return params.anneal_start_wide if inst.n_resources >= params.wide_resources else params.anneal_start
 
 
 def solve(
-    inst: Instance,
+    inst: Model,
     original: IntArray,
     deadline: float,
+    now: Callable[[], float],
     seed: int = 0,
     on_improve: Improve | None = None,
     params: SearchParams | None = None,
-    now: Callable[[], float] = time.monotonic,
     share: Share | None = None,
+    start: IntArray | None = None,
 ) -> Found:
     """Best feasible assignment found before ``deadline`` (a value of ``now()``) and its objective.
 
@@ -220,10 +229,10 @@ def solve(
     """
     rng = np.random.default_rng(seed)
     params = params or SearchParams()
-    start = now()
-    polish_from = deadline - params.polish_share * (deadline - start)
-    search = _Search(State(inst, original), polish_from, rng, params, now, share)
-    first_phase_end = start + params.anneal_share * (search.deadline - start)
+    began = now()
+    polish_from = deadline - params.polish_share * (deadline - began)
+    search = _Search(State(inst, original, start), polish_from, rng, params, now, share)
+    first_phase_end = began + params.anneal_share * (search.deadline - began)
     if params.start == "bigfirst":
         sweep(search.st, rng, lambda: now() >= first_phase_end, params.sweep)
     else:
@@ -235,13 +244,13 @@ def solve(
     search.st.reset(search.best.copy())
     search.descend()
     search.record(on_improve)
-    steps = 0
-    while not search.expired():
+    steps = stalled = 0
+    while not search.expired() and (not params.stall_steps or stalled < params.stall_steps):
         search.lns_step()
         steps += 1
         if steps % search.params.descend_every == 0:
             search.descend()
-        search.record(on_improve)
+        stalled = 0 if search.record(on_improve) else stalled + 1
         search.exchange(on_improve)
     search.deadline = deadline
     search.st.reset(search.best.copy())

@@ -1,24 +1,23 @@
-"""ROADEF 2012: the solver's incremental state (usages, counts, cost) and its move evaluation.
+"""The engine's incremental state (usages, counts, cost) and its move evaluation.
 
-Called by :mod:`balancerd.roadef.search`. Every move is applied in O(R + |service|) and every
-shift is evaluated against all machines at once with numpy (capacity, transient usage, conflict, spread and
-dependency masks; load, balance and move-cost deltas). Compound moves (swaps, chains) are applied tentatively
-and checked with :meth:`State.locally_feasible`, then kept or undone: applying a move and its inverse restores
-the state exactly, since all quantities are integers.
-"""
+Called by the engine's moves, annealing, sweep and neighbourhoods (:mod:`balancerd.optimize.engine.search`). Every
+move is applied in O(R + |service|) and every shift is evaluated against all machines at once with numpy (capacity,
+transient usage, conflict, spread and dependency masks; load, balance and move-cost deltas). Compound moves (swaps,
+chains) are applied tentatively and checked with :meth:`State.locally_feasible`, then kept or undone: applying a
+move and its inverse restores the state exactly, since all quantities are integers."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from balancerd.roadef.instance import BoolArray, Instance, IntArray
-from balancerd.roadef.objective import machine_costs, objective, service_neighborhoods, usage
+from balancerd.optimize.engine.costs import machine_costs, objective, service_neighborhoods, usage
+from balancerd.optimize.engine.model import BoolArray, IntArray, Model
 
 
 class State:
-    """Mutable solver state for one instance and its original assignment."""
+    """Mutable search state for one model and its original assignment."""
 
-    def __init__(self, inst: Instance, original: IntArray, assignment: IntArray | None = None) -> None:
+    def __init__(self, inst: Model, original: IntArray, assignment: IntArray | None = None) -> None:
         self.inst = inst
         self.orig = original
         self.tmask = inst.transient
@@ -46,6 +45,7 @@ class State:
         self.moved = np.bincount(inst.service[moved], minlength=inst.n_services).astype(np.int64)
         self.hist = np.bincount(self.moved, minlength=int(inst.service.shape[0]) + 2).astype(np.int64)
         self.max_moved = int(self.moved.max(initial=0))
+        self.n_moved = int(np.count_nonzero(moved))
         self.total = objective(inst, self.orig, assignment)
 
     # ----- applying moves -------------------------------------------------------------------------------
@@ -70,6 +70,10 @@ class State:
         self._refresh_machine(b)
         self.total += int(self.mcost[a] + self.mcost[b] - old_machine)
         self.total += self._move_cost_change(p, a, b, o, s)
+        place = inst.place_cost.get(p)
+        if place is not None:
+            self.total += int(place[b] - place[a])
+        self.n_moved += int(b != o) - int(a != o)
         self._update_counts(s, a, b)
         self.assign[p] = b
 
@@ -81,8 +85,7 @@ class State:
 
     def _move_cost_change(self, p: int, a: int, b: int, o: int, s: int) -> int:
         inst = self.inst
-        mmc = inst.machine_move_cost
-        change = int(mmc[o, b] - mmc[o, a]) * inst.weight_machine_move
+        change = (inst.move_cost(o, b) - inst.move_cost(o, a)) * inst.weight_machine_move
         if a == o:
             change += int(self.pmc_w[p]) + self._set_moved(s, 1)
         elif b == o:
@@ -118,7 +121,9 @@ class State:
     def locally_feasible(self, procs: list[int], machines: list[int]) -> bool:
         """Constraints that moves of ``procs`` touching ``machines`` could have broken (rest assumed to hold)."""
         inst = self.inst
-        if (self.free[machines] < 0).any():
+        if (self.free[machines] < 0).any() or (0 <= inst.max_moves < self.n_moved):
+            return False
+        if not all(inst.placeable(p, int(self.assign[p])) for p in procs if self.assign[p] != self.orig[p]):
             return False
         nbs = {int(inst.neighborhood[m]) for m in machines}
         return all(self._service_ok(s, nbs) for s in {int(inst.service[p]) for p in procs})
@@ -157,7 +162,10 @@ class State:
         """Machines p may move to as far as conflict, spread and dependency go (capacity not checked)."""
         a = int(self.assign[p])
         s = int(self.inst.service[p])
-        ok = np.ones(self.inst.n_machines, dtype=bool)
+        ok = self.inst.destinations(p)
+        o = int(self.orig[p])
+        if a == o and 0 <= self.inst.max_moves <= self.n_moved:
+            ok[:] = False
         ok[self.assign[self.svc_procs[s]]] = False
         self._mask_spread(ok, s, a)
         self._mask_dependency(ok, s, a)
@@ -190,8 +198,11 @@ class State:
         req = inst.requirement[p]
         gain_at = machine_costs(inst, self.use[targets] + req, targets) - self.mcost[targets]
         at_a = machine_costs(inst, (self.use[a] - req)[None, :], np.array([a]))[0] - self.mcost[a]
-        mmc = inst.machine_move_cost[o]
+        mmc = inst.move_row(o)
         delta: IntArray = gain_at + at_a + (mmc[targets] - mmc[a]) * inst.weight_machine_move
+        place = inst.place_cost.get(p)
+        if place is not None:
+            delta += place[targets] - place[a]
         if a == o:
             delta += int(self.pmc_w[p]) + self._moved_cost_if(s, 1)
         else:

@@ -1,6 +1,6 @@
-"""ROADEF 2012: simulated annealing with heat-bath moves (one process against every machine at once).
+"""Simulated annealing with heat-bath moves (one process against every machine at once).
 
-Called by :mod:`balancerd.roadef.search`. A step takes one process, evaluates its shift to every
+Called by :mod:`balancerd.optimize.engine.search`. A step takes one process, evaluates its shift to every
 feasible machine exactly (numpy), and draws the target with probability proportional to exp(-delta / T)
 (the Gumbel-max trick; staying put is one of the options), so one step does the work of many Metropolis
 proposals. The search pairs each such step with an improving swap (:func:`moves.best_swap`).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from balancerd.roadef.state import State
+from balancerd.optimize.engine.state import State
 
 
 def shift_step(st: State, p: int, temperature: float, rng: np.random.Generator) -> None:

@@ -1,18 +1,19 @@
-"""Tests for balancerd.roadef.lns: the CP-SAT step keeps feasibility and finds known improvements."""
+"""Tests for balancerd.optimize.engine.lns: the CP-SAT step keeps feasibility and finds known improvements."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from balancerd.optimize.engine.lns import reassign
+from balancerd.optimize.engine.state import State
+from balancerd.roadef.convert import to_model
 from balancerd.roadef.generate import GenSpec, generate
 from balancerd.roadef.instance import Instance, IntArray
-from balancerd.roadef.lns import reassign
 from balancerd.roadef.objective import is_feasible, objective
-from balancerd.roadef.state import State
 
 
 def test_whole_tiny_instance_solved_to_optimality(tiny: Instance, tiny_original: IntArray) -> None:
-    state = State(tiny, tiny_original)
+    state = State(to_model(tiny), tiny_original)
     improved, optimal = reassign(state, np.arange(3), seconds=5.0, seed=0)
     assert optimal
     assert is_feasible(tiny, tiny_original, state.assign)
@@ -28,7 +29,7 @@ def test_whole_tiny_instance_solved_to_optimality(tiny: Instance, tiny_original:
 
 def test_subset_of_processes_respects_the_rest() -> None:
     inst, orig = generate(GenSpec(machines=10, processes=80, resources=3, services=20, transient=2, seed=11))
-    state = State(inst, orig)
+    state = State(to_model(inst), orig)
     rng = np.random.default_rng(0)
     for step in range(15):
         machines = np.sort(rng.choice(inst.n_machines, size=4, replace=False))

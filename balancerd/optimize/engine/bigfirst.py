@@ -1,6 +1,6 @@
-"""ROADEF 2012: the "big processes first" start - descents over a growing share of the processes, largest first.
+"""The "big processes first" start - descents over a growing share of the processes, largest first.
 
-Called by :mod:`balancerd.roadef.search` as the alternative to annealing for the first phase (the
+Called by :mod:`balancerd.optimize.engine.search` as the alternative to annealing for the first phase (the
 second worker of :mod:`balancerd.roadef.portfolio` runs it). Processes are ranked by total requirement;
 the sweep lets only the largest 5 % move, then 4 % more at each step, so the big processes are placed while
 the machines still have room and the small ones fill the gaps later. Each step tries ejection moves (a big
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from balancerd.roadef.instance import Instance, IntArray
-from balancerd.roadef.moves import best_shift, best_swap
-from balancerd.roadef.state import State
+from balancerd.optimize.engine.model import IntArray, Model
+from balancerd.optimize.engine.moves import best_shift, best_swap
+from balancerd.optimize.engine.state import State
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class SweepParams:
     swap_partners: int = 2000  # partners per swap attempt (drawn from the admitted processes)
 
 
-def size_order(inst: Instance) -> IntArray:
+def size_order(inst: Model) -> IntArray:
     """Processes by total requirement, largest first (ties in index order)."""
     order: IntArray = np.argsort(-inst.requirement.sum(axis=1), kind="stable")
     return order

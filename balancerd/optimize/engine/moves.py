@@ -1,6 +1,6 @@
-"""ROADEF 2012: improving moves on a :class:`State` - best shift, screened swaps, tentative compound moves.
+"""Improving moves on a :class:`State` - best shift, screened swaps, tentative compound moves.
 
-Called by :mod:`balancerd.roadef.search`. Shifts are evaluated exactly for every machine at once;
+Called by :mod:`balancerd.optimize.engine.search`. Shifts are evaluated exactly for every machine at once;
 swaps are screened with numpy over many partner processes (capacity, load / balance / move costs) and the
 few most promising are then tried exactly with :func:`try_moves`.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from balancerd.roadef.instance import BoolArray, IntArray
-from balancerd.roadef.objective import machine_costs
-from balancerd.roadef.state import State
+from balancerd.optimize.engine.costs import machine_costs
+from balancerd.optimize.engine.model import BoolArray, IntArray
+from balancerd.optimize.engine.state import State
 
 
 def best_shift(st: State, p: int) -> tuple[int, int]:
@@ -76,7 +76,7 @@ def _fits(st: State, p: int, partners: IntArray, a: int, b: IntArray) -> BoolArr
 def _moved_terms(st: State, procs: IntArray, src: IntArray, dst: IntArray) -> IntArray:
     inst = st.inst
     o = st.orig[procs]
-    mmc = inst.machine_move_cost[o, dst] - inst.machine_move_cost[o, src]
+    mmc = inst.move_costs(o, dst) - inst.move_costs(o, src)
     moved = (dst != o).astype(np.int64) - (src != o).astype(np.int64)
     out: IntArray = mmc * inst.weight_machine_move + moved * st.pmc_w[procs]
     return out

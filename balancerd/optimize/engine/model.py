@@ -1,0 +1,120 @@
+"""The engine's one model: processes (VMs) with resource vectors on machines (hosts), rules and costs.
+
+Built by :mod:`balancerd.optimize.engine.fromstate` from the daemon's working state (after construction) and by
+:mod:`balancerd.roadef.convert` from a ROADEF/EURO 2012 instance; read by the engine's state, moves and
+neighbourhoods. The ROADEF problem is the core of it (capacity and safety capacity per resource, transient
+resources, services whose processes run on distinct machines, spread over locations, dependencies between
+services within neighbourhoods, load / balance / move costs); the daemon adds what a cluster needs on top,
+each of which ROADEF leaves at its neutral default:
+
+- a second load tier: usage above ``level`` costs ``weight_level`` per unit (the daemon puts each host's share
+  of the cluster's load there, so the tier measures imbalance between hosts);
+- where a process may go: ``open_host`` (destinations for everyone: eligible hosts), ``only`` (per-process
+  masks: must / must_not rules, pre-flight facts, failure memory) and ``frozen`` (processes that never move:
+  pinned, cooled down, in flight, host overhead);
+- ``place_cost``: a cost per (process, machine) (soft should / should_not rules);
+- ``max_moves``: how many processes may end away from their original machine (the cycle's move budget).
+
+All quantities are integers, so applying a move and its inverse restores every sum exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Model:
+    """One placement problem (arrays are read-only by convention)."""
+
+    transient: BoolArray  # [R] resource is transient
+    weight_load: IntArray  # [R] cost per unit above safety
+    neighborhood: IntArray  # [M]
+    location: IntArray  # [M]
+    capacity: IntArray  # [M, R]
+    safety: IntArray  # [M, R]
+    machine_move_cost: IntArray  # [M, M], or [A, A] over ``move_area``
+    spread_min: IntArray  # [S]
+    dependencies: tuple[tuple[int, ...], ...]  # [S] services each service depends on
+    service: IntArray  # [P]
+    requirement: IntArray  # [P, R]
+    process_move_cost: IntArray  # [P]
+    balance_r1: IntArray  # [B]
+    balance_r2: IntArray  # [B]
+    balance_target: IntArray  # [B]
+    balance_weight: IntArray  # [B]
+    weight_process_move: int
+    weight_service_move: int
+    weight_machine_move: int
+    level: IntArray | None = None  # [M, R] second load tier (None: none)
+    weight_level: IntArray | None = None  # [R] cost per unit above level
+    open_host: BoolArray | None = None  # [M] machines any process may move to (None: all)
+    only: Mapping[int, BoolArray] = field(default_factory=dict)  # process -> [M] machines it may run on
+    frozen: BoolArray | None = None  # [P] processes that stay where they start
+    place_cost: Mapping[int, IntArray] = field(default_factory=dict)  # process -> [M] cost of running there
+    max_moves: int = -1  # processes that may end away from their original machine (-1: any number)
+    move_area: IntArray | None = None  # [M] row of machine_move_cost for each machine (None: the machine's own)
+
+    @property
+    def n_resources(self) -> int:
+        return int(self.weight_load.shape[0])
+
+    @property
+    def n_machines(self) -> int:
+        return int(self.neighborhood.shape[0])
+
+    @property
+    def n_services(self) -> int:
+        return int(self.spread_min.shape[0])
+
+    @property
+    def n_processes(self) -> int:
+        return int(self.service.shape[0])
+
+    def move_row(self, origin: int) -> IntArray:
+        """Machine move cost from ``origin`` to every machine, [M] (weight not applied)."""
+        if self.move_area is None:
+            own: IntArray = self.machine_move_cost[origin]
+            return own
+        row: IntArray = self.machine_move_cost[self.move_area[origin]][self.move_area]
+        return row
+
+    def move_cost(self, origin: int, dest: int) -> int:
+        if self.move_area is None:
+            return int(self.machine_move_cost[origin, dest])
+        return int(self.machine_move_cost[self.move_area[origin], self.move_area[dest]])
+
+    def move_costs(self, original: IntArray, assignment: IntArray) -> IntArray:
+        """Machine move cost of each process from ``original`` to ``assignment``, [P] (weight not applied)."""
+        if self.move_area is None:
+            found: IntArray = self.machine_move_cost[original, assignment]
+            return found
+        out: IntArray = self.machine_move_cost[self.move_area[original], self.move_area[assignment]]
+        return out
+
+    def is_frozen(self, p: int) -> bool:
+        return self.frozen is not None and bool(self.frozen[p])
+
+    def destinations(self, p: int) -> BoolArray:
+        """Machines p may run on as far as masks go (a copy; conflict, spread, capacity not checked)."""
+        ok = np.ones(self.n_machines, dtype=bool) if self.open_host is None else self.open_host.copy()
+        mask = self.only.get(p)
+        if mask is not None:
+            ok &= mask
+        if self.is_frozen(p):
+            ok[:] = False
+        return ok
+
+    def placeable(self, p: int, m: int) -> bool:
+        """Whether p may run on m as far as masks go."""
+        if self.is_frozen(p) or (self.open_host is not None and not self.open_host[m]):
+            return False
+        mask = self.only.get(p)
+        return mask is None or bool(mask[m])
