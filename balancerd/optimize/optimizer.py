@@ -180,22 +180,30 @@ def _improved(origin: ClusterState, state: ClusterState, others: list[Move], cho
     """The balance moves after the engine improved construction's target state within ``search``'s budget
     (:mod:`balancerd.optimize.engine.improve`); None when it found nothing better or when the improved
     state's cluster score is below construction's (the figure the plan reports never gets worse)."""
-    found = improve(origin, state, free, search)
+    end = origin.copy()  # construction's moves as the plan will hold them (a VM repaired, then balanced back,
+    for move in [*others, *chosen]:  # keeps its repair move: the engine must count it)
+        end.apply(move.vm, move.dest)
+    found = improve(origin, end, free, search)
     if found is None:
         return None
     trial = origin.copy()
     for move in others:
         trial.apply(move.vm, move.dest)
     kept = {m.vm: m for m in chosen}
-    better: list[Move] = []
+    better = [m for m in chosen if m.vm not in free]  # balance moves of VMs the engine had frozen stay
+    for move in better:
+        trial.apply(move.vm, move.dest)
     for vm in sorted(free):
-        dest = found.moved.get(vm, state.location[vm])
+        dest = found.moved.get(vm, end.location[vm])
         if dest == origin.location[vm]:
             continue
         prior = kept.get(vm)
         move = prior if prior is not None and prior.dest == dest else _engine_move(trial, vm, dest)
         trial.apply(vm, dest)
         better.append(move)
+    if len({m.vm for m in [*others, *better]}) > state.policy.max_moves_per_cycle:
+        notes.append("improvement: its plan would pass max_moves_per_cycle; construction's kept")
+        return None
     if trial.score() < state.score() - 1e-12:
         notes.append(f"improvement: the engine's plan scores {trial.score():.4f}, construction's "
                      f"{state.score():.4f}; construction's kept")
