@@ -9,7 +9,7 @@ on these. Bandwidth settings are left at their defaults on purpose.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +66,14 @@ def on_one_host(usage: Mapping[str, Resources], *, seq: int = 1, at: float = 0.0
 def policy(table: Mapping[str, Any] | None = None) -> config.PolicyConfig:
     """A ``[policy]`` table (rules and domains as lists of tables) read and checked as the config loader does."""
     return config.from_table({"policy": dict(table or {})}, Path(".")).policy
+
+
+def counting_clock(step: float = 0.001) -> Callable[[], float]:
+    """A clock for the optimizer's search that advances by ``step`` at every reading (no wall time)."""
+    ticks = [0.0]
+
+    def now() -> float:
+        ticks[0] += step
+        return ticks[0]
+
+    return now

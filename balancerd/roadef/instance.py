@@ -11,61 +11,25 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 
 from balancerd.errors import BalancerdError
+from balancerd.optimize.engine.model import BoolArray, IntArray, Model
 
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+__all__ = ["BoolArray", "Instance", "IntArray", "RoadefFormatError", "format_solution", "load_assignment", "load_model",
+           "parse_model", "read_integers", "write_solution"]
 
 
 class RoadefFormatError(BalancerdError):
     """A model, assignment or solution file does not match the challenge format."""
 
 
-@dataclass(frozen=True)
-class Instance:
-    """One machine-reassignment model (arrays are read-only by convention)."""
-
-    transient: BoolArray  # [R] resource is transient
-    weight_load: IntArray  # [R]
-    neighborhood: IntArray  # [M]
-    location: IntArray  # [M]
-    capacity: IntArray  # [M, R]
-    safety: IntArray  # [M, R]
-    machine_move_cost: IntArray  # [M, M]
-    spread_min: IntArray  # [S]
-    dependencies: tuple[tuple[int, ...], ...]  # [S] services each service depends on
-    service: IntArray  # [P]
-    requirement: IntArray  # [P, R]
-    process_move_cost: IntArray  # [P]
-    balance_r1: IntArray  # [B]
-    balance_r2: IntArray  # [B]
-    balance_target: IntArray  # [B]
-    balance_weight: IntArray  # [B]
-    weight_process_move: int
-    weight_service_move: int
-    weight_machine_move: int
-
-    @property
-    def n_resources(self) -> int:
-        return int(self.weight_load.shape[0])
-
-    @property
-    def n_machines(self) -> int:
-        return int(self.neighborhood.shape[0])
-
-    @property
-    def n_services(self) -> int:
-        return int(self.spread_min.shape[0])
-
-    @property
-    def n_processes(self) -> int:
-        return int(self.service.shape[0])
+Instance = Model
+"""An instance is the engine's model with the cluster extensions at their neutral defaults (the challenge is one
+configuration of the model, :mod:`balancerd.optimize.engine.model`); :mod:`balancerd.roadef.objective` checks
+it on the challenge's fields only."""
 
 
 class _Tokens:

@@ -1,7 +1,7 @@
 """ROADEF 2012: run the engine's search on several cores at once, each worker with its own start, sharing the best.
 
-Called by :mod:`balancerd.bench.roadef`. Outside the pure core: it owns the processes and the clock, converts the
-instance into the engine's model (:mod:`balancerd.roadef.convert`) and calls the engine's
+Called by :mod:`balancerd.bench.roadef`. Outside the pure core: it owns the processes and the clock, hands
+the instance (the engine's model, :mod:`balancerd.roadef.instance`) to the engine's
 :func:`~balancerd.optimize.engine.search.solve`, the search the daemon's ``plan()`` runs. Worker 0 runs in the
 calling process (annealing start, and it is the one whose improvements ``on_improve`` sees, so the solution file is
 kept current); the others are spawned processes (the big-processes-first start, then annealing again with other
@@ -22,7 +22,6 @@ from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
 
 from balancerd.optimize.engine.search import Found, Improve, SearchParams, solve
-from balancerd.roadef.convert import to_model
 from balancerd.roadef.instance import Instance, IntArray
 
 
@@ -78,13 +77,13 @@ def solve_parallel(
     """Best assignment of ``workers`` searches (``deadline`` is a ``time.monotonic()`` value). With less than
     ``min_seconds`` left a single search runs: a spawned worker needs about 1.5 s to import its libraries."""
     if workers < 2 or deadline - time.monotonic() < min_seconds:
-        return solve(to_model(inst), original, deadline, time.monotonic, seed=seed, on_improve=on_improve,
+        return solve(inst, original, deadline, time.monotonic, seed=seed, on_improve=on_improve,
                      params=worker_params(0))
     ctx = multiprocessing.get_context("spawn")
     boxes: list[Queue[Found]] = [ctx.Queue() for _ in range(workers)]
     started = [_start(ctx, inst, original, deadline, seed, k, boxes) for k in range(1, workers)]
     mailbox = _mailbox(0, boxes)
-    best, total = solve(to_model(inst), original, deadline, time.monotonic, seed=seed, on_improve=on_improve,
+    best, total = solve(inst, original, deadline, time.monotonic, seed=seed, on_improve=on_improve,
                         params=worker_params(0), share=mailbox)
     for proc, conn in started:
         found = _collect(proc, conn, deadline + grace)
@@ -114,7 +113,7 @@ def _worker(
     boxes: list[Queue[Found]],
 ) -> None:
     mailbox = _mailbox(k, boxes)
-    best, total = solve(to_model(inst), original, deadline, time.monotonic, seed=seed, params=worker_params(k),
+    best, total = solve(inst, original, deadline, time.monotonic, seed=seed, params=worker_params(k),
                         share=mailbox)
     mailbox.close()
     conn.send((best, total))

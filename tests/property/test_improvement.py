@@ -8,41 +8,29 @@ no test waits on wall time. Construction alone is covered by ``test_plan_invaria
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
 
 from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Plan
 from balancerd.optimize import Search, plan
+from tests import builders
 from tests.property.test_plan_invariants import (
-    _check_groups,
-    _members,
     balanced,
+    check_rules,
     clusters,
     final_hosts,
     over_capacity_steps,
     ruled,
 )
-from tests.unit.optimize.test_scenarios import unplaced_reasons
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 Case = tuple[ClusterSnapshot, Forecast, PolicyConfig]
 
 
-def counting_clock(step: float = 0.001) -> Callable[[], float]:
-    ticks = [0.0]
-
-    def now() -> float:
-        ticks[0] += step
-        return ticks[0]
-
-    return now
-
-
 def improved(case: Case, **kw: object) -> Plan:
     snap, forecast, policy = case
-    return plan(snap, forecast, policy, search=Search(deadline=0.5, now=counting_clock(), seed=7), **kw)  # type: ignore[arg-type]
+    return plan(snap, forecast, policy, search=Search(deadline=0.5, now=builders.counting_clock(), seed=7), **kw)  # type: ignore[arg-type]
 
 
 @SETTINGS
@@ -93,16 +81,4 @@ def test_a_balanced_cluster_still_yields_an_empty_plan(case: Case) -> None:
 @given(ruled())
 def test_improved_plans_respect_every_rule_kind(case: Case) -> None:
     snap, forecast, policy = case
-    result = improved(case)
-    assert over_capacity_steps(snap, forecast, result) == []
-    assert unplaced_reasons(snap, result) == []
-    start = {vm.name: vm.host for vm in snap.vms}
-    end = final_hosts(snap, result)
-    known = set(start)
-    frozen = set().union(*(m for _, m in _members(policy, "pin", known) + _members(policy, "exclude", known)))
-    assert not [m.vm for m in result.moves if m.vm in frozen]
-    for rule, members in _members(policy, "must", known):
-        assert all(m.dest in rule.hosts for m in result.moves if m.vm in members), rule
-    for rule, members in _members(policy, "must_not", known):
-        assert all(m.dest not in rule.hosts for m in result.moves if m.vm in members), rule
-    _check_groups(snap, policy, start, end)
+    check_rules(snap, forecast, policy, improved(case))

@@ -1,7 +1,7 @@
 """The engine's one model: processes (VMs) with resource vectors on machines (hosts), rules and costs.
 
 Built by :mod:`balancerd.optimize.engine.fromstate` from the daemon's working state (after construction) and by
-:mod:`balancerd.roadef.convert` from a ROADEF/EURO 2012 instance; read by the engine's state, moves and
+:mod:`balancerd.roadef.instance` from a ROADEF/EURO 2012 instance file; read by the engine's state, moves and
 neighbourhoods. The ROADEF problem is the core of it (capacity and safety capacity per resource, transient
 resources, services whose processes run on distinct machines, spread over locations, dependencies between
 services within neighbourhoods, load / balance / move costs); the daemon adds what a cluster needs on top,

@@ -12,7 +12,6 @@ import pytest
 
 from balancerd.optimize.engine.search import SearchParams, solve
 from balancerd.roadef import portfolio
-from balancerd.roadef.convert import to_model
 from balancerd.roadef.generate import GenSpec, generate
 from balancerd.roadef.objective import is_feasible, objective
 from balancerd.roadef.portfolio import Mailbox, _collect, solve_parallel, worker_params
@@ -46,7 +45,7 @@ def test_short_runs_use_one_search(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bigfirst_start_solves_alone() -> None:
     inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=8))
-    best, total = solve(to_model(inst), orig, time.monotonic() + 1.0, time.monotonic,
+    best, total = solve(inst, orig, time.monotonic() + 1.0, time.monotonic,
                         params=worker_params(1, SearchParams(lns_seconds=0.05)))
     assert is_feasible(inst, orig, best)
     assert total == objective(inst, orig, best) < objective(inst, orig, orig)

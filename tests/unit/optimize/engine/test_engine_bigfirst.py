@@ -10,7 +10,6 @@ import pytest
 from balancerd.optimize.engine.bigfirst import SweepParams, descend, eject, size_order, sweep
 from balancerd.optimize.engine.moves import best_shift
 from balancerd.optimize.engine.state import State
-from balancerd.roadef.convert import to_model
 from balancerd.roadef.generate import GenSpec, generate
 from balancerd.roadef.instance import parse_model
 from balancerd.roadef.objective import is_feasible, objective
@@ -59,7 +58,7 @@ def test_size_order_is_largest_total_requirement_first() -> None:
 def test_eject_makes_room_where_no_shift_fits() -> None:
     inst = parse_model(np.array(FULL_MODEL.split(), dtype=np.int64), "full")
     orig = np.array([0, 1, 2], dtype=np.int64)
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     assert state.total == 600
     assert all(best_shift(state, p) == (-1, 0) for p in range(3))
     assert eject(state, 0, np.random.default_rng(0), machines_tried=100)
@@ -73,7 +72,7 @@ def test_eject_makes_room_where_no_shift_fits() -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_eject_keeps_the_state_exact_and_never_worsens(seed: int) -> None:
     inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=seed))
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     rng = np.random.default_rng(seed)
     kept = 0
     for p in size_order(inst)[:30]:
@@ -90,7 +89,7 @@ def test_eject_keeps_the_state_exact_and_never_worsens(seed: int) -> None:
 
 def test_descend_moves_only_the_given_processes() -> None:
     inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=4))
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     admitted = size_order(inst)[:20]
     descend(state, admitted, np.random.default_rng(0), counting(10_000), partners=2000)
     moved = np.flatnonzero(state.assign != orig)
@@ -101,7 +100,7 @@ def test_descend_moves_only_the_given_processes() -> None:
 
 def test_sweep_admits_everything_and_stays_feasible() -> None:
     inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=5))
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     sweep(state, np.random.default_rng(1), counting(1_000_000), SweepParams(ejections=5, machines_tried=5))
     assert is_feasible(inst, orig, state.assign)
     assert state.total == objective(inst, orig, state.assign) < objective(inst, orig, orig)
@@ -111,6 +110,6 @@ def test_sweep_admits_everything_and_stays_feasible() -> None:
 
 def test_sweep_stops_when_time_is_up() -> None:
     inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=6))
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     sweep(state, np.random.default_rng(0), counting(0), SweepParams())
     assert state.assign.tolist() == orig.tolist()

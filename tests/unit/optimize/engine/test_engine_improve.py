@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from balancerd.model import Forecast
@@ -12,16 +10,6 @@ from balancerd.optimize.engine.costs import objective
 from balancerd.optimize.engine.fromstate import problem
 from balancerd.optimize.state import ClusterState
 from tests import builders as b
-
-
-def counting_clock(step: float = 0.001) -> Callable[[], float]:
-    ticks = [0.0]
-
-    def now() -> float:
-        ticks[0] += step
-        return ticks[0]
-
-    return now
 
 
 def _cluster() -> tuple[object, object, object]:
@@ -36,7 +24,7 @@ def _cluster() -> tuple[object, object, object]:
 def test_improvement_scores_above_construction_with_fewer_migrated_mib() -> None:
     snap, forecast, policy = _cluster()
     alone = plan(snap, forecast, policy)  # type: ignore[arg-type]
-    better = plan(snap, forecast, policy, search=Search(deadline=1.0, now=counting_clock(), seed=1))  # type: ignore[arg-type]
+    better = plan(snap, forecast, policy, search=Search(deadline=1.0, now=b.counting_clock(), seed=1))  # type: ignore[arg-type]
     assert better.score_after > alone.score_after
     assert better.migration_mib <= alone.migration_mib
     assert len(better.moves) <= policy.max_moves_per_cycle  # type: ignore[attr-defined]
@@ -45,14 +33,14 @@ def test_improvement_scores_above_construction_with_fewer_migrated_mib() -> None
 
 def test_the_same_clock_readings_and_seed_give_the_same_plan() -> None:
     snap, forecast, policy = _cluster()
-    plans = [plan(snap, forecast, policy, search=Search(deadline=0.3, now=counting_clock(), seed=4))  # type: ignore[arg-type]
+    plans = [plan(snap, forecast, policy, search=Search(deadline=0.3, now=b.counting_clock(), seed=4))  # type: ignore[arg-type]
              for _ in range(2)]
     assert plans[0].moves == plans[1].moves
 
 
 def test_no_budget_is_construction_only() -> None:
     snap, forecast, policy = _cluster()
-    spent = Search(deadline=0.0, now=counting_clock())
+    spent = Search(deadline=0.0, now=b.counting_clock())
     assert plan(snap, forecast, policy, search=spent).moves == plan(snap, forecast, policy).moves  # type: ignore[arg-type]
 
 

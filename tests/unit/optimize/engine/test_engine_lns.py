@@ -6,14 +6,13 @@ import numpy as np
 
 from balancerd.optimize.engine.lns import reassign
 from balancerd.optimize.engine.state import State
-from balancerd.roadef.convert import to_model
 from balancerd.roadef.generate import GenSpec, generate
 from balancerd.roadef.instance import Instance, IntArray
 from balancerd.roadef.objective import is_feasible, objective
 
 
 def test_whole_tiny_instance_solved_to_optimality(tiny: Instance, tiny_original: IntArray) -> None:
-    state = State(to_model(tiny), tiny_original)
+    state = State(tiny, tiny_original)
     improved, optimal = reassign(state, np.arange(3), seconds=5.0, seed=0)
     assert optimal
     assert is_feasible(tiny, tiny_original, state.assign)
@@ -29,7 +28,7 @@ def test_whole_tiny_instance_solved_to_optimality(tiny: Instance, tiny_original:
 
 def test_subset_of_processes_respects_the_rest() -> None:
     inst, orig = generate(GenSpec(machines=10, processes=80, resources=3, services=20, transient=2, seed=11))
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     rng = np.random.default_rng(0)
     for step in range(15):
         machines = np.sort(rng.choice(inst.n_machines, size=4, replace=False))

@@ -10,7 +10,6 @@ from balancerd.optimize.engine.anneal import shift_step
 from balancerd.optimize.engine.moves import best_shift, swap_deltas, try_moves
 from balancerd.optimize.engine.search import SearchParams, _Search, solve, start_factor
 from balancerd.optimize.engine.state import State
-from balancerd.roadef.convert import to_model
 from balancerd.roadef.generate import GenSpec, generate
 from balancerd.roadef.instance import Instance, IntArray
 from balancerd.roadef.objective import is_feasible, objective
@@ -32,7 +31,7 @@ FAST = SearchParams(lns_seconds=0.05)
 
 def test_tiny_optimal_original_is_kept(tiny: Instance, tiny_original: IntArray) -> None:
     seen: list[int] = []
-    best, total = solve(to_model(tiny), tiny_original, deadline=2.0, now=ticking(0.01), params=FAST,
+    best, total = solve(tiny, tiny_original, deadline=2.0, now=ticking(0.01), params=FAST,
                         on_improve=lambda a, t: seen.append(t))
     assert is_feasible(tiny, tiny_original, best)
     assert total == objective(tiny, tiny_original, best) == 63  # the original is optimal (brute force in test_lns)
@@ -43,7 +42,7 @@ def test_generated_instance_improves_and_stays_feasible() -> None:
     inst, orig = generate(GenSpec(machines=12, processes=120, resources=4, services=30, seed=3))
     start = objective(inst, orig, orig)
     seen: list[int] = []
-    best, total = solve(to_model(inst), orig, deadline=3.0, now=ticking(0.05), seed=1, params=FAST,
+    best, total = solve(inst, orig, deadline=3.0, now=ticking(0.05), seed=1, params=FAST,
                         on_improve=lambda a, t: seen.append(t))
     assert is_feasible(inst, orig, best)
     assert total == objective(inst, orig, best) < start
@@ -52,7 +51,7 @@ def test_generated_instance_improves_and_stays_feasible() -> None:
 
 def test_deadline_already_past_returns_original_or_better() -> None:
     inst, orig = generate(GenSpec(machines=6, processes=30, services=10, seed=5))
-    best, total = solve(to_model(inst), orig, deadline=0.0, now=ticking(1.0))
+    best, total = solve(inst, orig, deadline=0.0, now=ticking(1.0))
     assert is_feasible(inst, orig, best)
     assert total <= objective(inst, orig, orig)
 
@@ -60,14 +59,14 @@ def test_deadline_already_past_returns_original_or_better() -> None:
 def test_lns_phase_alone_improves() -> None:
     inst, orig = generate(GenSpec(machines=10, processes=80, resources=3, services=20, seed=9))
     params = SearchParams(anneal_share=0.0, descend_every=1_000_000, lns_seconds=0.05)
-    best, total = solve(to_model(inst), orig, deadline=1.0, now=ticking(0.01), params=params)
+    best, total = solve(inst, orig, deadline=1.0, now=ticking(0.01), params=params)
     assert is_feasible(inst, orig, best)
     assert total < objective(inst, orig, orig)
 
 
 def test_best_shift_improves_exactly() -> None:
     inst, orig = generate(GenSpec(machines=8, processes=60, services=15, seed=2))
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     for p in range(inst.n_processes):
         before = state.total
         m, delta = best_shift(state, p)
@@ -81,7 +80,7 @@ def test_best_shift_improves_exactly() -> None:
 def test_swap_screen_is_exact_without_service_move_cost() -> None:
     inst, orig = generate(GenSpec(machines=8, processes=60, services=60, seed=4))
     inst = Instance(**{**inst.__dict__, "weight_service_move": 0})
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     cands, deltas = swap_deltas(state, 0, np.arange(inst.n_processes))
     assert cands.shape[0] > 0
     for q, d in zip(cands.tolist(), deltas.tolist(), strict=True):
@@ -91,14 +90,14 @@ def test_swap_screen_is_exact_without_service_move_cost() -> None:
 
 
 def test_try_moves_undoes_infeasible_moves(tiny: Instance, tiny_original: IntArray) -> None:
-    state = State(to_model(tiny), tiny_original)
+    state = State(tiny, tiny_original)
     assert not try_moves(state, [(0, 1), (1, 0)], slack=1 << 40)  # transient overflow on m1
     assert state.assign.tolist() == tiny_original.tolist() and state.total == 63
 
 
 def test_heat_bath_step_is_greedy_when_cold_and_stays_feasible() -> None:
     inst, orig = generate(GenSpec(machines=8, processes=60, services=15, seed=6))
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     rng = np.random.default_rng(0)
     for p in range(inst.n_processes):
         before = state.total
@@ -123,14 +122,14 @@ def test_answer_is_a_local_optimum_for_shifts() -> None:
     inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=11))
     # phase 1 takes all the time before the polish and never cools: only the final descent can settle it
     params = SearchParams(anneal_share=1.0, anneal_drop=1.0, polish_share=0.3)
-    best, total = solve(to_model(inst), orig, deadline=2.0, now=ticking(0.01), params=params)
-    state = State(to_model(inst), orig, best)
+    best, total = solve(inst, orig, deadline=2.0, now=ticking(0.01), params=params)
+    state = State(inst, orig, best)
     assert state.total == total
     assert all(best_shift(state, p) == (-1, 0) for p in range(inst.n_processes))
 
 
 def _search(inst: Instance, orig: IntArray, params: SearchParams, seed: int = 0) -> _Search:
-    return _Search(State(to_model(inst), orig), deadline=1.0, rng=np.random.default_rng(seed), params=params,
+    return _Search(State(inst, orig), deadline=1.0, rng=np.random.default_rng(seed), params=params,
                    now=lambda: 0.0)
 
 
@@ -180,7 +179,7 @@ def test_room_partners_favour_machines_with_room_below_safety() -> None:
 
 def test_phase_two_takes_a_better_answer_from_another_worker() -> None:
     inst, orig = generate(GenSpec(machines=10, processes=100, resources=3, services=25, seed=13))
-    other, other_total = solve(to_model(inst), orig, deadline=3.0, now=ticking(0.01), seed=2, params=FAST)
+    other, other_total = solve(inst, orig, deadline=3.0, now=ticking(0.01), seed=2, params=FAST)
     offers: list[int] = []
 
     def share(best: IntArray, total: int) -> tuple[IntArray, int] | None:
@@ -189,7 +188,7 @@ def test_phase_two_takes_a_better_answer_from_another_worker() -> None:
 
     seen: list[int] = []
     params = SearchParams(anneal_share=0.0, lns_seconds=0.05, share_seconds=0.2)
-    best, total = solve(to_model(inst), orig, deadline=1.0, now=ticking(0.01), params=params, share=share,
+    best, total = solve(inst, orig, deadline=1.0, now=ticking(0.01), params=params, share=share,
                         on_improve=lambda a, t: seen.append(t))
     assert offers and offers[0] > other_total  # it offered its own (worse) best first
     assert 1 <= len(offers) <= 6  # at most once per share_seconds

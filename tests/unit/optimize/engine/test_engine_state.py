@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balancerd.optimize.engine.state import State
-from balancerd.roadef.convert import to_model
 from balancerd.roadef.generate import GenSpec, generate
 from balancerd.roadef.instance import Instance, IntArray
 from balancerd.roadef.objective import is_feasible, objective
@@ -38,18 +37,18 @@ def _brute_targets(inst: Instance, orig: IntArray, assign: IntArray, p: int) -> 
 @given(seed=st.integers(0, 10_000), moves=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 7)), max_size=30))
 def test_incremental_state_matches_recomputation(seed: int, moves: list[tuple[int, int]]) -> None:
     inst, orig = generate(GenSpec(**{**SPEC.__dict__, "seed": seed}))
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     for p, m in moves:  # any moves, feasible or not: the bookkeeping must stay exact
         state.move(p, m)
         assert state.total == objective(inst, orig, state.assign)
-    _same(state, State(to_model(inst), orig, state.assign))
+    _same(state, State(inst, orig, state.assign))
 
 
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), walk=st.integers(0, 30))
 def test_shift_targets_and_deltas_match_brute_force(seed: int, walk: int) -> None:
     inst, orig = generate(GenSpec(**{**SPEC.__dict__, "seed": seed}))
-    state = State(to_model(inst), orig)
+    state = State(inst, orig)
     rng = np.random.default_rng(seed)
     for _ in range(walk):  # random feasible walk away from the original
         p = int(rng.integers(inst.n_processes))
@@ -68,8 +67,8 @@ def test_shift_targets_and_deltas_match_brute_force(seed: int, walk: int) -> Non
 
 
 def test_move_and_back_restores_state(tiny: Instance, tiny_original: IntArray) -> None:
-    state = State(to_model(tiny), tiny_original)
-    before = State(to_model(tiny), tiny_original)
+    state = State(tiny, tiny_original)
+    before = State(tiny, tiny_original)
     state.move(1, 2)
     state.move(3, 0)
     assert state.total == 63 - 0 + (objective(tiny, tiny_original, state.assign) - 63)
@@ -79,7 +78,7 @@ def test_move_and_back_restores_state(tiny: Instance, tiny_original: IntArray) -
 
 
 def test_locally_feasible_sees_transient_overflow(tiny: Instance, tiny_original: IntArray) -> None:
-    state = State(to_model(tiny), tiny_original)
+    state = State(tiny, tiny_original)
     state.move(0, 1)
     state.move(1, 0)  # transient usage on m1: 4 + 3 + 1 > 7
     assert not state.locally_feasible([0, 1], [0, 1])
