@@ -1,7 +1,8 @@
 """Scale benchmark of ``balancerd.optimize.plan`` on clusters built from real demand vectors.
 
 Run: ``.venv/bin/python benchmarks/optimizer_scale.py [--sizes 100x2000,1000x20000,10000x200000]
-[--bitbrains /work/shared/data/bitbrains_rnd] [--budget N] [--min-gain G]``. Prints one JSON object per size.
+[--bitbrains /work/shared/data/bitbrains_rnd] [--budget N] [--min-gain G] [--improve-s S]``. Prints one JSON
+object per size. ``--improve-s`` gives the engine that many seconds to improve the plan (timed with it).
 
 Cluster: hosts of 32 cores / 512 GiB (CPU is the scarce resource); VMs of 1/2/4/8 vCPUs and 1/2/4/8 GiB.
 CPU demand = the VM's size times the mean CPU percentage of a VM drawn from the bundled PlanetLab trace
@@ -42,7 +43,7 @@ import numpy as np
 
 from balancerd.config import PolicyConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, Plan, Resources, Vm
-from balancerd.optimize import plan
+from balancerd.optimize import Search, plan
 from balancerd.optimize.bounds import peak_bound
 from balancerd.traces import load_trace, read_bitbrains
 from balancerd.traces.values import VmSeries
@@ -113,20 +114,22 @@ Shares = list[tuple[float, float | None]]
 
 
 def run(hosts: int, vms: int, shares: Shares, source: str, budget: int | None,
-        min_gain: float = 0.0) -> dict[str, object]:
+        min_gain: float = 0.0, improve_s: float = 0.0) -> dict[str, object]:
     started = time.perf_counter()
     snap = build(hosts, vms, shares)
     built = time.perf_counter() - started
     policy = PolicyConfig(max_moves_per_cycle=budget or vms, min_gain=min_gain)
     started = time.perf_counter()
-    result = plan(snap, Forecast(300), policy)
+    search = Search(deadline=time.monotonic() + improve_s, now=time.monotonic, seed=1) if improve_s > 0 else Search()
+    result = plan(snap, Forecast(300), policy, search=search)
     seconds = time.perf_counter() - started
     before, after = utilisation(snap, None), utilisation(snap, result)
     total = Resources.total(vm.usage for vm in snap.vms)
     largest = max(max(vm.usage.cpu_m / HOST.cpu_m, vm.usage.mem_mib / HOST.mem_mib) for vm in snap.vms)
     bound = peak_bound(total.cpu_m, total.mem_mib, hosts * HOST.cpu_m, hosts * HOST.mem_mib, largest)
     return {
-        "size": f"{hosts}x{vms}", "demand": source, "min_gain": min_gain,
+        "size": f"{hosts}x{vms}", "demand": source, "min_gain": min_gain, "improve_s": improve_s,
+        "improved": any(n.startswith("improvement: engine objective") for n in result.notes),
         "seconds": round(seconds, 3), "build_seconds": round(built, 3),
         "migrations": len(result.moves), "migration_gib": round(result.migration_mib / 1024, 1),
         "std_before": round(float(before.std()), 5), "std_after": round(float(after.std()), 5),
@@ -145,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=None, help="move budget (default: one per VM)")
     parser.add_argument("--min-gain", type=float, default=0.0,
                         help="policy min_gain (default 0: the bound prices no migration; the daemon uses 0.01)")
+    parser.add_argument("--improve-s", type=float, default=0.0,
+                        help="seconds the engine may improve the plan ([optimizer] time_budget_s; 0 = off)")
     args = parser.parse_args(argv)
     sources = [("planetlab", planetlab_shares())]
     if args.bitbrains is not None:
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes.split(","):
         hosts, vms = (int(part) for part in size.split("x"))
         for name, shares in sources:
-            print(json.dumps(run(hosts, vms, shares, name, args.budget, args.min_gain)), flush=True)
+            print(json.dumps(run(hosts, vms, shares, name, args.budget, args.min_gain, args.improve_s)), flush=True)
     return 0
 
 
