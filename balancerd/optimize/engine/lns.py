@@ -279,9 +279,9 @@ def _move_costs(sub: _Sub) -> None:
     for p in sub.procs:
         o = int(st.orig[p])
         place = inst.place_cost.get(int(p))
+        moving = inst.move_costs(o, sub.machines) * inst.weight_machine_move
         for j, m in enumerate(sub.machines):
-            c = inst.move_cost(o, int(m)) * inst.weight_machine_move
-            c += int(st.pmc_w[p]) if m != o else 0
+            c = int(moving[j]) + (int(st.pmc_w[p]) if m != o else 0)
             c += int(place[m]) if place is not None else 0
             if c:
                 sub.objective.append(c * sub.x[int(p), j])

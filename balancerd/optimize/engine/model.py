@@ -78,26 +78,12 @@ class Model:
     def n_processes(self) -> int:
         return int(self.service.shape[0])
 
-    def move_row(self, origin: int) -> IntArray:
-        """Machine move cost from ``origin`` to every machine, [M] (weight not applied)."""
+    def move_costs(self, origin: int | IntArray, dest: int | IntArray) -> IntArray:
+        """Machine move cost from ``origin`` to ``dest`` (machines or arrays of them, broadcast; weight not
+        applied): through each machine's ``move_area`` when the model has one."""
         if self.move_area is None:
-            own: IntArray = self.machine_move_cost[origin]
-            return own
-        row: IntArray = self.machine_move_cost[self.move_area[origin]][self.move_area]
-        return row
-
-    def move_cost(self, origin: int, dest: int) -> int:
-        if self.move_area is None:
-            return int(self.machine_move_cost[origin, dest])
-        return int(self.machine_move_cost[self.move_area[origin], self.move_area[dest]])
-
-    def move_costs(self, original: IntArray, assignment: IntArray) -> IntArray:
-        """Machine move cost of each process from ``original`` to ``assignment``, [P] (weight not applied)."""
-        if self.move_area is None:
-            found: IntArray = self.machine_move_cost[original, assignment]
-            return found
-        out: IntArray = self.machine_move_cost[self.move_area[original], self.move_area[assignment]]
-        return out
+            return np.asarray(self.machine_move_cost[origin, dest], dtype=np.int64)
+        return np.asarray(self.machine_move_cost[self.move_area[origin], self.move_area[dest]], dtype=np.int64)
 
     def is_frozen(self, p: int) -> bool:
         return self.frozen is not None and bool(self.frozen[p])

@@ -85,7 +85,7 @@ class State:
 
     def _move_cost_change(self, p: int, a: int, b: int, o: int, s: int) -> int:
         inst = self.inst
-        change = (inst.move_cost(o, b) - inst.move_cost(o, a)) * inst.weight_machine_move
+        change = int(inst.move_costs(o, b) - inst.move_costs(o, a)) * inst.weight_machine_move
         if a == o:
             change += int(self.pmc_w[p]) + self._set_moved(s, 1)
         elif b == o:
@@ -198,8 +198,8 @@ class State:
         req = inst.requirement[p]
         gain_at = machine_costs(inst, self.use[targets] + req, targets) - self.mcost[targets]
         at_a = machine_costs(inst, (self.use[a] - req)[None, :], np.array([a]))[0] - self.mcost[a]
-        mmc = inst.move_row(o)
-        delta: IntArray = gain_at + at_a + (mmc[targets] - mmc[a]) * inst.weight_machine_move
+        moving = inst.move_costs(o, targets) - inst.move_costs(o, a)
+        delta: IntArray = gain_at + at_a + moving * inst.weight_machine_move
         place = inst.place_cost.get(p)
         if place is not None:
             delta += place[targets] - place[a]
