@@ -48,13 +48,19 @@ def movable_vms(state: ClusterState) -> list[str]:
             if name not in blocked and kind_of(vm) is MoveKind.LIVE and state.hosts[state.location[name]].eligible]
 
 
-def cost_ratios(state: ClusterState, names: list[str]) -> Floats:
-    """Migration cost of each VM (memory, dirty rate, local disks) over the mean of ``names`` (1.0 = average)."""
-    bw = state.migration_mib_s
-    costs = np.array([sc.move_mib(state.vms[n].size, state.vms[n].dirty_rate_mib_s, bw) for n in names],
-                     dtype=np.float64)
-    mean = float(costs.mean()) if costs.size else 1.0
+def cost_ratios(state: ClusterState, names: list[str], basis: list[str] | None = None) -> Floats:
+    """Migration cost of each VM in ``names`` (memory, dirty rate, local disks) over the mean of ``basis``
+    (default ``names``; 1.0 = average). The engine prices its moves on construction's basis, the movable VMs."""
+    costs = _move_mib(state, names)
+    base = costs if basis is None else _move_mib(state, basis)
+    mean = float(base.mean()) if base.size else 1.0
     return costs / mean if mean > 0 else np.ones_like(costs)
+
+
+def _move_mib(state: ClusterState, names: list[str]) -> Floats:
+    bw = state.migration_mib_s
+    return np.array([sc.move_mib(state.vms[n].size, state.vms[n].dirty_rate_mib_s, bw) for n in names],
+                    dtype=np.float64)
 
 
 class Balancer:

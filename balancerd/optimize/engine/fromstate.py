@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from balancerd.model import Resources
 from balancerd.optimize import constraints
 from balancerd.optimize import scoring as sc
+from balancerd.optimize.balance import cost_ratios, movable_vms
 from balancerd.optimize.engine.model import BoolArray, IntArray, Model
 from balancerd.optimize.state import ClusterState, Demand
 
@@ -65,13 +66,12 @@ def problem(start: ClusterState, end: ClusterState, free: Iterable[str]) -> Prob
     extras = sorted({n for load in start.hosts.values() for n, _ in load.capacity.extra}
                     | {n for d in start.demand.values() for n, _ in d.cap.extra})
     req = np.array([_row(start.demand[v], extras) for v in vms] + _overheads(start, extras), dtype=np.int64)
-    n_vm = len(vms)
     original = np.array([index[start.location[v]] for v in vms] + list(range(len(hosts))), dtype=np.int64)
     at = np.array([index[end.location[v]] for v in vms] + list(range(len(hosts))), dtype=np.int64)
     movable = set(free)
     services, frozen = _services(start, vms, movable)
     frozen_all = np.concatenate([frozen, np.ones(len(hosts), dtype=bool)])
-    model = _model(start, hosts, extras, req, services, frozen_all, n_vm)
+    model = _model(start, hosts, extras, req, services, frozen_all)
     return Problem(model, original, at, vms, hosts)
 
 
@@ -94,29 +94,31 @@ def _overheads(state: ClusterState, extras: list[str]) -> list[list[int]]:
 
 def _services(state: ClusterState, vms: tuple[str, ...], movable: set[str]) -> tuple[IntArray, BoolArray]:
     """A service per VM (its one anti-affinity group, else its own) and which VMs are frozen."""
-    group_ids: dict[str, int] = {}
+    group_ids: dict[tuple[str, str], int] = {}
     services = np.zeros(len(vms), dtype=np.int64)
     frozen = np.zeros(len(vms), dtype=bool)
-    count = 0
     for p, name in enumerate(vms):
-        groups = state.rules.groups.get(name, [])
-        alone = not groups
-        if len(groups) == 1 and groups[0].kind == "anti_affinity":
-            label = groups[0].name
-            if label not in group_ids:
-                group_ids[label] = count
-                count += 1
-            services[p] = group_ids[label]
-        else:
-            services[p] = count
-            count += 1
-        frozen[p] = name not in movable or not (alone or (len(groups) == 1 and groups[0].kind == "anti_affinity")) \
-            or name in state.rules.soft_groups
+        group = _one_anti_affinity(state, name)
+        label = ("vm", name) if group is None else ("group", group)
+        services[p] = group_ids.setdefault(label, len(group_ids))
+        frozen[p] = name not in movable or not _engine_can_move(state, name)
     return services, frozen
 
 
+def _one_anti_affinity(state: ClusterState, vm: str) -> str | None:
+    """The VM's anti-affinity group when that is the only group it belongs to."""
+    groups = state.rules.groups.get(vm, [])
+    return groups[0].name if len(groups) == 1 and groups[0].kind == "anti_affinity" else None
+
+
+def _engine_can_move(state: ClusterState, vm: str) -> bool:
+    """Whether the model carries every group rule of the VM: none, or one anti-affinity group (its service)."""
+    no_group = not state.rules.groups.get(vm)
+    return (no_group or _one_anti_affinity(state, vm) is not None) and vm not in state.rules.soft_groups
+
+
 def _model(state: ClusterState, hosts: tuple[str, ...], extras: list[str], req: IntArray, services: IntArray,
-           frozen: BoolArray, n_vm: int) -> Model:
+           frozen: BoolArray) -> Model:
     loads = [state.hosts[h] for h in hosts]
     cap = np.array([_capacity(load.capacity, extras) for load in loads], dtype=np.int64)
     safety = np.array([_capacity(load.usable, extras) for load in loads], dtype=np.int64)
@@ -133,7 +135,7 @@ def _model(state: ClusterState, hosts: tuple[str, ...], extras: list[str], req: 
         transient=np.zeros(n_res, dtype=bool), weight_load=weight_load, neighborhood=np.zeros(len(hosts), np.int64),
         location=np.zeros(len(hosts), np.int64), capacity=cap, safety=safety, machine_move_cost=distance,
         spread_min=np.zeros(n_services, np.int64), dependencies=tuple(() for _ in range(n_services)),
-        service=all_services, requirement=req, process_move_cost=_move_costs(state, n_vm, len(hosts), n_hosts),
+        service=all_services, requirement=req, process_move_cost=_move_costs(state, len(hosts), n_hosts),
         balance_r1=np.zeros(0, np.int64), balance_r2=np.zeros(0, np.int64), balance_target=np.zeros(0, np.int64),
         balance_weight=np.zeros(0, np.int64), weight_process_move=1, weight_service_move=0, weight_machine_move=1,
         level=_level(req, cap, eligible), weight_level=weight_level, open_host=eligible, frozen=frozen,
@@ -184,13 +186,12 @@ def _areas(state: ClusterState, hosts: tuple[str, ...]) -> tuple[IntArray, IntAr
     return areas, distance
 
 
-def _move_costs(state: ClusterState, n_vm: int, n_hosts_all: int, n_hosts: int) -> IntArray:
-    bw = state.migration_mib_s
-    costs = np.array([sc.move_mib(vm.size, vm.dirty_rate_mib_s, bw) for vm in state.vms.values()], dtype=np.float64)
-    mean = float(costs.mean()) if costs.size else 1.0
-    ratio = costs / mean if mean > 0 else np.ones_like(costs)
+def _move_costs(state: ClusterState, n_hosts_all: int, n_hosts: int) -> IntArray:
+    """Each VM's move cost (construction's ratio to the mean movable VM, as ``min_gain`` prices it); none for
+    the host rows."""
+    ratio = cost_ratios(state, list(state.vms), movable_vms(state))
     per_vm = np.round(SCALE * state.policy.min_gain * ratio / n_hosts).astype(np.int64)
-    return np.concatenate([per_vm, np.zeros(n_hosts_all, dtype=np.int64)])[: n_vm + n_hosts_all]
+    return np.concatenate([per_vm, np.zeros(n_hosts_all, dtype=np.int64)])
 
 
 def _masks(state: ClusterState, hosts: tuple[str, ...], frozen: BoolArray) -> Mapping[int, BoolArray]:
