@@ -178,8 +178,8 @@ def _safer(origin: ClusterState, replay: ClusterState, plain: tuple[tuple[Move, 
 def _improved(origin: ClusterState, state: ClusterState, others: list[Move], chosen: list[Move], free: set[str],
               search: Search, notes: list[str]) -> list[Move] | None:
     """The balance moves after the engine improved construction's target state within ``search``'s budget
-    (:mod:`balancerd.optimize.engine.improve`); None when it found nothing better or when the improved
-    state's cluster score is below construction's (the figure the plan reports never gets worse)."""
+    (:mod:`balancerd.optimize.engine.improve`); None when it found nothing better or would pass the move
+    budget. Whether they are kept is :func:`_safer`'s call, on the safely ordered plans' scores."""
     end = origin.copy()  # construction's moves as the plan will hold them (a VM repaired, then balanced back,
     for move in [*others, *chosen]:  # keeps its repair move: the engine must count it)
         end.apply(move.vm, move.dest)
@@ -203,10 +203,6 @@ def _improved(origin: ClusterState, state: ClusterState, others: list[Move], cho
         better.append(move)
     if len({m.vm for m in [*others, *better]}) > state.policy.max_moves_per_cycle:
         notes.append("improvement: its plan would pass max_moves_per_cycle; construction's kept")
-        return None
-    if trial.score() < state.score() - 1e-12:
-        notes.append(f"improvement: the engine's plan scores {trial.score():.4f}, construction's "
-                     f"{state.score():.4f}; construction's kept")
         return None
     notes.append(f"improvement: engine objective {found.before} -> {found.after} "
                  f"({len(better)} balance moves, construction had {len(chosen)})")
