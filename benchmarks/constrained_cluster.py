@@ -26,37 +26,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from optimizer_scale import bitbrains_shares, planetlab_shares
+from optimizer_scale import bitbrains_shares, place, planetlab_shares
 
 from balancerd.config import PolicyConfig, RuleConfig
-from balancerd.model import ClusterSnapshot, Forecast, Host, Plan, Resources, Vm
+from balancerd.model import ClusterSnapshot, Forecast, Host, Plan, Resources
 from balancerd.optimize import Search, plan
 
 SHAPES = (Resources(16_000, 131_072), Resources(32_000, 262_144), Resources(64_000, 524_288))
-CPU_SIZES = (1000, 2000, 4000, 8000)
 MEM_SIZES = (2048, 4096, 8192, 16384)
 
 
 def build(hosts: int, vms: int, shares: list[tuple[float, float | None]], seed: int) -> ClusterSnapshot:
-    rng = random.Random(seed)
     host_list = [Host(f"h{i:03d}", SHAPES[i % 3], domain=f"rack{i % 4}", maintenance=i == hosts - 1)
                  for i in range(hosts)]
-    used = [[0, 0] for _ in range(hosts)]
-    hot = max(1, hosts // 5)
-    out = []
-    for j in range(vms):
-        cpu, mem = rng.choice(CPU_SIZES), rng.choice(MEM_SIZES)
-        cpu_share, mem_share = shares[rng.randrange(len(shares))]
-        mem_use = mem_share if mem_share is not None else rng.uniform(0.4, 0.9)
-        use = Resources(int(cpu * cpu_share), int(mem * mem_use))
-        where = rng.randrange(hot) if rng.random() < 0.3 else rng.randrange(hosts)
-        while (used[where][0] + use.cpu_m > host_list[where].capacity.cpu_m * 0.85
-               or used[where][1] + mem > host_list[where].capacity.mem_mib * 0.85):
-            where = rng.randrange(hosts)
-        used[where][0] += use.cpu_m
-        used[where][1] += mem
-        out.append(Vm(f"vm{j:04d}", host_list[where].name, Resources(cpu, mem), use,
-                      dirty_rate_mib_s=rng.choice((0, 10, 50, 200))))
+    out, used = place(host_list, vms, shares, random.Random(seed), MEM_SIZES, fill=0.85, width=4)
     hosts_used = [Host(h.name, h.capacity, Resources(u[0], u[1]), domain=h.domain, maintenance=h.maintenance)
                   for h, u in zip(host_list, used, strict=True)]
     return ClusterSnapshot(seed, 0.0, tuple(hosts_used), tuple(out))

@@ -37,6 +37,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +56,15 @@ SKEW = 0.3
 """Share of the VMs placed on the first fifth of the hosts (the rest anywhere): the unbalanced start."""
 
 
-def planetlab_shares() -> list[tuple[float, float | None]]:
+Shares = list[tuple[float, float | None]]
+
+
+def planetlab_shares() -> Shares:
     trace = load_trace("bundled")
     return [(sum(series) / len(series) / 100.0, None) for series in trace.series]
 
 
-def bitbrains_shares(root: Path, limit: int = 125) -> list[tuple[float, float | None]]:
+def bitbrains_shares(root: Path, limit: int = 125) -> Shares:
     """(CPU share, memory share) of each Bitbrains VM at the middle of its trace."""
     folders = sorted({path.parent for path in root.rglob("*.csv.gz")})
     vms = [vm for folder in folders for vm in read_bitbrains(folder).vms][:limit]
@@ -77,25 +81,34 @@ def _middle_share(vm: VmSeries) -> tuple[float, float | None]:
     return min(cpu, 1.0), min(mem, 1.0)
 
 
-def build(hosts: int, vms: int, shares: list[tuple[float, float | None]], seed: int = 1) -> ClusterSnapshot:
-    rng = random.Random(seed)
-    hot = max(1, hosts // 5)
+def build(hosts: int, vms: int, shares: Shares, seed: int = 1) -> ClusterSnapshot:
     host_list = tuple(Host(f"h{i:05d}", HOST) for i in range(hosts))
-    used = [[0, 0] for _ in range(hosts)]
-    vm_list = []
+    vm_list, _ = place(host_list, vms, shares, random.Random(seed), MEM_SIZES)
+    return ClusterSnapshot(1, 0.0, host_list, tuple(vm_list))
+
+
+def place(hosts: Sequence[Host], vms: int, shares: Shares, rng: random.Random, mem_sizes: Sequence[int],
+          fill: float = 1.0, width: int = 6) -> tuple[list[Vm], list[list[int]]]:
+    """VMs of drawn sizes and real demand shares, ``SKEW`` of them on the first fifth of the hosts, none past
+    ``fill`` of a host's CPU or memory (the start state is within capacity); and each host's (CPU, memory) used.
+    The constrained-cluster benchmark draws its VMs here too."""
+    hot = max(1, len(hosts) // 5)
+    used = [[0, 0] for _ in hosts]
+    out = []
     for j in range(vms):
-        cpu, mem = rng.choice(CPU_SIZES), rng.choice(MEM_SIZES)
+        cpu, mem = rng.choice(CPU_SIZES), rng.choice(mem_sizes)
         cpu_share, mem_share = shares[rng.randrange(len(shares))]
         mem_use = mem_share if mem_share is not None else rng.uniform(0.4, 0.9)
         use = Resources(int(cpu * cpu_share), int(mem * mem_use))
-        where = rng.randrange(hot) if rng.random() < SKEW else rng.randrange(hosts)
-        while used[where][0] + use.cpu_m > HOST.cpu_m or used[where][1] + mem > HOST.mem_mib:
-            where = rng.randrange(hosts)  # the start state is within capacity
+        where = rng.randrange(hot) if rng.random() < SKEW else rng.randrange(len(hosts))
+        while (used[where][0] + use.cpu_m > hosts[where].capacity.cpu_m * fill
+               or used[where][1] + mem > hosts[where].capacity.mem_mib * fill):
+            where = rng.randrange(len(hosts))
         used[where][0] += use.cpu_m
         used[where][1] += mem
-        vm_list.append(Vm(f"vm{j:06d}", host_list[where].name, Resources(cpu, mem), use,
-                          dirty_rate_mib_s=rng.choice((0, 10, 50, 200))))
-    return ClusterSnapshot(1, 0.0, host_list, tuple(vm_list))
+        out.append(Vm(f"vm{j:0{width}d}", hosts[where].name, Resources(cpu, mem), use,
+                      dirty_rate_mib_s=rng.choice((0, 10, 50, 200))))
+    return out, used
 
 
 def utilisation(snap: ClusterSnapshot, result: Plan | None) -> np.ndarray:
@@ -110,7 +123,6 @@ def utilisation(snap: ClusterSnapshot, result: Plan | None) -> np.ndarray:
     return np.asarray((load / cap).max(axis=1))
 
 
-Shares = list[tuple[float, float | None]]
 
 
 def run(hosts: int, vms: int, shares: Shares, source: str, budget: int | None,
