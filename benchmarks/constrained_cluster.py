@@ -61,7 +61,8 @@ def policy(snap: ClusterSnapshot, seed: int) -> PolicyConfig:
 def report(result: Plan, seconds: float) -> dict[str, object]:
     return {"objective": round(-result.score_after, 6), "moves": len(result.moves),
             "migrated_gib": round(result.migration_mib / 1024, 2), "seconds": round(seconds, 3),
-            "improved": any(n.startswith("improvement: engine objective") for n in result.notes)}
+            "improved": any(n.startswith("improvement: engine objective") for n in result.notes)
+            and not any(n.endswith("construction's kept") for n in result.notes)}
 
 
 def one(snap: ClusterSnapshot, pol: PolicyConfig, budget_s: float, seed: int) -> dict[str, object]:

@@ -115,9 +115,7 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
                 lower_bound=min(bound, -before), violations=tuple(replay.rules.violations(replay.location)),
                 power_off=idle_hosts(replay) if policy.strategy == "consolidate" else (), held=memory.held(state),
                 tradeoff=_tradeoff(curve, ordered), drains=proofs, infeasible=infeasible, restores=restores,
-                migration_mib=sum(sc.move_mib(replay.vms[m.vm].size, replay.vms[m.vm].dirty_rate_mib_s,
-                                              migration_mib_s)
-                                  for m in ordered))
+                migration_mib=_migrated(replay, ordered))
 
 
 def _tagged(moves: list[Move], purpose: Purpose) -> list[Move]:
@@ -165,14 +163,21 @@ def _safer(origin: ClusterState, replay: ClusterState, plain: tuple[tuple[Move, 
            moves: list[Move], budget: int, notes: list[str]
            ) -> tuple[ClusterState, tuple[Move, ...], tuple[Skip, ...]]:
     """The improved moves in a safe order, if the state that order reaches scores above construction's ordered
-    plan (the planner may drop what it cannot order); else construction's (``replay`` and ``plain``)."""
+    plan (the planner may drop what it cannot order) and migrates no more MiB; else construction's (``replay``
+    and ``plain``)."""
     trial = origin.copy()
     ordered, dropped = planner.order(moves, trial, budget)
-    if trial.score() > replay.score() + 1e-12:
+    more = _migrated(origin, ordered) > _migrated(origin, plain[0])
+    if trial.score() > replay.score() + 1e-12 and not more:
         return trial, ordered, dropped
-    notes.append(f"improvement: its ordered plan scores {trial.score():.4f}, construction's {replay.score():.4f}; "
-                 "construction's kept")
+    why = "migrates more MiB" if more else f"scores {trial.score():.4f}, construction's {replay.score():.4f}"
+    notes.append(f"improvement: its ordered plan {why}; construction's kept")
     return replay, *plain
+
+
+def _migrated(state: ClusterState, moves: tuple[Move, ...]) -> int:
+    bw = state.migration_mib_s
+    return sum(sc.move_mib(state.vms[m.vm].size, state.vms[m.vm].dirty_rate_mib_s, bw) for m in moves)
 
 
 def _improved(origin: ClusterState, state: ClusterState, others: list[Move], chosen: list[Move], free: set[str],
@@ -180,10 +185,13 @@ def _improved(origin: ClusterState, state: ClusterState, others: list[Move], cho
     """The balance moves after the engine improved construction's target state within ``search``'s budget
     (:mod:`balancerd.optimize.engine.improve`); None when it found nothing better or would pass the move
     budget. Whether they are kept is :func:`_safer`'s call, on the safely ordered plans' scores."""
-    end = origin.copy()  # construction's moves as the plan will hold them (a VM repaired, then balanced back,
-    for move in [*others, *chosen]:  # keeps its repair move: the engine must count it)
+    end = origin.copy()  # construction's moves as the plan will hold them
+    for move in [*others, *chosen]:
         end.apply(move.vm, move.dest)
-    found = improve(origin, end, free, search)
+    # a VM the engine may not move whose moves end where it started (repaired, then balanced back) is one of
+    # the plan's moves the model does not see as a VM away from its host
+    unseen = {m.vm for m in [*others, *chosen] if m.vm not in free and end.location[m.vm] == origin.location[m.vm]}
+    found = improve(origin, end, free, search, state.policy.max_moves_per_cycle - len(unseen))
     if found is None:
         return None
     trial = origin.copy()

@@ -48,11 +48,12 @@ def test_improved_plans_keep_capacity_budget_and_one_move_per_vm(case: Case) -> 
 
 @SETTINGS
 @given(clusters())
-def test_improvement_never_scores_below_construction(case: Case) -> None:
+def test_improvement_never_scores_below_construction_nor_migrates_more(case: Case) -> None:
     snap, forecast, policy = case
     alone = plan(snap, forecast, policy)
     result = improved(case)
     assert result.score_after >= alone.score_after - 1e-9 or not alone.moves
+    assert result.migration_mib <= alone.migration_mib
 
 
 @SETTINGS

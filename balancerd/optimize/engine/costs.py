@@ -23,14 +23,23 @@ def usage(model: Model, assignment: IntArray) -> IntArray:
 def machine_costs(model: Model, use: IntArray, machines: IntArray | None = None) -> IntArray:
     """Load, second-tier and balance cost of each machine (rows of ``use``; ``machines`` selects their rows)."""
     rows = slice(None) if machines is None else machines
-    cost: IntArray = np.maximum(use - model.safety[rows], 0) @ model.weight_load
+    cost = _tier(np.maximum(use - model.safety[rows], 0), model.weight_load, rows)
     if model.level is not None and model.weight_level is not None:
-        cost += np.maximum(use - model.level[rows], 0) @ model.weight_level
+        cost += _tier(np.maximum(use - model.level[rows], 0), model.weight_level, rows)
     if model.balance_r1.shape[0]:
         avail = model.capacity[rows] - use
         gap = np.maximum(model.balance_target * avail[:, model.balance_r1] - avail[:, model.balance_r2], 0)
         cost += gap @ model.balance_weight
     return cost
+
+
+def _tier(excess: IntArray, weight: IntArray, rows: slice | IntArray) -> IntArray:
+    """Weighted excess per row: ``weight`` per resource [R], or per machine and resource [M, R]."""
+    if weight.ndim == 1:
+        out: IntArray = excess @ weight
+        return out
+    total: IntArray = (excess * weight[rows]).sum(axis=1)
+    return total
 
 
 def place_total(model: Model, assignment: IntArray) -> int:

@@ -8,25 +8,27 @@ and, as separate columns, the balance demand (CPU point forecast, memory usage),
 the cluster's load) measures imbalance on the second. Costs are in one integer unit, ``SCALE`` per unit of
 the cluster score:
 
-- usage above usable capacity: ``OVERLOAD_WEIGHT`` per unit of capacity, as :func:`scoring.overload`;
-- imbalance: load above a host's share, per unit of capacity over the square root of the host count (the
-  cluster score's standard deviation falls by about that much when a host's excess falls by one unit);
+- usage above usable capacity: ``OVERLOAD_WEIGHT`` per unit of the host's capacity, as :func:`scoring.overload`;
+- imbalance: load above a host's share (the mean utilisation of the eligible hosts times its capacity), per
+  unit of its capacity over the square root of the host count (the cluster score's standard deviation falls by
+  about that much when a host's excess falls by one unit);
 - a move: ``policy.min_gain`` times its migration cost (memory and dirty rate over the link, over the mean
   of the movable VMs) over the host count, as :func:`scoring.worth_it` asks of any move, times
   ``policy.cross_domain_cost`` between failure domains;
 - soft VM-host rules: ``policy.soft_rule_weight`` per weighted miss.
 
-Hard VM-host rules, pre-flight facts and failure memory become per-VM masks; the one anti-affinity group a
-VM belongs to becomes its service (distinct hosts). A VM under any other group rule (affinity, spread,
-dependency, soft pairs, a second anti-affinity group) is frozen where construction put it, as is every VM
-balancing may not move and every VM that a drain, restore or repair moved.
+Hard VM-host rules, pre-flight facts and failure memory become per-VM masks; anti-affinity, spread and
+dependency groups become services over the failure domains (the model's locations and neighbourhoods,
+:mod:`balancerd.optimize.engine.groups`). A VM under a rule the model does not carry (affinity, soft VM-VM
+pairs, two group rules) is frozen where construction put it, as is every VM balancing may not move and every
+VM that a drain, restore or repair moved.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,6 +37,7 @@ from balancerd.model import Resources
 from balancerd.optimize import constraints
 from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import cost_ratios, movable_vms
+from balancerd.optimize.engine.groups import Services, services
 from balancerd.optimize.engine.model import BoolArray, IntArray, Model
 from balancerd.optimize.state import ClusterState, Demand
 
@@ -57,9 +60,10 @@ class Problem:
     hosts: tuple[str, ...]
 
 
-def problem(start: ClusterState, end: ClusterState, free: Iterable[str]) -> Problem:
+def problem(start: ClusterState, end: ClusterState, free: Iterable[str], max_moves: int | None = None) -> Problem:
     """The model of ``start`` (the snapshot's state) with ``end`` (construction's) as the start assignment;
-    only the VMs in ``free`` may move."""
+    only the VMs in ``free`` may move, and at most ``max_moves`` VMs may end away from their host in ``start``
+    (default ``policy.max_moves_per_cycle``)."""
     hosts = tuple(start.hosts)
     vms = tuple(start.vms)
     index = {name: m for m, name in enumerate(hosts)}
@@ -68,10 +72,10 @@ def problem(start: ClusterState, end: ClusterState, free: Iterable[str]) -> Prob
     req = np.array([_row(start.demand[v], extras) for v in vms] + _overheads(start, extras), dtype=np.int64)
     original = np.array([index[start.location[v]] for v in vms] + list(range(len(hosts))), dtype=np.int64)
     at = np.array([index[end.location[v]] for v in vms] + list(range(len(hosts))), dtype=np.int64)
-    movable = set(free)
-    services, frozen = _services(start, vms, movable)
-    frozen_all = np.concatenate([frozen, np.ones(len(hosts), dtype=bool)])
-    model = _model(start, hosts, extras, req, services, frozen_all)
+    budget = start.policy.max_moves_per_cycle if max_moves is None else max_moves
+    model = _model(start, hosts, extras, req, services(start, end, vms, set(free)), budget)
+    sizes = _migrated_mib(start, len(hosts))  # improvement migrates no more than construction does
+    model = replace(model, move_size=sizes, max_move_size=int(sizes[original != at].sum()))
     return Problem(model, original, at, vms, hosts)
 
 
@@ -92,55 +96,34 @@ def _overheads(state: ClusterState, extras: list[str]) -> list[list[int]]:
     return rows
 
 
-def _services(state: ClusterState, vms: tuple[str, ...], movable: set[str]) -> tuple[IntArray, BoolArray]:
-    """A service per VM (its one anti-affinity group, else its own) and which VMs are frozen."""
-    group_ids: dict[tuple[str, str], int] = {}
-    services = np.zeros(len(vms), dtype=np.int64)
-    frozen = np.zeros(len(vms), dtype=bool)
-    for p, name in enumerate(vms):
-        group = _one_anti_affinity(state, name)
-        label = ("vm", name) if group is None else ("group", group)
-        services[p] = group_ids.setdefault(label, len(group_ids))
-        frozen[p] = name not in movable or not _engine_can_move(state, name)
-    return services, frozen
-
-
-def _one_anti_affinity(state: ClusterState, vm: str) -> str | None:
-    """The VM's anti-affinity group when that is the only group it belongs to."""
-    groups = state.rules.groups.get(vm, [])
-    return groups[0].name if len(groups) == 1 and groups[0].kind == "anti_affinity" else None
-
-
-def _engine_can_move(state: ClusterState, vm: str) -> bool:
-    """Whether the model carries every group rule of the VM: none, or one anti-affinity group (its service)."""
-    no_group = not state.rules.groups.get(vm)
-    return (no_group or _one_anti_affinity(state, vm) is not None) and vm not in state.rules.soft_groups
-
-
-def _model(state: ClusterState, hosts: tuple[str, ...], extras: list[str], req: IntArray, services: IntArray,
-           frozen: BoolArray) -> Model:
+def _model(state: ClusterState, hosts: tuple[str, ...], extras: list[str], req: IntArray, svc: Services,
+           max_moves: int) -> Model:
     loads = [state.hosts[h] for h in hosts]
     cap = np.array([_capacity(load.capacity, extras) for load in loads], dtype=np.int64)
     safety = np.array([_capacity(load.usable, extras) for load in loads], dtype=np.int64)
     n_res = cap.shape[1]
     eligible = np.array([load.eligible for load in loads], dtype=bool)
     n_hosts = max(1, int(eligible.sum()))
-    unit = _unit(cap, eligible)
-    weight_load = np.where(_is_balance(n_res), 0, np.round(sc.OVERLOAD_WEIGHT * SCALE * unit)).astype(np.int64)
-    weight_level = np.where(_is_balance(n_res), np.round(SCALE * unit / math.sqrt(n_hosts)), 0).astype(np.int64)
+    unit = _unit(cap)  # a unit of load weighs by the host's own capacity, as the cluster score's ratios do
+    balance = _is_balance(n_res)[None, :]
+    weight_load = np.where(balance, 0, np.round(sc.OVERLOAD_WEIGHT * SCALE * unit)).astype(np.int64)
+    weight_level = np.where(balance, np.round(SCALE * unit / math.sqrt(n_hosts)), 0).astype(np.int64)
     areas, distance = _areas(state, hosts)
-    n_services = int(services.max(initial=-1)) + 1 + len(hosts)
-    all_services = np.concatenate([services, np.arange(n_services - len(hosts), n_services)])
+    n_own = svc.distinct.shape[0]  # the host rows are services of their own after the VMs'
+    frozen = np.concatenate([svc.frozen, np.ones(len(hosts), dtype=bool)])
     return Model(
-        transient=np.zeros(n_res, dtype=bool), weight_load=weight_load, neighborhood=np.zeros(len(hosts), np.int64),
-        location=np.zeros(len(hosts), np.int64), capacity=cap, safety=safety, machine_move_cost=distance,
-        spread_min=np.zeros(n_services, np.int64), dependencies=tuple(() for _ in range(n_services)),
-        service=all_services, requirement=req, process_move_cost=_move_costs(state, len(hosts), n_hosts),
+        transient=np.zeros(n_res, dtype=bool), weight_load=weight_load, neighborhood=areas, location=areas,
+        capacity=cap, safety=safety, machine_move_cost=distance,
+        spread_min=np.concatenate([svc.spread_min, np.zeros(len(hosts), np.int64)]),
+        dependencies=svc.dependencies + tuple(() for _ in hosts),
+        service=np.concatenate([svc.of, n_own + np.arange(len(hosts))]), requirement=req,
+        process_move_cost=_move_costs(state, len(hosts), n_hosts),
         balance_r1=np.zeros(0, np.int64), balance_r2=np.zeros(0, np.int64), balance_target=np.zeros(0, np.int64),
         balance_weight=np.zeros(0, np.int64), weight_process_move=1, weight_service_move=0, weight_machine_move=1,
-        level=_level(req, cap, eligible), weight_level=weight_level, open_host=eligible, frozen=frozen,
+        level=_level(state, hosts, cap, eligible), weight_level=weight_level, open_host=eligible, frozen=frozen,
         only=_masks(state, hosts, frozen), place_cost=_place_costs(state, hosts, frozen),
-        max_moves=state.policy.max_moves_per_cycle, move_area=areas)
+        max_moves=max_moves, move_area=areas,
+        distinct=np.concatenate([svc.distinct, np.ones(len(hosts), dtype=bool)]))
 
 
 def _capacity(res: Resources, extras: list[str]) -> list[int]:
@@ -153,24 +136,25 @@ def _is_balance(n_res: int) -> BoolArray:
     return column
 
 
-def _unit(cap: IntArray, eligible: BoolArray) -> NDFloat:
-    """1 / the mean capacity of eligible hosts per resource (the balance columns take CPU's and memory's)."""
-    rows = cap[eligible] if eligible.any() else cap
-    mean = rows.mean(axis=0).astype(np.float64) if rows.shape[0] else np.ones(cap.shape[1])
-    mean[2:4] = mean[0:2]
-    out: NDFloat = np.where(mean > 0, 1.0 / np.maximum(mean, 1.0), 0.0)
+def _unit(cap: IntArray) -> NDFloat:
+    """1 / each host's own capacity per resource, [M, R] (the balance columns take CPU's and memory's; 0 where
+    a host has none: the capacity constraint keeps such load off it)."""
+    own = cap.astype(np.float64)
+    own[:, 2:4] = own[:, 0:2]
+    out: NDFloat = np.where(own > 0, 1.0 / np.maximum(own, 1.0), 0.0)
     return out
 
 
-def _level(req: IntArray, cap: IntArray, eligible: BoolArray) -> IntArray:
-    """Each eligible host's share of the balance load (the cluster's fraction of its capacity); none elsewhere."""
+def _level(state: ClusterState, hosts: tuple[str, ...], cap: IntArray, eligible: BoolArray) -> IntArray:
+    """Each eligible host's share of the balance load: the mean utilisation of the eligible hosts (their
+    larger of CPU and memory fraction, which the cluster score's deviation is taken over) times its capacity,
+    on both balance columns; none elsewhere."""
     level = np.full(cap.shape, _UNBOUNDED, dtype=np.int64)
     if not eligible.any():
         return level
+    share = float(np.mean([state.hosts[h].util for h, ok in zip(hosts, eligible, strict=True) if ok]))
     for r in (2, 3):
-        real = cap[eligible, r - 2].astype(np.float64)
-        share = float(req[:, r].sum()) / max(float(real.sum()), 1.0)
-        level[eligible, r] = np.floor(share * real).astype(np.int64)
+        level[eligible, r] = np.floor(share * cap[eligible, r - 2].astype(np.float64)).astype(np.int64)
     return level
 
 
@@ -192,6 +176,13 @@ def _move_costs(state: ClusterState, n_hosts_all: int, n_hosts: int) -> IntArray
     ratio = cost_ratios(state, list(state.vms), movable_vms(state))
     per_vm = np.round(SCALE * state.policy.min_gain * ratio / n_hosts).astype(np.int64)
     return np.concatenate([per_vm, np.zeros(n_hosts_all, dtype=np.int64)])
+
+
+def _migrated_mib(state: ClusterState, n_hosts_all: int) -> IntArray:
+    """What moving each VM migrates, in MiB (as the plan's ``migration_mib`` counts it); 0 for the host rows."""
+    bw = state.migration_mib_s
+    mib = [sc.move_mib(vm.size, vm.dirty_rate_mib_s, bw) for vm in state.vms.values()]
+    return np.array(mib + [0] * n_hosts_all, dtype=np.int64)
 
 
 def _masks(state: ClusterState, hosts: tuple[str, ...], frozen: BoolArray) -> Mapping[int, BoolArray]:

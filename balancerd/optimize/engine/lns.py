@@ -1,10 +1,11 @@
 """Large-neighbourhood step: CP-SAT re-assigns every movable process of a few machines among them.
 
 Called by :mod:`balancerd.optimize.engine.search`. The sub-model is exact for the chosen machines: capacity,
-transient usage, conflict, spread and dependency (with what lies outside the neighbourhood as constants), where each
-process may run (masks), the move budget, load (both tiers) and balance cost of the chosen machines, placement
-costs, process / machine move costs and the service move cost (a max over services). The solution is applied through
-:func:`try_moves`, which re-checks it against the state."""
+transient usage, conflict (in services whose processes run apart), spread and dependency (with what lies outside
+the neighbourhood as constants), where each process may run (masks), the move budgets (count and size), load
+(both tiers) and balance cost of the chosen machines, placement costs, process / machine move costs and the
+service move cost (a max over services). The solution is applied through :func:`try_moves`, which re-checks it
+against the state."""
 
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def _fixed_usage(st: State, machines: IntArray, procs: IntArray) -> IntArray:
 
 def _variables(sub: _Sub) -> None:
     st = sub.st
-    blocked = {(int(st.inst.service[q]), j) for j, m in enumerate(sub.machines) for q in _others_on(sub, int(m))}
+    blocked = {(int(st.inst.service[q]), j) for j, m in enumerate(sub.machines) for q in _others_on(sub, int(m))
+               if st.inst.is_distinct(int(st.inst.service[q]))}
     for p in sub.procs:
         row = []
         s = int(st.inst.service[p])
@@ -98,13 +100,19 @@ def _variables(sub: _Sub) -> None:
 
 
 def _move_budget(sub: _Sub) -> None:
-    """At most ``max_moves`` processes away from their original machine, counting those outside."""
-    st = sub.st
-    if st.inst.max_moves < 0:
-        return
-    inside = int(np.count_nonzero(st.assign[sub.procs] != st.orig[sub.procs]))
-    away = [sub.x[int(p), j] for p in sub.procs for j, m in enumerate(sub.machines) if m != st.orig[p]]
-    sub.model.add(sum(away) <= st.inst.max_moves - (st.n_moved - inside))
+    """At most ``max_moves`` processes away from their original machine, and at most ``max_move_size`` of their
+    ``move_size``, counting those outside."""
+    st, inst = sub.st, sub.st.inst
+    away = [(int(p), j) for p in sub.procs for j, m in enumerate(sub.machines) if m != st.orig[p]]
+    gone = st.assign[sub.procs] != st.orig[sub.procs]
+    if inst.max_moves >= 0:
+        inside = int(np.count_nonzero(gone))
+        sub.model.add(sum(sub.x[k] for k in away) <= inst.max_moves - (st.n_moved - inside))
+    if inst.max_move_size >= 0 and inst.move_size is not None:
+        inside_size = int(inst.move_size[sub.procs[gone]].sum())
+        sizes = [int(inst.move_size[p]) for p, _ in away]
+        sub.model.add(cp_model.LinearExpr.weighted_sum([sub.x[k] for k in away], sizes)
+                      <= inst.max_move_size - (st.size_moved - inside_size))
 
 
 def _others_on(sub: _Sub, m: int) -> IntArray:
@@ -156,7 +164,7 @@ def _conflict(sub: _Sub) -> None:
     services = sub.st.inst.service[sub.procs]
     for s in np.unique(services):
         group = sub.procs[services == s]
-        if group.shape[0] < 2:
+        if group.shape[0] < 2 or not sub.st.inst.is_distinct(int(s)):
             continue
         for j in range(sub.machines.shape[0]):
             sub.model.add_at_most_one(sub.x[int(p), j] for p in group)
@@ -245,9 +253,9 @@ def _machine_costs(sub: _Sub) -> None:
         use = [_plus(sub.usage[j][r], int(sub.fixed[j, r])) for r in range(inst.n_resources)]
         for r in range(inst.n_resources):
             top = int(total_req[r] + sub.fixed[j, r])
-            _tier(sub, f"over{m}_{r}", use[r], top, int(inst.safety[m, r]), int(inst.weight_load[r]))
-            if inst.level is not None and inst.weight_level is not None:
-                _tier(sub, f"level{m}_{r}", use[r], top, int(inst.level[m, r]), int(inst.weight_level[r]))
+            _tier(sub, f"over{m}_{r}", use[r], top, int(inst.safety[m, r]), inst.load_weight(int(m), r))
+            if inst.level is not None:
+                _tier(sub, f"level{m}_{r}", use[r], top, int(inst.level[m, r]), inst.level_weight(int(m), r))
         for b in range(inst.balance_r1.shape[0]):
             _balance_term(sub, int(m), b, use)
 

@@ -8,12 +8,17 @@ services within neighbourhoods, load / balance / move costs); the daemon adds wh
 each of which ROADEF leaves at its neutral default:
 
 - a second load tier: usage above ``level`` costs ``weight_level`` per unit (the daemon puts each host's share
-  of the cluster's load there, so the tier measures imbalance between hosts);
+  of the cluster's load there, so the tier measures imbalance between hosts), and weights per machine as well
+  as per resource (a unit of load weighs by the host's own capacity, as the cluster score counts it);
 - where a process may go: ``open_host`` (destinations for everyone: eligible hosts), ``only`` (per-process
   masks: must / must_not rules, pre-flight facts, failure memory) and ``frozen`` (processes that never move:
   pinned, cooled down, in flight, host overhead);
 - ``place_cost``: a cost per (process, machine) (soft should / should_not rules);
-- ``max_moves``: how many processes may end away from their original machine (the cycle's move budget).
+- ``max_moves``: how many processes may end away from their original machine (the cycle's move budget), and
+  ``max_move_size``: how much of ``move_size`` they may add up to (the daemon: migrated MiB, at most
+  construction's);
+- ``distinct``: which services keep their processes on distinct machines (ROADEF: all; the daemon: anti-affinity
+  groups, while a spread group or either side of a dependency is a service only for spread and dependency).
 
 All quantities are integers, so applying a move and its inverse restores every sum exactly.
 """
@@ -35,7 +40,7 @@ class Model:
     """One placement problem (arrays are read-only by convention)."""
 
     transient: BoolArray  # [R] resource is transient
-    weight_load: IntArray  # [R] cost per unit above safety
+    weight_load: IntArray  # [R] cost per unit above safety, or [M, R] per machine
     neighborhood: IntArray  # [M]
     location: IntArray  # [M]
     capacity: IntArray  # [M, R]
@@ -54,17 +59,20 @@ class Model:
     weight_service_move: int
     weight_machine_move: int
     level: IntArray | None = None  # [M, R] second load tier (None: none)
-    weight_level: IntArray | None = None  # [R] cost per unit above level
+    weight_level: IntArray | None = None  # [R] or [M, R] cost per unit above level
     open_host: BoolArray | None = None  # [M] machines any process may move to (None: all)
     only: Mapping[int, BoolArray] = field(default_factory=dict)  # process -> [M] machines it may run on
     frozen: BoolArray | None = None  # [P] processes that stay where they start
     place_cost: Mapping[int, IntArray] = field(default_factory=dict)  # process -> [M] cost of running there
     max_moves: int = -1  # processes that may end away from their original machine (-1: any number)
+    move_size: IntArray | None = None  # [P] what a process away from its original machine adds up (None: 0)
+    max_move_size: int = -1  # the most move_size processes away from their machine may add up to (-1: any)
     move_area: IntArray | None = None  # [M] row of machine_move_cost for each machine (None: the machine's own)
+    distinct: BoolArray | None = None  # [S] service's processes run on distinct machines (None: every service's)
 
     @property
     def n_resources(self) -> int:
-        return int(self.weight_load.shape[0])
+        return int(self.capacity.shape[1])
 
     @property
     def n_machines(self) -> int:
@@ -84,6 +92,25 @@ class Model:
         if self.move_area is None:
             return np.asarray(self.machine_move_cost[origin, dest], dtype=np.int64)
         return np.asarray(self.machine_move_cost[self.move_area[origin], self.move_area[dest]], dtype=np.int64)
+
+    def load_weight(self, m: int, r: int) -> int:
+        return int(self.weight_load[r] if self.weight_load.ndim == 1 else self.weight_load[m, r])
+
+    def level_weight(self, m: int, r: int) -> int:
+        weight = self.weight_level
+        if weight is None:
+            return 0
+        return int(weight[r] if weight.ndim == 1 else weight[m, r])
+
+    def size_of(self, p: int) -> int:
+        return 0 if self.move_size is None else int(self.move_size[p])
+
+    def sized_out(self, size: int) -> bool:
+        """Whether processes away from their machine adding up to ``size`` pass ``max_move_size``."""
+        return 0 <= self.max_move_size < size
+
+    def is_distinct(self, s: int) -> bool:
+        return self.distinct is None or bool(self.distinct[s])
 
     def is_frozen(self, p: int) -> bool:
         return self.frozen is not None and bool(self.frozen[p])

@@ -46,6 +46,8 @@ def swap_deltas(st: State, p: int, partners: IntArray) -> tuple[IntArray, IntArr
     a = int(st.assign[p])
     b = st.assign[partners]
     keep = (b != a) & (inst.service[partners] != inst.service[p])
+    if inst.frozen is not None:
+        keep &= ~inst.frozen[partners]
     partners, b = partners[keep], b[keep]
     rp, rq = inst.requirement[p], inst.requirement[partners]
     new_a = st.use[a] + rq - rp
@@ -84,6 +86,8 @@ def _moved_terms(st: State, procs: IntArray, src: IntArray, dst: IntArray) -> In
 
 def best_swap(st: State, p: int, partners: IntArray, tries: int = 3) -> bool:
     """Try the most promising swaps of p with ``partners``; True when one was applied."""
+    if st.inst.is_frozen(p):
+        return False
     cands, delta = swap_deltas(st, p, partners)
     good = np.flatnonzero(delta < 0)
     if good.shape[0] == 0:

@@ -46,6 +46,7 @@ class State:
         self.hist = np.bincount(self.moved, minlength=int(inst.service.shape[0]) + 2).astype(np.int64)
         self.max_moved = int(self.moved.max(initial=0))
         self.n_moved = int(np.count_nonzero(moved))
+        self.size_moved = 0 if inst.move_size is None else int(inst.move_size[moved].sum())
         self.total = objective(inst, self.orig, assignment)
 
     # ----- applying moves -------------------------------------------------------------------------------
@@ -74,6 +75,7 @@ class State:
         if place is not None:
             self.total += int(place[b] - place[a])
         self.n_moved += int(b != o) - int(a != o)
+        self.size_moved += (int(b != o) - int(a != o)) * inst.size_of(p)
         self._update_counts(s, a, b)
         self.assign[p] = b
 
@@ -121,8 +123,10 @@ class State:
     def locally_feasible(self, procs: list[int], machines: list[int]) -> bool:
         """Constraints that moves of ``procs`` touching ``machines`` could have broken (rest assumed to hold)."""
         inst = self.inst
-        if (self.free[machines] < 0).any() or (0 <= inst.max_moves < self.n_moved):
+        if (self.free[machines] < 0).any() or (0 <= inst.max_moves < self.n_moved) or inst.sized_out(self.size_moved):
             return False
+        if inst.frozen is not None and inst.frozen[procs].any():
+            return False  # a frozen process swapped back to its original machine would pass the masks
         if not all(inst.placeable(p, int(self.assign[p])) for p in procs if self.assign[p] != self.orig[p]):
             return False
         nbs = {int(inst.neighborhood[m]) for m in machines}
@@ -130,7 +134,7 @@ class State:
 
     def _service_ok(self, s: int, nbs: set[int]) -> bool:
         machines = self.assign[self.svc_procs[s]]
-        if np.unique(machines).shape[0] != machines.shape[0]:
+        if self.inst.is_distinct(s) and np.unique(machines).shape[0] != machines.shape[0]:
             return False
         if self.n_locs[s] < self.inst.spread_min[s]:
             return False
@@ -164,9 +168,10 @@ class State:
         s = int(self.inst.service[p])
         ok = self.inst.destinations(p)
         o = int(self.orig[p])
-        if a == o and 0 <= self.inst.max_moves <= self.n_moved:
+        if a == o and (0 <= self.inst.max_moves <= self.n_moved
+                       or self.inst.sized_out(self.size_moved + self.inst.size_of(p))):
             ok[:] = False
-        ok[self.assign[self.svc_procs[s]]] = False
+        ok[self.assign[self.svc_procs[s]] if self.inst.is_distinct(s) else a] = False
         self._mask_spread(ok, s, a)
         self._mask_dependency(ok, s, a)
         return ok

@@ -8,6 +8,8 @@ from balancerd.model import Forecast
 from balancerd.optimize import Search, plan
 from balancerd.optimize.engine.costs import objective
 from balancerd.optimize.engine.fromstate import problem
+from balancerd.optimize.engine.moves import best_swap
+from balancerd.optimize.engine.state import State
 from balancerd.optimize.state import ClusterState
 from tests import builders as b
 
@@ -68,3 +70,36 @@ def test_anti_affinity_members_share_one_service_and_must_rules_become_masks() -
     assert prob.model.service[index["h0v0"]] == prob.model.service[index["h1v0"]]
     mask = prob.model.only[index["h3v0"]]
     assert [prob.hosts[m] for m in np.flatnonzero(mask)] == ["h4", "h5"]
+
+
+def test_swaps_never_move_a_frozen_vm_not_even_back_to_its_host() -> None:
+    snap = b.grid([[4000, 500], [6000, 6000]], cpu_m=32000)
+    start = ClusterState(snap, Forecast(300), b.policy(), frozenset())
+    end = start.copy()
+    end.apply("h0v0", "h1")  # construction's move of a VM the engine may not touch
+    prob = problem(start, end, {"h0v1", "h1v0", "h1v1"})
+    st = State(prob.model, prob.original, prob.start)
+    x, q = prob.vms.index("h0v0"), prob.vms.index("h0v1")
+    swapped = st.total
+    st.move(x, 0)
+    st.move(q, 1)
+    assert st.total < swapped  # the swap would pay: x back home, the small VM over
+    st.reset(prob.start.copy())
+    assert not best_swap(st, x, np.arange(prob.model.n_processes))
+    assert not best_swap(st, q, np.array([x]))
+    assert (st.assign == prob.start).all()
+
+
+def test_improvement_migrates_no_more_mib_than_construction() -> None:
+    snap, forecast, policy = _cluster()
+    start = ClusterState(snap, forecast, policy, frozenset())  # type: ignore[arg-type]
+    end = start.copy()
+    end.apply("h0v0", "h5")
+    prob = problem(start, end, set(start.vms))
+    moved = int(np.flatnonzero(prob.original != prob.start)[0])
+    assert prob.model.max_move_size == prob.model.size_of(moved) > 0
+    st = State(prob.model, prob.original, prob.start)
+    bigger = [p for p in range(len(prob.vms)) if p != moved and prob.model.size_of(p) >= prob.model.size_of(moved)]
+    assert bigger and all(st.shift_targets(p).shape[0] == 0 for p in bigger if st.assign[p] == st.orig[p])
+    st.move(moved, int(prob.original[moved]))  # home again: the room is back
+    assert any(st.shift_targets(p).shape[0] for p in bigger)
