@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from optimizer_scale import bitbrains_shares, place, planetlab_shares
+from optimizer_scale import bitbrains_shares, kept_improvement, place, planetlab_shares
 
 from balancerd.config import PolicyConfig, RuleConfig
 from balancerd.model import ClusterSnapshot, Forecast, Host, Plan, Resources
@@ -61,8 +61,7 @@ def policy(snap: ClusterSnapshot, seed: int) -> PolicyConfig:
 def report(result: Plan, seconds: float) -> dict[str, object]:
     return {"objective": round(-result.score_after, 6), "moves": len(result.moves),
             "migrated_gib": round(result.migration_mib / 1024, 2), "seconds": round(seconds, 3),
-            "improved": any(n.startswith("improvement: engine objective") for n in result.notes)
-            and not any(n.endswith("construction's kept") for n in result.notes)}
+            "improved": kept_improvement(result)}
 
 
 def one(snap: ClusterSnapshot, pol: PolicyConfig, budget_s: float, seed: int) -> dict[str, object]:

@@ -111,6 +111,13 @@ def place(hosts: Sequence[Host], vms: int, shares: Shares, rng: random.Random, m
     return out, used
 
 
+def kept_improvement(result: Plan) -> bool:
+    """Whether the plan is the engine's improvement (it found one and the guards kept it)."""
+    notes = result.notes
+    return any(n.startswith("improvement: engine objective") for n in notes) \
+        and not any(n.endswith("construction's kept") for n in notes)
+
+
 def utilisation(snap: ClusterSnapshot, result: Plan | None) -> np.ndarray:
     where = {vm.name: vm.host for vm in snap.vms}
     for move in result.moves if result else ():
@@ -141,7 +148,7 @@ def run(hosts: int, vms: int, shares: Shares, source: str, budget: int | None,
     bound = peak_bound(total.cpu_m, total.mem_mib, hosts * HOST.cpu_m, hosts * HOST.mem_mib, largest)
     return {
         "size": f"{hosts}x{vms}", "demand": source, "min_gain": min_gain, "improve_s": improve_s,
-        "improved": any(n.startswith("improvement: engine objective") for n in result.notes),
+        "improved": kept_improvement(result),
         "seconds": round(seconds, 3), "build_seconds": round(built, 3),
         "migrations": len(result.moves), "migration_gib": round(result.migration_mib / 1024, 1),
         "std_before": round(float(before.std()), 5), "std_after": round(float(after.std()), 5),
