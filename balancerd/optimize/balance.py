@@ -58,9 +58,7 @@ def cost_ratios(state: ClusterState, names: list[str], basis: list[str] | None =
 
 
 def _move_mib(state: ClusterState, names: list[str]) -> Floats:
-    bw = state.migration_mib_s
-    return np.array([sc.move_mib(state.vms[n].size, state.vms[n].dirty_rate_mib_s, bw) for n in names],
-                    dtype=np.float64)
+    return np.array([state.move_mib(n) for n in names], dtype=np.float64)
 
 
 class Balancer:

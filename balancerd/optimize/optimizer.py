@@ -37,7 +37,6 @@ from balancerd.model import (
     Skip,
 )
 from balancerd.optimize import bounds, drain, evacuation, feasibility, memory, planner, repair, restore
-from balancerd.optimize import scoring as sc
 from balancerd.optimize.balance import balance, movable_vms
 from balancerd.optimize.consolidate import consolidate, idle_hosts
 from balancerd.optimize.engine.improve import Search, improve
@@ -176,8 +175,7 @@ def _safer(origin: ClusterState, replay: ClusterState, plain: tuple[tuple[Move, 
 
 
 def _migrated(state: ClusterState, moves: tuple[Move, ...]) -> int:
-    bw = state.migration_mib_s
-    return sum(sc.move_mib(state.vms[m.vm].size, state.vms[m.vm].dirty_rate_mib_s, bw) for m in moves)
+    return sum(state.move_mib(m.vm) for m in moves)
 
 
 def _improved(origin: ClusterState, state: ClusterState, others: list[Move], chosen: list[Move], free: set[str],

@@ -245,6 +245,11 @@ class ClusterState:
     def imbalance(self) -> float:
         return sc.pstdev(self.count, self.total, self.total_sq)
 
+    def move_mib(self, vm: str) -> int:
+        """What migrating ``vm`` sends at this state's link speed (memory, dirty rate, local disks)."""
+        spec = self.vms[vm]
+        return sc.move_mib(spec.size, spec.dirty_rate_mib_s, self.migration_mib_s)
+
     def score(self) -> float:
         """The cluster score: balance and overload (``current``) minus the soft-rule penalty."""
         return self.current - self.policy.soft_rule_weight * self.soft

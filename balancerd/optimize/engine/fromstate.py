@@ -180,9 +180,7 @@ def _move_costs(state: ClusterState, n_hosts_all: int, n_hosts: int) -> IntArray
 
 def _migrated_mib(state: ClusterState, n_hosts_all: int) -> IntArray:
     """What moving each VM migrates, in MiB (as the plan's ``migration_mib`` counts it); 0 for the host rows."""
-    bw = state.migration_mib_s
-    mib = [sc.move_mib(vm.size, vm.dirty_rate_mib_s, bw) for vm in state.vms.values()]
-    return np.array(mib + [0] * n_hosts_all, dtype=np.int64)
+    return np.array([state.move_mib(vm) for vm in state.vms] + [0] * n_hosts_all, dtype=np.int64)
 
 
 def _masks(state: ClusterState, hosts: tuple[str, ...], frozen: BoolArray) -> Mapping[int, BoolArray]:

@@ -94,13 +94,10 @@ class Model:
         return np.asarray(self.machine_move_cost[self.move_area[origin], self.move_area[dest]], dtype=np.int64)
 
     def load_weight(self, m: int, r: int) -> int:
-        return int(self.weight_load[r] if self.weight_load.ndim == 1 else self.weight_load[m, r])
+        return _weight_at(self.weight_load, m, r)
 
     def level_weight(self, m: int, r: int) -> int:
-        weight = self.weight_level
-        if weight is None:
-            return 0
-        return int(weight[r] if weight.ndim == 1 else weight[m, r])
+        return 0 if self.weight_level is None else _weight_at(self.weight_level, m, r)
 
     def size_of(self, p: int) -> int:
         return 0 if self.move_size is None else int(self.move_size[p])
@@ -131,3 +128,8 @@ class Model:
             return False
         mask = self.only.get(p)
         return mask is None or bool(mask[m])
+
+
+def _weight_at(weight: IntArray, m: int, r: int) -> int:
+    """A weight given per resource [R] or per machine and resource [M, R], for machine m and resource r."""
+    return int(weight[r] if weight.ndim == 1 else weight[m, r])
