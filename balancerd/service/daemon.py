@@ -4,9 +4,10 @@ APScheduler 3 runs one cycle at a time (``max_instances=1``, coalesced). A cycle
 and publishes; in mode ``enforce`` it hands its plan to the execution worker
 (:mod:`balancerd.service.execution`) and ends, so cycles, metrics and status go on while migrations run. The
 control API (:mod:`balancerd.service.control` over :mod:`balancerd.api.server`) pauses, resumes, approves and
-edits maintenance. The main thread only waits and handles signals: SIGTERM/SIGINT stop cleanly (no new move
-starts; running migrations finish or hit their deadline and are journaled), SIGHUP reloads the config (a bad
-one is refused and the old one kept), SIGUSR1 re-reads the maintenance file by running a cycle now.
+edits maintenance. The main thread only waits for signals (queued by :mod:`balancerd.service.signals`, never
+acted on inside a handler) and acts on them: SIGTERM/SIGINT stop cleanly (no new move starts; running
+migrations finish or hit their deadline and are journaled), SIGHUP reloads the config (a bad one is refused and
+the old one kept), SIGUSR1 re-reads the maintenance file by running a cycle now.
 
 Under systemd (``Type=notify``) it reports READY=1 after the first successful cycle, RELOADING=1 / READY=1
 around a reload, STOPPING=1 on SIGTERM, and feeds the watchdog (``WATCHDOG_USEC``) from its own thread only
@@ -22,7 +23,6 @@ import signal
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -44,6 +44,7 @@ from balancerd.service.control import DaemonControl
 from balancerd.service.cycle import CycleRunner, Proposal
 from balancerd.service.execution import ExecutionWorker
 from balancerd.service.notify import CycleWatch, Notifier, ProgressClock, WatchdogPinger, watchdog_timeout_s
+from balancerd.service.signals import SignalInbox
 from balancerd.service.wiring import clock_speed, make_backend, make_clock, make_heads
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ log = structlog.get_logger("balancerd.daemon")
 
 _JOB_ID = "cycle"
 _RETRAIN_ID = "retrain"
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
 _RESTART_ONLY = ("backend", "hosts", "sim", "paths", "control", "metrics", "ha")
 """Config tables a reload cannot change: they name what the daemon opened, bound or built at start."""
 
@@ -64,8 +66,7 @@ class Daemon:
         """``clock`` and ``backend`` default to what the config asks for (tests pass their own)."""
         self.config = config
         self.stop_event = threading.Event()
-        self._reload = threading.Event()
-        self._wake = threading.Event()
+        self._signals = SignalInbox(_SIGNALS)
         self._lock = threading.Lock()
         self._last_report: CycleReport | None = None
         self.metrics = Metrics()
@@ -100,6 +101,7 @@ class Daemon:
             self._main_loop()
         finally:
             self._shutdown()
+            self._signals.close()
         return 0
 
     def _start(self) -> None:
@@ -157,27 +159,20 @@ class Daemon:
         return self.scheduler.running and self.watch.healthy(self._wall_interval())
 
     def _main_loop(self) -> None:
-        for signum, handler in ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop),
-                                (signal.SIGHUP, self._on_hup), (signal.SIGUSR1, self._on_usr1)):
-            signal.signal(signum, handler)
+        """Wait for signals and act on them here, where this thread holds no lock (see ``service/signals.py``)."""
+        self._signals.open()
         while not self.stop_event.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            if self._reload.is_set():
-                self._reload.clear()
-                self.reload()
+            self._on_signals(self._signals.wait(0.5))
 
-    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        self.stop_event.set()
-        self._wake.set()
-
-    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
-        self._reload.set()
-        self._wake.set()
-
-    def _on_usr1(self, signum: int, frame: FrameType | None) -> None:
-        log.info("maintenance file re-read requested")
-        self.run_cycle_now()
+    def _on_signals(self, received: frozenset[int]) -> None:
+        if received & {signal.SIGTERM, signal.SIGINT}:
+            self.stop_event.set()
+            return
+        if signal.SIGHUP in received:
+            self.reload()
+        if signal.SIGUSR1 in received:
+            log.info("maintenance file re-read requested")
+            self.run_cycle_now()
 
     def run_cycle_now(self) -> None:
         """Schedule a cycle immediately (skipped by the scheduler if one is running)."""
