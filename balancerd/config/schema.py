@@ -424,6 +424,8 @@ class ImportsConfig:
     """Scratch space on this machine: an OVA unpacked, each disk converted before its upload."""
     serial_log_dir: Path | None = _opt(None, path=True)
     """Imported guests write their serial console to ``DIR/NAME.log`` (a path every host sees); None = a pty."""
+    converter: str = _opt("qemu-img", choices=("qemu-img", "virt-v2v"))
+    """"qemu-img": disks copied, the guest unchanged; "virt-v2v": the guest made ready for KVM (``--converter``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from balancerd import config as config_mod
 from balancerd.backends.base import Check, Hypervisor, PoolInfo
 from balancerd.config import Config
 from balancerd.errors import BalancerdError, ImportSourceError
-from balancerd.importing import progress, reading, run, source, target
+from balancerd.importing import progress, reading, run, source, target, v2v
 from balancerd.journal import Journal
 from balancerd.observability import logging as logsetup
 
@@ -42,6 +42,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--spec", type=Path, help="a VHD/VHDX's TOML spec (default: <disk stem>.toml beside it)")
     parser.add_argument("--compat", action="store_true", help="SATA disks and e1000 NICs instead of virtio "
                         "(guests without virtio drivers)")
+    parser.add_argument("--converter", choices=("qemu-img", "virt-v2v"), help="qemu-img: disks copied, guest "
+                        "unchanged; virt-v2v: the guest made ready for KVM (default: [imports] converter)")
     parser.add_argument("--dry-run", action="store_true", help="read, place and check; change nothing")
     parser.add_argument("--json", action="store_true", help="machine-readable report and progress events")
     parser.add_argument("--start", action="store_true", help="start the guest once it is defined")
@@ -55,13 +57,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     with _scratch(config) as work:
         export = reading.read(args.source, work, args.spec)
-        request = target.Request(args.name or export.guest.name, args.host, args.pool, args.compat)
+        converter = args.converter or config.imports.converter
+        request = target.Request(args.name or export.guest.name, args.host, args.pool, args.compat, converter)
         with collected_once(config) as (runner, proposal):
             snapshot = proposal.collected.snapshot
             pools = _pools(runner.backend, tuple(h.name for h in snapshot.hosts if h.reachable))
             chosen = target.decide(export, request, config, snapshot, proposal.forecast, pools,
                                    runner.journal.failures())
-            checks = (*export.checks, *chosen.checks)
+            checks = (*export.checks, *chosen.checks, *((v2v.check(),) if converter == v2v.NAME else ()))
             failed = not all(c.ok for c in checks)
             if args.dry_run or failed:
                 if failed and not args.dry_run:

@@ -1,5 +1,6 @@
-"""Carrying an import out once every check passed: each disk converted with qemu-img in the work directory,
-uploaded into the target pool through the backend, the domain defined (and started with ``--start``).
+"""Carrying an import out once every check passed: each disk converted with qemu-img in the work directory (or
+the whole guest by virt-v2v, :mod:`balancerd.importing.v2v`, with ``--converter virt-v2v``), uploaded into the
+target pool through the backend, the domain defined (and started with ``--start``).
 
 Called by :mod:`balancerd.importing.cli`. The journal gets the import's row before anything changes and each
 volume and definition the moment it exists; a failure at any step removes what this import created (the
@@ -21,7 +22,7 @@ from balancerd.backends.base import Hypervisor
 from balancerd.clock import Clock
 from balancerd.config import ImportsConfig
 from balancerd.errors import BalancerdError
-from balancerd.importing import domain, qemuimg
+from balancerd.importing import domain, qemuimg, v2v
 from balancerd.importing.devices import TargetDisk
 from balancerd.importing.progress import Progress
 from balancerd.importing.reading import Export
@@ -60,7 +61,8 @@ def execute(export: Export, target: Target, name: str, settings: ImportsConfig, 
     made: list[str] = []
     defined = False
     try:
-        paths = tuple(_disk(export, target, i, disk, work, seams, record, made)
+        ready = _by_v2v(export, target, name, work, seams.progress) if target.converter == v2v.NAME else None
+        paths = tuple(_disk(export, target, i, disk, work, seams, record, made, ready[i] if ready else None)
                       for i, disk in enumerate(target.devices.disks))
         xml = domain.render(export.guest, name, target.devices, paths, domain_type=settings.domain_type,
                             disk_format=target.disk_format, serial_log=_serial(settings, name))
@@ -80,17 +82,31 @@ def execute(export: Export, target: Target, name: str, settings: ImportsConfig, 
     return Imported(name, host, paths, start)
 
 
-def _disk(export: Export, target: Target, index: int, disk: TargetDisk, work: Path, seams: Seams, record: int,
-          made: list[str]) -> str:
-    """Convert one disk into ``work`` and upload it; the volume's path on the host."""
-    source, fmt = export.files[index], export.formats[index]
-    assert source is not None  # the checks passed: every file was read
-    size = export.guest.disks[index].virtual_size_bytes
-    converted = work / disk.volume
+def _by_v2v(export: Export, target: Target, name: str, work: Path, progress: Progress) -> tuple[Path, ...]:
+    """The whole guest converted by virt-v2v into ``work``: one file per disk, in order."""
+    total = sum(d.virtual_size_bytes for d in export.guest.disks)
+
+    def show(line: v2v.Line) -> None:
+        if line.stage is not None:
+            progress.event("stage", step="convert", converter=v2v.NAME, stage=line.stage)
+        if line.copied is not None:
+            progress.advance(int(line.copied * total))
+
+    progress.begin("convert", f"{name} ({v2v.NAME})", total)
     try:
-        seams.progress.begin("convert", disk.source_file, size)
-        qemuimg.convert(source, fmt, converted, target.disk_format, lambda f: seams.progress.advance(int(f * size)))
-        seams.progress.end()  # the convert bar; a failure's bar is ended below
+        return v2v.convert(export, name, work, target.disk_format, show)
+    finally:
+        progress.end()
+
+
+def _disk(export: Export, target: Target, index: int, disk: TargetDisk, work: Path, seams: Seams, record: int,
+          made: list[str], ready: Path | None) -> str:
+    """Convert one disk into ``work`` (unless virt-v2v did: ``ready``) and upload it; the volume's path."""
+    size = export.guest.disks[index].virtual_size_bytes
+    converted = ready or work / disk.volume
+    try:
+        if ready is None:
+            _convert(export, target, index, disk, converted, seams.progress)
         path = _upload(target, disk, converted, size, seams)
     finally:
         seams.progress.end()
@@ -98,6 +114,16 @@ def _disk(export: Export, target: Target, index: int, disk: TargetDisk, work: Pa
     made.append(disk.volume)
     seams.journal.import_created(record, f"volume {target.pool}/{disk.volume}")
     return path
+
+
+def _convert(export: Export, target: Target, index: int, disk: TargetDisk, converted: Path,
+             progress: Progress) -> None:
+    source, fmt = export.files[index], export.formats[index]
+    assert source is not None  # the checks passed: every file was read
+    size = export.guest.disks[index].virtual_size_bytes
+    progress.begin("convert", disk.source_file, size)
+    qemuimg.convert(source, fmt, converted, target.disk_format, lambda f: progress.advance(int(f * size)))
+    progress.end()  # the convert bar; a failure's bar is ended by the caller
 
 
 def _upload(target: Target, disk: TargetDisk, converted: Path, size: int, seams: Seams) -> str:

@@ -35,6 +35,7 @@ class Request:
     host: str = AUTO
     pool: str = ""
     compat: bool = False
+    converter: str = "qemu-img"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,8 @@ class Target:
     devices: dev.Devices
     placement: Placement
     checks: tuple[Check, ...]
+    converter: str = "qemu-img"
+    """"qemu-img" (disks copied, guest unchanged) or "virt-v2v" (the guest made ready for KVM)."""
 
 
 def decide(export: Export, request: Request, config: Config, snapshot: ClusterSnapshot, forecast: Forecast,
@@ -71,7 +74,8 @@ def decide(export: Export, request: Request, config: Config, snapshot: ClusterSn
               _mapped(config, snapshot, host or request.host, kind, export), _present(snapshot, host, networks),
               _space(export, pool, wanted, pools.get(host or "", ()), config),
               _cpu(export, snapshot, host or (request.host if request.host != AUTO else None)))
-    return Target(host, pool.name if pool else "", networks, config.imports.disk_format, devices, placed, checks)
+    return Target(host, pool.name if pool else "", networks, config.imports.disk_format, devices, placed, checks,
+                  request.converter)
 
 
 def _size(export: Export) -> Resources:
@@ -166,7 +170,7 @@ def _cpu(export: Export, snapshot: ClusterSnapshot, host: str | None) -> Check:
 def as_json(target: Target) -> dict[str, object]:
     """The ``target`` object of the dry-run."""
     return {"host": target.host or "", "pool": target.pool, "networks": dict(target.networks),
-            "disk_format": target.disk_format, "devices": dev.as_json(target.devices),
+            "disk_format": target.disk_format, "converter": target.converter, "devices": dev.as_json(target.devices),
             "placement": {"reason": target.placement.reason,
                           "candidates": [{"host": c.host, "gain": c.gain, "reasons": list(c.reasons)}
                                          for c in target.placement.candidates]}}

@@ -28,7 +28,7 @@ CHECK_NAMES = ["source readable", "source complete", "disk formats", "checksums"
 SOURCE_KEYS = {"format", "name", "memory_bytes", "vcpus", "sockets", "cores_per_socket", "firmware", "guest_os",
                "disks", "cdroms", "nics"}
 DISK_KEYS = {"bus", "file", "format", "virtual_size_bytes", "controller", "compression", "chunk_size"}
-TARGET_KEYS = {"host", "pool", "networks", "disk_format", "devices", "placement"}
+TARGET_KEYS = {"host", "pool", "networks", "disk_format", "converter", "devices", "placement"}
 DEVICE_KEYS = {"machine", "firmware", "disks", "nics", "cdroms", "controllers"}
 
 
@@ -204,3 +204,23 @@ def test_an_import_on_the_sim_is_refused_recorded_and_cleaned_up(tmp_path: Path,
     assert (row.name, row.source, row.outcome, row.created) == ("web", str(path), "failed", ())
     assert "the simulated cluster holds no disks" in row.detail
     assert [c.name for c in row.checks] == CHECK_NAMES
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_the_virt_v2v_converter_is_a_checked_choice(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch, installed: bool) -> None:
+    from balancerd.importing import v2v
+
+    monkeypatch.setattr(v2v.shutil, "which", lambda tool: f"/usr/bin/{tool}" if installed else None)
+    code, doc, _ = dry_run(capsys, export(tmp_path / "export"), "--converter", "virt-v2v")
+    assert doc["target"]["converter"] == "virt-v2v"
+    assert [c["name"] for c in doc["checks"]] == [*CHECK_NAMES, "converter"]
+    (check,) = [c for c in doc["checks"] if c["name"] == "converter"]
+    assert (code, check["ok"]) == ((0, True) if installed else (1, False))
+    assert installed or "apt install libnbd-bin nbdkit virt-v2v" in check["detail"]
+
+
+def test_the_default_converter_is_qemu_img_without_a_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, doc, _ = dry_run(capsys, export(tmp_path / "export"))
+    assert doc["target"]["converter"] == "qemu-img"
+    assert "converter" not in {c["name"] for c in doc["checks"]}

@@ -266,7 +266,7 @@ def test_devices_follow_the_request(compat: bool, bus: str, model: str) -> None:
 
 def test_as_json() -> None:
     doc = target.as_json(decide(cfg=config(backend="libvirt"), pools=POOLS))
-    assert set(doc) == {"host", "pool", "networks", "disk_format", "devices", "placement"}
+    assert set(doc) == {"host", "pool", "networks", "disk_format", "converter", "devices", "placement"}
     assert (doc["host"], doc["pool"], doc["networks"], doc["disk_format"]) == ("h1", "fast", {"VM Network": "br0"},
                                                                                "qcow2")
     placement = doc["placement"]
