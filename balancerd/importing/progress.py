@@ -63,8 +63,9 @@ class Bars:
             self._bar = None
 
     def event(self, name: str, **fields: Any) -> None:
+        """A line of its own; above the bar while one is shown (virt-v2v's stages come during its convert bar)."""
         details = " ".join(f"{k}={v}" for k, v in fields.items())
-        self._stream.write(f"{name} {details}\n")
+        tqdm.write(f"{name} {details}", file=self._stream)
 
 
 class JsonEvents:

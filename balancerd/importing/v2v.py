@@ -140,8 +140,7 @@ def convert(export: Export, name: str, work: Path, disk_format: str,
 def _run(args: list[str], path: Path, progress: Callable[[Line], None]) -> str:
     """Run virt-v2v, feeding each output line to ``progress``; its error lines when it fails."""
     tail: deque[str] = deque(maxlen=40)
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                          env=os.environ.copy()) as proc:
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) as proc:
         assert proc.stdout is not None
         copying: tuple[int, int] | None = None
         for text in _lines(proc.stdout.fileno()):

@@ -101,3 +101,16 @@ def test_every_kind_is_a_progress(shown: progress.Progress) -> None:
     shown.advance(5)
     shown.end()
     assert shown.event("removed", what="volume p/v", host="h0") is None
+
+
+def test_an_event_during_a_bar_is_a_whole_line_and_the_bar_goes_on() -> None:
+    stream = io.StringIO()
+    shown = progress.Bars(stream)
+    shown.begin("convert", "web (virt-v2v)", 100)
+    shown.advance(40)
+    shown.event("stage", stage="Inspecting the source")
+    shown.advance(100)
+    shown.end()
+    before, line, after = stream.getvalue().partition("\rstage stage=Inspecting the source\n")
+    assert line, "the event is a line of its own, at the start of one (the bar cleared first)"
+    assert "40%" not in before and "40%" in after and "100%" in after, "the bar is drawn again below it"
