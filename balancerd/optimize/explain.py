@@ -32,7 +32,7 @@ def explain(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     if skipped:
         return tuple(f"skipped: {reason}" for reason in skipped)
     state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures,
-                         capped=limits.capped)
+                         capped=limits.capped, recent=limits.recent)
     held = [reason for skip in result.held if skip.vm == vm for reason in skip.reasons]
     if held:
         return (f"held by the failure memory (balancerctl release {vm} clears it):", *held)

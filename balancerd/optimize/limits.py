@@ -20,11 +20,13 @@ class Limits:
     """``allowed``: the purposes whose moves may start now (all, outside blackout windows and back-offs);
     ``held``: why the others wait, one note each (e.g. "blackout window Mon-Fri 08:00-18:00 Europe/Berlin: only
     drains start"); ``capped``: VMs that balancing may not move now, with the moves they made in the last 24 hours
-    (``[policy] max_moves_per_vm_per_day`` reached)."""
+    (``[policy] max_moves_per_vm_per_day`` reached); ``recent``: every VM moved in the last 24 hours with its
+    moves, when a cap is set (consolidation keeps the VMs that have spent their moves together)."""
 
     allowed: frozenset[Purpose] = EVERY_PURPOSE
     held: tuple[str, ...] = ()
     capped: tuple[tuple[str, int], ...] = ()
+    recent: tuple[tuple[str, int], ...] = ()
 
     def allows(self, purpose: Purpose) -> bool:
         return purpose in self.allowed

@@ -79,7 +79,7 @@ def plan(snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
     target state (``[optimizer] time_budget_s``; the default is construction only), see :func:`_improved`.
     """
     state = ClusterState(snapshot, forecast, policy, cooldown, migration_mib_s=migration_mib_s, failures=failures,
-                         capped=limits.capped)
+                         capped=limits.capped, recent=limits.recent)
     replay, curve = state.copy(), state.copy()
     origin = state.copy() if search.active() else None
     before = state.score()

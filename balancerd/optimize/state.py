@@ -135,7 +135,8 @@ class ClusterState:
 
     def __init__(self, snapshot: ClusterSnapshot, forecast: Forecast, policy: PolicyConfig,
                  cooldown: frozenset[str], *, migration_mib_s: int = DEFAULT_LINK_MIB_S,
-                 failures: tuple[FailureRecord, ...] = (), capped: tuple[tuple[str, int], ...] = ()) -> None:
+                 failures: tuple[FailureRecord, ...] = (), capped: tuple[tuple[str, int], ...] = (),
+                 recent: tuple[tuple[str, int], ...] = ()) -> None:
         self.policy = policy
         self.now = snapshot.taken_at
         self.failures = {(f.vm, f.dest): f for f in failures}
@@ -145,6 +146,8 @@ class ClusterState:
         self.cooldown = cooldown
         self.capped = dict(capped)
         """VMs at ``policy.max_moves_per_vm_per_day``, with their moves in the last 24 hours (balancing skips them)."""
+        self.recent = dict(recent)
+        """Every VM's moves in the last 24 hours when a cap is set (:meth:`moves_left`)."""
         self.hosts = {h.name: HostLoad(h, sc.usable_capacity(h.capacity, policy.headroom_pct))
                       for h in snapshot.hosts}
         self.vms = {vm.name: vm for vm in snapshot.vms}
@@ -326,6 +329,14 @@ class ClusterState:
             return self.total, self.total_sq
         util = source.util_after(-d.bal.cpu_m, -d.bal.mem_mib)
         return self.total + util - source.util, self.total_sq + util * util - source.util * source.util
+
+    def moves_left(self, vm: str) -> int | None:
+        """The moves ``vm`` may still make in this rolling day under ``policy.max_moves_per_vm_per_day`` (a move in
+        this plan counts); None without a cap."""
+        cap = self.policy.max_moves_per_vm_per_day
+        if not cap:
+            return None
+        return cap - self.recent.get(vm, 0) - (vm in self.moved)
 
     def apply(self, vm: str, dest: str) -> None:
         """Move ``vm`` to ``dest`` in this state and mark it moved."""

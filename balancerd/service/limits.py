@@ -81,7 +81,9 @@ class MoveLimits:
         if backoff:
             allowed.discard(Purpose.BALANCE)
             held.append(backoff)
-        return Limits(frozenset(allowed), tuple(held), self._capped(now))
+        recent = self._recent(now)
+        cap = self._policy.max_moves_per_vm_per_day
+        return Limits(frozenset(allowed), tuple(held), tuple((vm, n) for vm, n in recent if n >= cap), recent)
 
     def refuses(self, move: Move, now: float) -> str | None:
         """Why ``move`` may not start at ``now`` (the execution guard), or None."""
@@ -99,12 +101,12 @@ class MoveLimits:
             return f"{move.vm} moved {moves} time(s) in the last 24 h, the cap (max_moves_per_vm_per_day = {cap})"
         return None
 
-    def _capped(self, now: float) -> tuple[tuple[str, int], ...]:
-        cap = self._policy.max_moves_per_vm_per_day
-        if not cap:
+    def _recent(self, now: float) -> tuple[tuple[str, int], ...]:
+        """Every VM's successful moves in the last 24 hours, when a cap is set."""
+        if not self._policy.max_moves_per_vm_per_day:
             return ()
         counts = Counter(e.vm for e in self._journal.recent_moves(now - DAY_S) if e.outcome is Outcome.SUCCEEDED)
-        return tuple(sorted((vm, moves) for vm, moves in counts.items() if moves >= cap))
+        return tuple(sorted(counts.items()))
 
     def _backoff(self, now: float) -> str:
         """Why balancing backs off at ``now`` after external moves ("" when it does not)."""

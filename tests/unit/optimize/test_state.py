@@ -97,3 +97,14 @@ def test_spread_and_overloaded() -> None:
     assert math.isclose(state.spread(), 0.85)
     assert state.overloaded()  # 95% is above the 90% usable
     assert not _state(_cluster([4, 4])).overloaded()
+
+
+def test_moves_left_counts_the_last_day_and_this_plan_under_a_cap_only() -> None:
+    snap = _cluster([2, 0])
+    a, b = (vm.name for vm in snap.vms)
+    capped = ClusterState(snap, Forecast(300), PolicyConfig(max_moves_per_vm_per_day=2), frozenset(),
+                          capped=((a, 2),), recent=((a, 2), (b, 1)))
+    assert (capped.moves_left(a), capped.moves_left(b)) == (0, 1)
+    capped.apply(b, "h1")
+    assert capped.moves_left(b) == 0
+    assert _state(snap).moves_left(a) is None

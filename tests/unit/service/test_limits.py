@@ -44,6 +44,16 @@ def test_the_guard_refuses_balancing_a_vm_at_its_cap_but_not_draining_it(journal
     assert limits.for_plan(NOW).capped == (("a", 2),)
 
 
+def test_the_plan_gets_every_vm_moved_in_the_last_day_only_under_a_cap(journal: Journal) -> None:
+    _moved(journal, "a", NOW - 3_000.0)
+    _moved(journal, "a", NOW - 2_000.0)
+    _moved(journal, "b", NOW - 1_000.0)
+    _moved(journal, "c", NOW - 90_000.0)  # older than a day
+    capped = MoveLimits(journal, builders.policy({"max_moves_per_vm_per_day": 2})).for_plan(NOW)
+    assert capped.recent == (("a", 2), ("b", 1)) and capped.capped == (("a", 2),)
+    assert MoveLimits(journal, builders.policy({})).for_plan(NOW).recent == ()
+
+
 def test_external_moves_give_the_cooldown_and_past_the_limit_a_back_off(journal: Journal) -> None:
     limits = MoveLimits(journal, builders.policy({"external_moves_backoff": 1, "external_backoff_s": 900}))
     journal.record_external((ExternalMove("x", "h1", "h2", NOW - 100.0),))
