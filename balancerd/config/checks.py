@@ -11,7 +11,8 @@ from pathlib import Path
 from balancerd import blackout
 from balancerd.cold_windows import parse_window
 from balancerd.config.addresses import check_address, check_uri_host
-from balancerd.config.schema import Config, HostConfig, PolicyConfig, RuleConfig
+from balancerd.config.rules import RuleConfig
+from balancerd.config.schema import Config, HostConfig, PolicyConfig
 from balancerd.errors import ConfigError
 
 _HOST_RULES = ("must", "must_not", "should", "should_not")

@@ -1,4 +1,4 @@
-"""A described cluster file (``[sim] cluster``) into a validated :class:`~balancerd.config.schema.ClusterFile`.
+"""A described cluster file (``[sim] cluster``) into a validated :class:`~balancerd.config.simulated.ClusterFile`.
 
 Called by :func:`balancerd.config.loading.from_table` when a config with ``backend = "sim"`` sets ``[sim]
 cluster``, so that ``balancerd plan`` / ``run`` answer "what would it do on this cluster" without a random
@@ -19,14 +19,9 @@ from typing import Any, TypeVar
 
 from balancerd.config.checks import check_rules
 from balancerd.config.loading import build, read_toml
-from balancerd.config.schema import (
-    SEEDED_SIM_KEYS,
-    ClusterFile,
-    ClusterHostConfig,
-    ClusterVmConfig,
-    Config,
-    RuleConfig,
-)
+from balancerd.config.rules import RuleConfig
+from balancerd.config.schema import Config
+from balancerd.config.simulated import SEEDED_SIM_KEYS, ClusterFile, ClusterHostConfig, ClusterVmConfig
 from balancerd.errors import ConfigError
 
 _KEY = "sim.cluster"

@@ -1,12 +1,13 @@
 """A TOML file or table into a validated :class:`~balancerd.config.schema.Config`.
 
-Called through :mod:`balancerd.config` by the CLI (``balancerd run|plan|simulate``, ``balancerctl``) and by
-the daemon on SIGHUP. Walks the schema's dataclasses, converting and bounding every value from its ``_opt``
-metadata (a float is also refused when it is NaN or infinite), after :mod:`~balancerd.config.removed` has
-refused keys of older releases; a described cluster file (``[sim] cluster``) is read by
-:mod:`~balancerd.config.cluster` with the same converter; then :mod:`~balancerd.config.checks` looks across
-keys. Every problem raises :class:`~balancerd.errors.ConfigError` naming the key, the value and what is
-allowed (exit 78). Relative paths are resolved against the directory of the config file.
+Called through :mod:`balancerd.config` by the CLI (``balancerd run|plan|simulate``, ``balancerctl``) and by the
+daemon on SIGHUP. Walks the schema's dataclasses, converting and bounding every value from its
+:func:`~balancerd.config.fields.opt` metadata (a float is also refused when it is NaN or infinite), after
+:mod:`~balancerd.config.removed` has refused keys of older releases; a described cluster file (``[sim]
+cluster``) is read by :mod:`~balancerd.config.cluster` with the same converter; then
+:mod:`~balancerd.config.checks` looks across keys. Every problem raises :class:`~balancerd.errors.ConfigError`
+naming the key, the value and what is allowed (exit 78). Relative paths are resolved against the directory of
+the config file.
 """
 
 from __future__ import annotations
