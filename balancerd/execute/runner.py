@@ -19,8 +19,9 @@ starts after it returns; :meth:`Executor.supersede` drops the moves that older p
 
 Before a move starts, ``execute.preflight`` decides its kind (live, storage, cold), its convergence policy
 and deadline, and runs the pre-flight checks; the checks go into the journal and a failed one skips the
-move. While a job runs, ``execute.convergence.escalate`` widens its max downtime step by step as pre-copy
-passes stall, then switches to post-copy where the VM allows it; at the deadline the job is aborted.
+move. While a job runs, :class:`~balancerd.execute.watch.JobWatch` polls it: ``execute.convergence.escalate``
+widens its max downtime step by step as pre-copy passes stall, then switches to post-copy where the VM allows
+it; at the deadline the job is aborted.
 
 ``on_event(kind, move, result)`` kinds: ``started`` (result None), ``succeeded``, ``failed``, ``aborted``,
 ``skipped`` (the final result), ``escalated`` (a provisional result whose detail says how the running job
@@ -33,18 +34,18 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from balancerd.backends.base import Check, Hypervisor, JobStats, MigrationRequest
+from balancerd.backends.base import Check, Hypervisor, MigrationRequest
 from balancerd.clock import Clock
 from balancerd.errors import BackendError, BalancerdError, FencedError, StateError, TransientBackendError
-from balancerd.execute import convergence, preflight
+from balancerd.execute import preflight
 from balancerd.execute.order import HostOrder
 from balancerd.execute.report import EventSink, ExecutionReport, Guard, Recorder
-from balancerd.execute.running import End, Execution, Running, final_end
+from balancerd.execute.running import End, Execution, Running, result_of
 from balancerd.execute.throttle import Throttle
+from balancerd.execute.watch import JobWatch
 from balancerd.model import InFlight, Move, MoveResult, Outcome, Plan
 
 START_RETRY_DELAYS_S = (1.0, 2.0, 4.0)
-ABORT_GRACE_S = 30.0
 BUDGET_EXHAUSTED = "hourly migration budget exhausted"
 STOPPING = "daemon stopping"
 PAUSED = "paused"
@@ -70,6 +71,7 @@ class Executor:
         self._serial = 0
         self._epoch = 0
         self._paused = ""
+        self._watch = JobWatch(backend, clock, self._emit)
 
     @property
     def settings(self) -> preflight.Settings:
@@ -114,7 +116,7 @@ class Executor:
             for run in runs:
                 run.abort_requested_at, run.abort_reason = now, reason
         for run in runs:
-            self._send_abort(run, now)
+            self._watch.send_abort(run, now)
         return tuple(run.move for run in runs)
 
     def wait_ended(self, vms: frozenset[str], timeout_s: float) -> bool:
@@ -328,65 +330,9 @@ class Executor:
         with self._lock:
             mine = sorted((key, run) for key, run in self._running.items() if key[0] == serial)
         for key, run in mine:
-            end = self._check(run)
+            end = self._watch.check(run)
             if end is not None:
                 self._finish(key, run, end, results)
-
-    def _check(self, run: Running) -> End | None:
-        """How ``run`` ended, or None while it is still going (aborting it when its deadline passed)."""
-        try:
-            stats = self._backend.job_stats(run.move.vm)
-        except TransientBackendError:
-            return self._enforce_deadline(run)
-        except BackendError as exc:
-            return End(Outcome.FAILED, f"lost the migration job: {exc}")
-        if stats.state.final:
-            return final_end(stats, run)
-        self._escalate(run, stats)
-        return self._enforce_deadline(run)
-
-    def _escalate(self, run: Running, stats: JobStats) -> None:
-        """Widen the max downtime or switch to post-copy when pre-copy passes stall (before the deadline)."""
-        if run.conv is None or run.abort_requested_at is not None:
-            return
-        state, action = convergence.escalate(run.escalation, stats, run.conv)
-        run.escalation = state
-        try:
-            if action is not None and action.downtime_ms is not None:
-                self._backend.set_max_downtime(run.move.vm, action.downtime_ms)
-                self._emit_note(run, f"max downtime widened to {action.downtime_ms} ms at pass {stats.iteration}")
-            elif action is not None and action.postcopy:
-                self._backend.start_postcopy(run.move.vm)
-                self._emit_note(run, f"switched to post-copy at pass {stats.iteration}")
-        except BackendError as exc:
-            self._emit_note(run, f"escalation failed: {exc}")
-
-    def _emit_note(self, run: Running, detail: str) -> None:
-        note = self._result(run.move, End(Outcome.SUCCEEDED, detail), run.started_at)
-        self._emit("escalated", run.move, note)
-
-    def _enforce_deadline(self, run: Running) -> End | None:
-        now = self._clock.now()
-        if now - run.started_at < run.deadline_s:
-            return None
-        if run.abort_requested_at is None:
-            run.abort_requested_at = now
-            run.abort_reason = f"deadline of {run.deadline_s:.0f} s passed"
-        elif now - run.abort_requested_at >= ABORT_GRACE_S:
-            return End(Outcome.FAILED, f"{run.abort_reason} and the migration did not stop within "
-                                        f"{ABORT_GRACE_S:g} s of aborting it; operator must check where the VM runs")
-        if not run.abort_sent:
-            self._send_abort(run, now)
-        return None
-
-    def _send_abort(self, run: Running, now: float) -> None:
-        try:
-            self._backend.abort(run.move.vm)
-            run.abort_sent = True
-        except BackendError as exc:
-            provisional = self._result(run.move, End(Outcome.FAILED, f"abort failed, will retry: {exc}"),
-                                       run.started_at, now)
-            self._emit("abort_failed", run.move, provisional)
 
     # -- ending ---------------------------------------------------------------------------------------
 
@@ -406,15 +352,8 @@ class Executor:
         results[key[1]] = result
         self._emit(end.outcome.value, run.move, result)
 
-    def _result(self, move: Move, end: End, started_at: float,
-                finished_at: float | None = None) -> MoveResult:
-        stats = end.stats
-        return MoveResult(
-            move=move, outcome=end.outcome, started_at=started_at,
-            finished_at=self._clock.now() if finished_at is None else finished_at, detail=end.detail,
-            downtime_ms=stats.downtime_ms if stats is not None else None,
-            bytes_transferred=stats.data_processed if stats is not None else 0,
-        )
+    def _result(self, move: Move, end: End, started_at: float, finished_at: float | None = None) -> MoveResult:
+        return result_of(move, end, started_at, self._clock.now() if finished_at is None else finished_at)
 
     def _emit(self, kind: str, move: Move, result: MoveResult | None) -> None:
         if self._on_event is not None:

@@ -1,6 +1,7 @@
 """The executor's private records: a started move, how it ended, one ``execute`` call's plan and guard.
 
-Only :mod:`balancerd.execute.runner` uses these; they live apart to keep the polling loop readable.
+Only :mod:`balancerd.execute.runner` and :mod:`balancerd.execute.watch` use these; they live apart to keep the
+polling loop readable.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from balancerd.backends.base import JobState, JobStats
 from balancerd.execute.convergence import Convergence, Escalation
 from balancerd.execute.order import HostOrder
 from balancerd.execute.report import Guard
-from balancerd.model import Move, Outcome, Plan
+from balancerd.model import Move, MoveResult, Outcome, Plan
 
 
 @dataclass(slots=True)
@@ -61,3 +62,13 @@ def final_end(stats: JobStats, run: Running) -> End:
     if stats.state is JobState.ABORTED:
         return End(Outcome.ABORTED, f"aborted by someone else: {stats.error}".rstrip(": "), stats)
     return End(Outcome.FAILED, f"migration failed: {stats.error or 'no reason given'}", stats)
+
+
+def result_of(move: Move, end: End, started_at: float, finished_at: float) -> MoveResult:
+    """The MoveResult of ``move`` that ended as ``end`` (downtime and bytes from its last job stats)."""
+    stats = end.stats
+    return MoveResult(
+        move=move, outcome=end.outcome, started_at=started_at, finished_at=finished_at, detail=end.detail,
+        downtime_ms=stats.downtime_ms if stats is not None else None,
+        bytes_transferred=stats.data_processed if stats is not None else 0,
+    )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from balancerd import drainproof, failmemory, maintenance
 from balancerd.api.protocol import Caller, ConflictError, ControlError, NotFoundError
 from balancerd.errors import BackendError, CoordinationError, StateError, UnknownHostError
-from balancerd.execute.runner import ABORT_GRACE_S
+from balancerd.execute.watch import ABORT_GRACE_S
 from balancerd.model import ClusterSnapshot, Move, Plan
 from balancerd.service import pausing
 from balancerd.service.execution import ActivePlan

@@ -35,7 +35,7 @@ from balancerd.backends.base import Hypervisor
 from balancerd.clock import Clock
 from balancerd.config import Config
 from balancerd.errors import BalancerdError, ConfigError
-from balancerd.execute.runner import ABORT_GRACE_S
+from balancerd.execute.watch import ABORT_GRACE_S
 from balancerd.model import CycleReport, Move, MoveResult, Outcome, Plan
 from balancerd.observability.metrics import Metrics
 from balancerd.reconcile import reconcile

@@ -14,7 +14,8 @@ from balancerd.config import MigrationConfig, ThrottleConfig
 from balancerd.errors import FencedError, PermanentBackendError, StateError, TransientBackendError
 from balancerd.execute import ExecutionReport, Executor, Guard
 from balancerd.execute.preflight import Settings
-from balancerd.execute.runner import ABORT_GRACE_S, BUDGET_EXHAUSTED, STOPPING
+from balancerd.execute.runner import BUDGET_EXHAUSTED, STOPPING
+from balancerd.execute.watch import ABORT_GRACE_S
 from balancerd.journal import Journal
 from balancerd.model import InFlight, Move, MoveResult, Outcome, Plan
 
