@@ -77,11 +77,10 @@ def consolidate(state: ClusterState, budget: int, movable: set[str]) -> list[Mov
     return moves
 
 
-def relieve(state: ClusterState, budget: int, movable: set[str], anchors: Anchors | None = None) -> list[Move]:
+def relieve(state: ClusterState, budget: int, movable: set[str], anchors: Anchors) -> list[Move]:
     """Moves off hosts loaded above their usable capacity: smallest memory first (shortest migration; under a
     daily cap the VMs with moves to spare first), each to the fullest other host that holds it within the
     target, else to an empty host."""
-    anchors = anchors or Anchors(state)
     moves: list[Move] = []
     for host in [h for h in state.eligible_hosts() if _over(h)]:
         names = sorted((n for n in state.on_host[host.name] if n in movable),
