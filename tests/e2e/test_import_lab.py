@@ -35,9 +35,9 @@ RUNNING = 1  # libvirt VIR_DOMAIN_RUNNING
 
 VMX = """.encoding = "UTF-8"
 displayName = "{name}"
-memsize = "128"
+memsize = "{memsize}"
 numvcpus = "1"
-guestOS = "other5xlinux-64"
+guestOS = "{guest_os}"
 scsi0.present = "TRUE"
 scsi0.virtualDev = "pvscsi"
 scsi0:0.present = "TRUE"
@@ -46,8 +46,13 @@ ethernet0.present = "TRUE"
 ethernet0.networkName = "VM Network"
 ethernet0.virtualDev = "vmxnet3"
 ethernet0.addressType = "static"
-ethernet0.address = "00:50:56:3f:00:{mac}"
+ethernet0.address = "{mac}"
 """
+"""A VMX with one pvscsi disk ({name}.vmdk beside it) and one vmxnet3 NIC on "VM Network" (:func:`vmx_text`)."""
+
+
+def vmx_text(name: str, mac: str, memsize_mib: int = 128, guest_os: str = "other5xlinux-64") -> str:
+    return VMX.format(name=name, mac=mac, memsize=memsize_mib, guest_os=guest_os)
 
 OVF = """<?xml version="1.0" encoding="UTF-8"?>
 <Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
@@ -90,7 +95,7 @@ def _vmx_export(folder: Path, raw: Path, name: str) -> Path:
     _qemu_img("convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse", str(raw),
               str(folder / f"{name}.vmdk"))
     vmx = folder / f"{name}.vmx"
-    vmx.write_text(VMX.format(name=name, mac="11"))
+    vmx.write_text(vmx_text(name, "00:50:56:3f:00:11"))
     return vmx
 
 

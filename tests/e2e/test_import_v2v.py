@@ -28,7 +28,7 @@ from balancerd.lab import connect, paths
 
 from .conftest import TICK_TIMEOUT_S
 from .libvirt_lab import BIN, ticks, wait_until
-from .test_import_lab import _check_running, _remove
+from .test_import_lab import _check_running, _remove, vmx_text
 
 pytestmark = pytest.mark.e2e
 
@@ -36,21 +36,6 @@ V2V_TIMEOUT_S = 900.0
 """virt-v2v measured here: 87 s for the 1.2 GB guest (21 s appliance boot, 10 s inspection, 53 s conversion
 under TCG, 1 s copy); the collection, the VMDK upload and a loaded machine on top."""
 MAC = "00:50:56:3f:00:22"
-VMX = f""".encoding = "UTF-8"
-displayName = "v2v-debian"
-memsize = "256"
-numvcpus = "1"
-guestOS = "debian12-64"
-scsi0.present = "TRUE"
-scsi0.virtualDev = "pvscsi"
-scsi0:0.present = "TRUE"
-scsi0:0.fileName = "v2v-debian.vmdk"
-ethernet0.present = "TRUE"
-ethernet0.networkName = "VM Network"
-ethernet0.virtualDev = "vmxnet3"
-ethernet0.addressType = "static"
-ethernet0.address = "{MAC}"
-"""
 
 
 def _guest_image() -> Path:
@@ -92,7 +77,7 @@ def v2v_setup(lab: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> 
     folder.mkdir()
     subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "vmdk", "-o", "subformat=monolithicSparse",
                     str(image), str(folder / "v2v-debian.vmdk")], capture_output=True, check=True, timeout=300)
-    (folder / "v2v-debian.vmx").write_text(VMX)
+    (folder / "v2v-debian.vmx").write_text(vmx_text("v2v-debian", MAC, memsize_mib=256, guest_os="debian12-64"))
     config = work / "balancerd.toml"
     config.write_text(layout.config_file.read_text() + '\n[[network_map]]\nsource = "VM Network"\ndest = "prod"\n'
                       'source_kind = "vmware"\n')
