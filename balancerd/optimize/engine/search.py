@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from balancerd.optimize.engine.anneal import shift_step
+from balancerd.optimize.engine.anneal import Annealer
 from balancerd.optimize.engine.bigfirst import SweepParams, sweep
 from balancerd.optimize.engine.model import IntArray, Model
 from balancerd.optimize.engine.moves import best_shift, best_swap
@@ -46,15 +46,16 @@ class SearchParams:
     # a2_3 within 0.2 % either way, a2_5 334.4 against 335.5 M
     lns_room_share: float = 0.7
     descend_every: int = 200  # LNS steps between two shift/swap descents
-    # share of the time spent annealing: on a2_3 the annealing levels off after about 70 s of 300 (1.47e9
-    # whether it runs 75 s or 180 s) and the neighbourhoods find the rest; single-core runs at 300 s, 0.25
-    # against 0.6: a1_4 256.2 / 267.2 M, a2_1 171 / 181, a2_5 350.3 / 353.9 M
+    # share of the time spent annealing: on a2_3 the annealing levels off after about 70 s of 300 and the
+    # neighbourhoods find the rest; single-core runs at 300 s, 0.25 against 0.6: a1_4 256.2 / 267.2 M, a2_1
+    # 171 / 181, a2_5 350.3 / 353.9 M
     anneal_share: float = 0.25
-    anneal_start: float = 5.0  # start temperature, in units of the cost per process
-    anneal_start_wide: float = 20.0  # the same for instances with at least ``wide_resources`` resources
-    wide_resources: int = 8
+    # start temperature, in units of the cost per process; a2_2 from the original, 60 s of compiled annealing:
+    # 1.05e9 starting at 1 or 5, 1.12e9 at 5 cooling to 1e-5 of it
+    anneal_start: float = 1.0
     anneal_drop: float = 1e-4  # end temperature / start temperature
-    anneal_partners: int = 300  # swap partners screened per annealing step
+    anneal_swap_share: float = 0.5  # share of annealing steps that try a swap (the others a shift)
+    anneal_chunk: int = 100_000  # compiled steps between two readings of the clock
     polish_share: float = 0.03  # share of the time kept for the final shift/swap descent from the best
     start: Literal["anneal", "bigfirst"] = "anneal"  # first phase: annealing, or the big-processes-first sweep
     sweep: SweepParams = field(default_factory=SweepParams)
@@ -166,21 +167,27 @@ class _Search:
             self.sub_size = max(self.params.lns_min_procs, self.sub_size - 5)
 
     def anneal(self, until: float, on_improve: Improve | None) -> None:
-        """Heat-bath annealing from :func:`start_factor` x cost per process down by ``anneal_drop``."""
-        st, rng, params = self.st, self.rng, self.params
-        n = st.inst.n_processes
+        """Compiled Metropolis annealing (:mod:`anneal`) from ``anneal_start`` x cost per process down by
+        ``anneal_drop``; each chunk cools over the share of the time the previous chunk took."""
+        st, params = self.st, self.params
         start = self.now()
         span = until - start
         if span <= 0:
             return
-        t0 = start_factor(st.inst, params) * max(st.total, 1) / n
-        k = min(n, params.anneal_partners)
+        t0 = params.anneal_start * max(st.total, 1) / st.inst.n_processes
+        annealer = Annealer(st)
+        took = 0.0
         while (now := self.now()) < until:
-            temperature = t0 * params.anneal_drop ** ((now - start) / span)
-            for p in rng.integers(0, n, size=64):
-                shift_step(st, int(p), temperature, rng)
-                best_swap(st, int(p), rng.integers(0, n, size=k) if k < n else np.arange(n))
-            self.record(on_improve)
+            done = (now - start) / span
+            ahead = min(1.0, done + took / span)
+            annealer.run(params.anneal_chunk, t0 * params.anneal_drop ** done, t0 * params.anneal_drop ** ahead,
+                         int(self.rng.integers(1 << 30)), params.anneal_swap_share)
+            took = self.now() - now
+            if annealer.best_total < self.best_total:
+                self.best_total, self.best = annealer.best_total, annealer.best()
+                if on_improve is not None:
+                    on_improve(self.best, self.best_total)
+        st.reset(annealer.assignment())
 
     def exchange(self, on_improve: Improve | None) -> None:
         """Offer the best to the other workers; continue from theirs if it is better (at most every
@@ -201,12 +208,6 @@ class _Search:
         if on_improve is not None:
             on_improve(self.best, self.best_total)
         return True
-
-
-def start_factor(inst: Model, params: SearchParams) -> float:
-    """Start temperature of the annealing, in units of the cost per process: hotter on instances with many
-    resources (A set: a2_3, a2_5 gain about 5 % at 60 s, while the a1 instances lose with the hotter start)."""
-    return params.anneal_start_wide if inst.n_resources >= params.wide_resources else params.anneal_start
 
 
 def solve(

@@ -6,9 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from balancerd.optimize.engine.anneal import shift_step
 from balancerd.optimize.engine.moves import best_shift, swap_deltas, try_moves
-from balancerd.optimize.engine.search import SearchParams, _Search, solve, start_factor
+from balancerd.optimize.engine.search import SearchParams, _Search, solve
 from balancerd.optimize.engine.state import State
 from balancerd.roadef.generate import GenSpec, generate
 from balancerd.roadef.instance import Instance, IntArray
@@ -93,29 +92,6 @@ def test_try_moves_undoes_infeasible_moves(tiny: Instance, tiny_original: IntArr
     state = State(tiny, tiny_original)
     assert not try_moves(state, [(0, 1), (1, 0)], slack=1 << 40)  # transient overflow on m1
     assert state.assign.tolist() == tiny_original.tolist() and state.total == 63
-
-
-def test_heat_bath_step_is_greedy_when_cold_and_stays_feasible() -> None:
-    inst, orig = generate(GenSpec(machines=8, processes=60, services=15, seed=6))
-    state = State(inst, orig)
-    rng = np.random.default_rng(0)
-    for p in range(inst.n_processes):
-        before = state.total
-        m, delta = best_shift(state, p)
-        shift_step(state, p, 1e-9, rng)  # at (almost) zero temperature: the best shift, or stay
-        assert state.total == (before + delta if m >= 0 else before)
-    for p in rng.integers(0, inst.n_processes, size=200):
-        shift_step(state, int(p), 1e12, rng)  # very hot: random moves, still feasible
-    assert is_feasible(inst, orig, state.assign)
-    assert state.total == objective(inst, orig, state.assign)
-
-
-def test_start_temperature_is_hotter_on_wide_instances() -> None:
-    narrow, _ = generate(GenSpec(machines=6, processes=30, resources=3, services=10, seed=1))
-    wide, _ = generate(GenSpec(machines=6, processes=30, resources=8, services=10, seed=1))
-    params = SearchParams(anneal_start=2.0, anneal_start_wide=9.0, wide_resources=8)
-    assert start_factor(narrow, params) == 2.0
-    assert start_factor(wide, params) == 9.0
 
 
 def test_answer_is_a_local_optimum_for_shifts() -> None:
