@@ -1,10 +1,10 @@
 """Simulated annealing on the compiled moves: random shifts and swaps, Metropolis acceptance, geometric cooling.
 
-Called by :mod:`balancerd.optimize.engine.search` for the first phase of the ROADEF workers (the daemon's plans
-skip it: they start from construction). The steps run in compiled chunks (:func:`compiled.anneal`, about 5 million
-steps a second on a2_2, against some 4,000 heat-bath steps of the numpy state), so the caller reads its clock
-between chunks and sets each chunk's temperatures from it. The annealer works on its own copies of the state's
-sums; :meth:`Annealer.assignment` hands the result back, and the caller rebuilds its state from it.
+Called by :mod:`balancerd.optimize.engine.search` for the first phase of the ROADEF workers (the daemon's plans skip
+it: they start from construction). The steps run in compiled chunks (:func:`compiled.anneal`, 2.3-3.0 million steps
+a second on a2_2 by ``benchmarks/anneal_speed.py``), so the caller reads its clock between chunks and sets each
+chunk's temperatures from it. The annealer works on its own copies of the state's sums; :meth:`Annealer.assignment`
+hands the result back, and the caller rebuilds its state from it.
 """
 
 from __future__ import annotations

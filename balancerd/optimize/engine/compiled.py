@@ -1,13 +1,14 @@
 """The engine's annealing moves compiled with numba: a shift or a swap tried, priced and kept or undone in O(R).
 
-Called by :mod:`balancerd.optimize.engine.anneal` only (the one importer of numba). It works on flat copies of
-the model (:class:`Fixed`) and of the state's sums (:class:`Live`), built by :func:`fixed_of` and :func:`live_of`,
-so the same rules hold as in :class:`~balancerd.optimize.engine.state.State`: capacity and transient usage,
-services whose processes run apart, spread, dependencies, masks, frozen processes, move budgets (count and
-size); the objective is the engine's (load in two tiers, balance, placement, process / service / machine move
-costs). A move is applied, priced from the changed sums, checked on the machines and services it touched, and
-undone when it is refused: every quantity is an integer, so the undo is exact. Pure: no clock, randomness from the
-seed passed in; compiled on first use in the process (a few seconds) and never cached to disk.
+Called by :mod:`balancerd.optimize.engine.anneal` only (the one importer of numba). It works on flat copies of the
+model (:class:`Fixed`) and of the state's sums (:class:`Live`), built by :func:`fixed_of` and :func:`live_of`, so
+the same rules hold as in :class:`~balancerd.optimize.engine.state.State`: capacity and transient usage, services
+whose processes run apart, spread, dependencies, masks, frozen processes, move budgets (count and size); the
+objective is the engine's (load in two tiers, balance, placement, process / service / machine move costs). A move is
+first screened for room on the machines it changes (most random moves on a tight instance fail there, at no further
+cost), then applied, priced from the changed sums, checked on the machines and services it touched, and undone when
+it is refused: every quantity is an integer, so the undo is exact. Pure: no clock, randomness from the seed passed
+in; compiled on first use (about 20 s) and cached beside the module by numba (``cache=True``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ TOTAL, MAX_MOVED, N_MOVED, SIZE_MOVED, BEST = 0, 1, 2, 3, 4  # slots of Live.cou
 
 def _jit(fn: F) -> F:
     return cast(F, numba.njit(cache=True, nogil=True)(fn))
+
 
 
 class Fixed(NamedTuple):
@@ -292,10 +294,35 @@ def _accept(change: int, temperature: float) -> bool:
 
 
 @_jit
+def _room(f: Fixed, lv: Live, m: int, p: int, q: int) -> bool:
+    """Whether machine m has room for p arriving and q (-1: none) leaving, before anything is applied."""
+    for r in range(lv.use.shape[1]):
+        change = f.requirement[p, r] - (f.requirement[q, r] if q >= 0 else 0)
+        if f.transient[r]:
+            change = (f.requirement[p, r] if f.original[p] != m else 0) - (
+                f.requirement[q, r] if q >= 0 and f.original[q] != m else 0)
+            if lv.trans[m, r] + change > f.capacity[m, r]:
+                return False
+        elif lv.use[m, r] + change > f.capacity[m, r]:
+            return False
+    return True
+
+
+@_jit
+def _apart(f: Fixed, lv: Live, s: int, m: int) -> bool:
+    """Whether no process of service s runs on m, or s need not run apart."""
+    if f.distinct[s]:
+        for i in range(f.svc_ptr[s], f.svc_ptr[s + 1]):
+            if lv.assign[f.svc_idx[i]] == m:
+                return False
+    return True
+
+
+@_jit
 def try_shift(f: Fixed, lv: Live, p: int, b: int, temperature: float) -> bool:
     """Move p to b if that keeps every rule and the change passes the Metropolis test at ``temperature``."""
     a = lv.assign[p]
-    if a == b or f.frozen[p]:
+    if a == b or f.frozen[p] or not (_room(f, lv, b, p, -1) and _apart(f, lv, f.service[p], b)):
         return False
     before = lv.counters[TOTAL]
     _apply(f, lv, p, b)
@@ -311,6 +338,8 @@ def try_swap(f: Fixed, lv: Live, p: int, q: int, temperature: float) -> bool:
     """Exchange the machines of p and q under the same rules as :func:`try_shift`."""
     a, b = lv.assign[p], lv.assign[q]
     if a == b or f.service[p] == f.service[q] or f.frozen[p] or f.frozen[q]:
+        return False
+    if not (_room(f, lv, b, p, q) and _room(f, lv, a, q, p)):
         return False
     before = lv.counters[TOTAL]
     _apply(f, lv, p, b)

@@ -61,7 +61,7 @@ def _walk(state: State, rng: np.random.Generator, steps: int) -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), walk=st.integers(0, 30), cluster=st.booleans())
-def test_a_compiled_shift_is_allowed_and_priced_as_in_the_state(seed: int, walk: int, cluster: bool) -> None:
+def test_a_compiled_shift_is_allowed_priced_and_kept_as_in_the_state(seed: int, walk: int, cluster: bool) -> None:
     inst, orig = _model(seed, cluster)
     state = State(inst, orig)
     rng = np.random.default_rng(seed)
@@ -73,6 +73,7 @@ def test_a_compiled_shift_is_allowed_and_priced_as_in_the_state(seed: int, walk:
         for m in range(inst.n_machines):
             ok, change = compiled.price(fixed, live, p, m)
             assert ok == (m in deltas), (p, m)
+            assert compiled.try_shift(fixed, compiled.live_of(state), p, m, 1e12) == ok, (p, m)
             if ok:
                 assert change == deltas[m]
     assert (live.assign == state.assign).all() and int(live.counters[compiled.TOTAL]) == state.total
